@@ -1,0 +1,1 @@
+"""The ``kreplay`` command line (also installed as ``replay-cli``)."""

@@ -1,0 +1,58 @@
+"""Entry point of ``kreplay``/``replay-cli``: a thin layer over the libraries.
+
+Errors are converted here, in one place: a ``KreplayError`` (or a click usage error)
+becomes one line on stderr and exit code 2. Each command lives in its own module
+``kreplay_dap.cli.cmd_<name>`` exposing a click command named ``command``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from recorder.errors import KreplayError
+
+EXIT_BAD_INPUT = 2
+
+# One module per command; adding a command is adding its module name here.
+COMMAND_MODULES: tuple[str, ...] = ("sessions",)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kreplay")
+def cli() -> None:
+    """kreplay: record, replay and debug Kubernetes operators, forwards and backwards."""
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"kreplay_dap.cli.cmd_{name}")
+        cli.add_command(module.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every error to a one-line message and an exit code."""
+    _register_commands()
+    try:
+        result = cli.main(args=argv, prog_name="kreplay", standalone_mode=False)
+    except KreplayError as error:
+        click.echo(f"kreplay: error: {error}", err=True)
+        return EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("kreplay: aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        click.echo(f"kreplay: error: {error.format_message()}", err=True)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        click.echo(f"kreplay: error: {error.strerror or error} ({error.filename or ''})", err=True)
+        return EXIT_BAD_INPUT
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Reader of the original Go tool's SQLite files, both schemas, read-only and unconverted.
+
+seed-v1: ``operations`` (session_id, sequence_number, timestamp in Unix seconds,
+operation_type, resource_kind, namespace, name, resource_data, error, duration_ms).
+seed-v2 adds actor_id, uid, resource_version, generation and verb columns and a
+``reconcile_spans`` table. Each row's ``id`` doubles as the handle of its body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from recorder.errors import UnknownSessionError
+from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
+
+PAGE_SIZE = 2000
+_JSON_CACHE = 1024
+_ERROR_CODES = (
+    (re.compile(r"\b409\b|conflict|already exists", re.I), 409),
+    (re.compile(r"\b404\b|not found", re.I), 404),
+    (re.compile(r"\b403\b|forbidden", re.I), 403),
+    (re.compile(r"\b401\b|unauthorized", re.I), 401),
+    (re.compile(r"\b422\b|invalid", re.I), 422),
+    (re.compile(r"\b429\b|too many requests", re.I), 429),
+    (re.compile(r"\b410\b|gone|expired", re.I), 410),
+    (re.compile(r"timeout|deadline", re.I), 504),
+)
+
+
+def infer_error_code(message: str) -> int:
+    """The Go tool kept errors as text; recover the HTTP code, else call it a 500."""
+    for pattern, code in _ERROR_CODES:
+        if pattern.search(message):
+            return code
+    return 500
+
+
+class SeedRecording:
+    """A file written by the Go tool (``replay-cli``); implements the ``Recording`` protocol."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, max_ops: int) -> None:
+        self.connection = conn
+        self.path = path
+        self.max_ops = max_ops
+        self.limit_events: list[str] = []
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(operations)").fetchall()}
+        self.has_v2 = {"actor_id", "uid", "resource_version", "generation", "verb"} <= columns
+        self.flavor = "seed-v2" if self.has_v2 else "seed-v1"
+        self._extra = (
+            "actor_id, uid, resource_version, generation, verb"
+            if self.has_v2
+            else "NULL, NULL, NULL, NULL, NULL"
+        )
+        self._columns = (
+            "sequence_number, timestamp, operation_type, resource_kind, namespace, name, error,"
+            f" duration_ms, id, {self._extra}"
+        )
+        self._spans_table = _has_table(conn, "reconcile_spans")
+        self._json: OrderedDict[int, Any] = OrderedDict()
+
+    def session_ids(self) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT DISTINCT session_id FROM operations ORDER BY session_id"
+        )
+        return [str(row[0]) for row in rows.fetchall()]
+
+    def _require(self, session_id: str) -> None:
+        row = self.connection.execute(
+            "SELECT 1 FROM operations WHERE session_id = ? LIMIT 1", (session_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownSessionError(session_id, self.session_ids())
+
+    def sessions(self) -> list[SessionInfo]:
+        return [self.session(session_id) for session_id in self.session_ids()]
+
+    def session(self, session_id: str) -> SessionInfo:
+        self._require(session_id)
+        first, last, first_ts, last_ts = self.connection.execute(
+            "SELECT MIN(sequence_number), MAX(sequence_number), MIN(timestamp), MAX(timestamp)"
+            " FROM operations WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        info = SessionInfo(
+            session_id=session_id,
+            started_ns=int(first_ts) * 1_000_000_000,
+            ended_ns=int(last_ts) * 1_000_000_000,
+            op_count=int(last) - int(first) + 1,
+            first_seq=int(first),
+            last_seq=int(last),
+            first_ts_ns=int(first_ts) * 1_000_000_000,
+            last_ts_ns=int(last_ts) * 1_000_000_000,
+            recorder_version=f"replay-cli ({self.flavor})",
+        )
+        self._fill_counts(session_id, info)
+        return info
+
+    def _fill_counts(self, session_id: str, info: SessionInfo) -> None:
+        # The Go schema has no summary table: one grouped pass, bounded by the op cap.
+        actor = "COALESCE(actor_id, '')" if self.has_v2 else "''"
+        rows = self.connection.execute(
+            f"SELECT resource_kind, LOWER(operation_type), {actor}, COUNT(*) FROM"
+            f" (SELECT * FROM operations WHERE session_id = ? LIMIT {self.max_ops})"
+            " GROUP BY 1, 2, 3",
+            (session_id,),
+        )
+        for kind, verb, actor_name, count in rows.fetchall():
+            info.kinds[kind] = info.kinds.get(kind, 0) + count
+            info.verbs[verb] = info.verbs.get(verb, 0) + count
+            info.actors[actor_name] = info.actors.get(actor_name, 0) + count
+        info.op_count = sum(info.kinds.values())
+
+    def operation(self, session_id: str, seq: int) -> Operation | None:
+        row = self.connection.execute(
+            f"SELECT {self._columns} FROM operations"
+            " WHERE session_id = ? AND sequence_number = ? LIMIT 1",
+            (session_id, seq),
+        ).fetchone()
+        return None if row is None else self._operation(session_id, row)
+
+    def operations(
+        self, session_id: str, start_seq: int | None = None, end_seq: int | None = None
+    ) -> Iterator[Operation]:
+        return self._pages(session_id, start_seq, end_seq, reverse=False)
+
+    def operations_reversed(
+        self, session_id: str, start_seq: int | None = None, end_seq: int | None = None
+    ) -> Iterator[Operation]:
+        return self._pages(session_id, start_seq, end_seq, reverse=True)
+
+    def _pages(
+        self, session_id: str, start_seq: int | None, end_seq: int | None, reverse: bool
+    ) -> Iterator[Operation]:
+        low = -(1 << 62) if start_seq is None else start_seq
+        high = (1 << 62) if end_seq is None else end_seq
+        order = "DESC" if reverse else "ASC"
+        sql = (
+            f"SELECT {self._columns} FROM operations WHERE session_id = ?"
+            f" AND sequence_number BETWEEN ? AND ? ORDER BY sequence_number {order}"
+            f" LIMIT {PAGE_SIZE}"
+        )
+        served = 0
+        for _ in range(self.max_ops // PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (session_id, low, high)).fetchall()
+            for row in rows:
+                if served >= self.max_ops:
+                    self.limit_events.append(f"session {session_id!r}: stopped at the op limit")
+                    return
+                served += 1
+                yield self._operation(session_id, row)
+            if len(rows) < PAGE_SIZE:
+                return
+            if reverse:
+                high = int(rows[-1][0]) - 1
+            else:
+                low = int(rows[-1][0]) + 1
+
+    def next_seq(self, session_id: str, seq: int) -> int | None:
+        row = self.connection.execute(
+            "SELECT MIN(sequence_number) FROM operations"
+            " WHERE session_id = ? AND sequence_number > ?",
+            (session_id, seq),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def prev_seq(self, session_id: str, seq: int) -> int | None:
+        row = self.connection.execute(
+            "SELECT MAX(sequence_number) FROM operations"
+            " WHERE session_id = ? AND sequence_number < ?",
+            (session_id, seq),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def object_neighbor(self, session_id: str, seq: int, forward: bool) -> Operation | None:
+        current = self.operation(session_id, seq)
+        if current is None:
+            return None
+        comparison, order = (">", "ASC") if forward else ("<", "DESC")
+        row = self.connection.execute(
+            f"SELECT {self._columns} FROM operations WHERE resource_kind = ?"
+            " AND COALESCE(namespace, '') = ? AND COALESCE(name, '') = ? AND session_id = ?"
+            f" AND sequence_number {comparison} ? ORDER BY sequence_number {order} LIMIT 1",
+            (current.kind, current.namespace, current.name, session_id, seq),
+        ).fetchone()
+        return None if row is None else self._operation(session_id, row)
+
+    def object_operations(
+        self, session_id: str, ref: ObjectRef, start_seq: int | None = None, reverse: bool = False
+    ) -> Iterator[Operation]:
+        comparison, order = ("<=", "DESC") if reverse else (">=", "ASC")
+        bound = start_seq if start_seq is not None else ((1 << 62) if reverse else -(1 << 62))
+        rows = self.connection.execute(
+            f"SELECT {self._columns} FROM operations WHERE resource_kind = ?"
+            " AND COALESCE(namespace, '') = ? AND COALESCE(name, '') = ? AND session_id = ?"
+            f" AND sequence_number {comparison} ? ORDER BY sequence_number {order}"
+            f" LIMIT {self.max_ops}",
+            (ref.kind, ref.namespace, ref.name, session_id, bound),
+        )
+        for row in rows:
+            yield self._operation(session_id, row)
+
+    def objects(self, session_id: str) -> Iterator[ObjectRef]:
+        rows = self.connection.execute(
+            "SELECT DISTINCT resource_kind, COALESCE(namespace, ''), COALESCE(name, '')"
+            f" FROM operations WHERE session_id = ? LIMIT {self.max_ops}",
+            (session_id,),
+        )
+        for kind, namespace, name in rows:
+            yield ObjectRef(kind, namespace, name)
+
+    def spans(self, session_id: str) -> Iterator[ReconcileSpan]:
+        if not self._spans_table:
+            return
+        rows = self.connection.execute(
+            "SELECT rowid, id, actor_id, start_ts, end_ts, kind, COALESCE(namespace, ''),"
+            " COALESCE(name, ''), COALESCE(trigger_reason, ''), COALESCE(error, '')"
+            f" FROM reconcile_spans WHERE session_id = ? ORDER BY start_ts LIMIT {self.max_ops}",
+            (session_id,),
+        )
+        for row in rows:
+            yield ReconcileSpan(
+                session_id=session_id, span_id=int(row[0]), external_id=str(row[1]),
+                actor=str(row[2] or ""), start_ns=_to_ns(row[3]) or 0, end_ns=_to_ns(row[4]),
+                kind=str(row[5]), namespace=row[6], name=row[7], trigger=row[8], error=row[9],
+            )  # fmt: skip
+
+    def span(self, session_id: str, span_id: int) -> ReconcileSpan | None:
+        for span in self.spans(session_id):
+            if span.span_id == span_id:
+                return span
+        return None
+
+    def callsite_files(self, session_id: str) -> list[str]:
+        return []  # the Go tool never recorded call sites
+
+    def callsite_operations(self, session_id: str, file: str) -> Iterator[Operation]:
+        return iter(())
+
+    def body(self, ref: int | None) -> bytes | None:
+        if ref is None:
+            return None
+        row = self.connection.execute(
+            "SELECT resource_data FROM operations WHERE id = ?", (ref,)
+        ).fetchone()
+        if row is None or row[0] is None or row[0] == "":
+            return None
+        data = row[0]
+        return data.encode() if isinstance(data, str) else bytes(data)
+
+    def body_json(self, ref: int | None) -> Any:
+        if ref is None:
+            return None
+        if ref in self._json:
+            self._json.move_to_end(ref)
+            return self._json[ref]
+        data = self.body(ref)
+        try:
+            value = None if data is None else json.loads(data)
+        except ValueError:
+            value = None
+        self._json[ref] = value
+        if len(self._json) > _JSON_CACHE:
+            self._json.popitem(last=False)
+        return value
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _operation(self, session_id: str, row: tuple[Any, ...]) -> Operation:
+        error = str(row[6] or "")
+        verb = str(row[13] or row[2] or "").lower()
+        return Operation(
+            session_id=session_id, seq=int(row[0]), ts_ns=int(row[1]) * 1_000_000_000,
+            verb=verb, kind=str(row[3] or ""), namespace=str(row[4] or ""),
+            name=str(row[5] or ""), error_message=error,
+            error_code=infer_error_code(error) if error else 0,
+            status_code=0, duration_us=int(row[7] or 0) * 1000, response_ref=int(row[8]),
+            actor=str(row[9] or ""), uid=str(row[10] or ""), resource_version=str(row[11] or ""),
+            generation=None if row[12] is None else int(row[12]),
+        )  # fmt: skip
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
+
+
+def _to_ns(value: object) -> int | None:
+    """Span times in the Go files may be seconds, milliseconds or nanoseconds."""
+    if value is None:
+        return None
+    number = int(str(value))
+    if number > 10**17:
+        return number
+    if number > 10**14:
+        return number * 1000
+    if number > 10**11:
+        return number * 1_000_000
+    return number * 1_000_000_000

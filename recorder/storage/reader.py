@@ -1,0 +1,332 @@
+"""Reader of the kreplay recording format: read-only, index lookups, lazy bodies."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from recorder.errors import NotARecordingError, UnknownSessionError
+from recorder.storage.codec import BlobDecoder
+from recorder.storage.model import CallFrame, ObjectRef, Operation, ReconcileSpan, SessionInfo
+
+PAGE_SIZE = 2000
+_JSON_CACHE = 2048
+
+OP_COLUMNS = (
+    "seq, ts_ns, verb, event_type, api_version, kind, resource, subresource, namespace, name,"
+    " uid, resource_version, generation, patch_type, request_blob, response_blob, status_code,"
+    " error_code, error_reason, error_message, duration_us, actor, thread, span_id, callsite_id"
+)
+
+
+def parse_frames(text: str) -> tuple[CallFrame, ...]:
+    """``file:line:function`` lines back to frames (file names may contain ':')."""
+    frames = []
+    for line in text.splitlines()[:64]:
+        file, _, rest = line.rpartition(":")
+        path, _, number = file.rpartition(":")
+        if path and number.isdigit():
+            frames.append(CallFrame(path, int(number), rest))
+    return tuple(frames)
+
+
+class KreplayRecording:
+    """A kreplay-format file opened read-only; implements ``recorder.storage.api.Recording``."""
+
+    flavor = "kreplay"
+
+    def __init__(self, conn: sqlite3.Connection, path: str, max_ops: int) -> None:
+        self.connection = conn
+        self.path = path
+        self.max_ops = max_ops
+        self.limit_events: list[str] = []
+        self._decoder = BlobDecoder(conn, path)
+        self._rowids: dict[str, int] = {}
+        self._frames: dict[int, tuple[CallFrame, ...]] = {}
+        self._json: OrderedDict[int, Any] = OrderedDict()
+
+    # -- sessions -----------------------------------------------------------------------
+    def sessions(self) -> list[SessionInfo]:
+        rows = self.connection.execute("SELECT session_id FROM sessions ORDER BY started_ns, id")
+        return [self.session(str(row[0])) for row in rows.fetchall()]
+
+    def session_ids(self) -> list[str]:
+        rows = self.connection.execute("SELECT session_id FROM sessions ORDER BY started_ns, id")
+        return [str(row[0]) for row in rows.fetchall()]
+
+    def session_rowid(self, session_id: str) -> int:
+        cached = self._rowids.get(session_id)
+        if cached is not None:
+            return cached
+        row = self.connection.execute(
+            "SELECT id FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownSessionError(session_id, self.session_ids())
+        self._rowids[session_id] = int(row[0])
+        return int(row[0])
+
+    def session(self, session_id: str) -> SessionInfo:
+        rowid = self.session_rowid(session_id)
+        row = self.connection.execute(
+            "SELECT session_id, started_ns, ended_ns, operator, cluster, server_version,"
+            " recorder_version, labels, op_count, first_seq, last_seq, first_ts_ns, last_ts_ns,"
+            " dropped_ops, oversize_ops, truncated FROM sessions WHERE id = ?",
+            (rowid,),
+        ).fetchone()
+        info = SessionInfo(
+            session_id=row[0], started_ns=row[1], ended_ns=row[2], operator=row[3],
+            cluster=row[4], server_version=row[5], recorder_version=row[6],
+            labels=_labels(row[7]), op_count=row[8], first_seq=row[9], last_seq=row[10],
+            first_ts_ns=row[11], last_ts_ns=row[12], dropped_ops=row[13],
+            oversize_ops=row[14], truncated=bool(row[15]),
+        )  # fmt: skip
+        counts = self.connection.execute(
+            "SELECT dimension, value, count FROM session_counts WHERE session = ?", (rowid,)
+        )
+        for dimension, value, count in counts.fetchall():
+            target = {"kind": info.kinds, "actor": info.actors, "verb": info.verbs}.get(dimension)
+            if target is not None:
+                target[str(value)] = int(count)
+        return info
+
+    # -- operations ---------------------------------------------------------------------
+    def operation(self, session_id: str, seq: int) -> Operation | None:
+        row = self.connection.execute(
+            f"SELECT {OP_COLUMNS} FROM ops WHERE session = ? AND seq = ?",
+            (self.session_rowid(session_id), seq),
+        ).fetchone()
+        return None if row is None else self._operation(session_id, row)
+
+    def operations(
+        self, session_id: str, start_seq: int | None = None, end_seq: int | None = None
+    ) -> Iterator[Operation]:
+        return self._pages(session_id, start_seq, end_seq, reverse=False)
+
+    def operations_reversed(
+        self, session_id: str, start_seq: int | None = None, end_seq: int | None = None
+    ) -> Iterator[Operation]:
+        return self._pages(session_id, start_seq, end_seq, reverse=True)
+
+    def _pages(
+        self, session_id: str, start_seq: int | None, end_seq: int | None, reverse: bool
+    ) -> Iterator[Operation]:
+        rowid = self.session_rowid(session_id)
+        low = -1 if start_seq is None else start_seq
+        high = (1 << 62) if end_seq is None else end_seq
+        order = "DESC" if reverse else "ASC"
+        sql = (
+            f"SELECT {OP_COLUMNS} FROM ops WHERE session = ? AND seq BETWEEN ? AND ?"
+            f" ORDER BY seq {order} LIMIT {PAGE_SIZE}"
+        )
+        served = 0
+        for _ in range(self.max_ops // PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (rowid, low, high)).fetchall()
+            for row in rows:
+                if served >= self.max_ops:
+                    self._note_limit(session_id)
+                    return
+                served += 1
+                yield self._operation(session_id, row)
+            if len(rows) < PAGE_SIZE:
+                return
+            if reverse:
+                high = int(rows[-1][0]) - 1
+            else:
+                low = int(rows[-1][0]) + 1
+
+    def _note_limit(self, session_id: str) -> None:
+        message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
+        if message not in self.limit_events:
+            self.limit_events.append(message)
+
+    def next_seq(self, session_id: str, seq: int) -> int | None:
+        row = self.connection.execute(
+            "SELECT MIN(seq) FROM ops WHERE session = ? AND seq > ?",
+            (self.session_rowid(session_id), seq),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def prev_seq(self, session_id: str, seq: int) -> int | None:
+        row = self.connection.execute(
+            "SELECT MAX(seq) FROM ops WHERE session = ? AND seq < ?",
+            (self.session_rowid(session_id), seq),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    # -- objects ------------------------------------------------------------------------
+    def object_id_of(self, session_id: str, seq: int) -> int | None:
+        row = self.connection.execute(
+            "SELECT object_id FROM ops WHERE session = ? AND seq = ?",
+            (self.session_rowid(session_id), seq),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def object_id(self, session_id: str, ref: ObjectRef) -> int | None:
+        row = self.connection.execute(
+            "SELECT id FROM objects WHERE session = ? AND kind = ? AND namespace = ? AND name = ?",
+            (self.session_rowid(session_id), ref.kind, ref.namespace, ref.name),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def object_neighbor(self, session_id: str, seq: int, forward: bool) -> Operation | None:
+        object_id = self.object_id_of(session_id, seq)
+        if object_id is None:
+            return None
+        comparison, order = (">", "ASC") if forward else ("<", "DESC")
+        row = self.connection.execute(
+            f"SELECT {OP_COLUMNS} FROM ops WHERE object_id = ? AND seq {comparison} ?"
+            f" ORDER BY seq {order} LIMIT 1",
+            (object_id, seq),
+        ).fetchone()
+        return None if row is None else self._operation(session_id, row)
+
+    def object_operations(
+        self, session_id: str, ref: ObjectRef, start_seq: int | None = None, reverse: bool = False
+    ) -> Iterator[Operation]:
+        object_id = self.object_id(session_id, ref)
+        if object_id is None:
+            return iter(())
+        return self._object_pages(session_id, object_id, start_seq, reverse)
+
+    def _object_pages(
+        self, session_id: str, object_id: int, start_seq: int | None, reverse: bool
+    ) -> Iterator[Operation]:
+        comparison, order = ("<=", "DESC") if reverse else (">=", "ASC")
+        bound = start_seq if start_seq is not None else ((1 << 62) if reverse else -1)
+        sql = (
+            f"SELECT {OP_COLUMNS} FROM ops WHERE object_id = ? AND seq {comparison} ?"
+            f" ORDER BY seq {order} LIMIT {PAGE_SIZE}"
+        )
+        for _ in range(self.max_ops // PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (object_id, bound)).fetchall()
+            for row in rows:
+                yield self._operation(session_id, row)
+            if len(rows) < PAGE_SIZE:
+                return
+            bound = int(rows[-1][0]) + (-1 if reverse else 1)
+
+    def objects(self, session_id: str) -> Iterator[ObjectRef]:
+        rows = self.connection.execute(
+            "SELECT kind, namespace, name FROM objects WHERE session = ? ORDER BY id",
+            (self.session_rowid(session_id),),
+        )
+        for kind, namespace, name in rows:
+            yield ObjectRef(kind, namespace, name)
+
+    # -- spans and call sites -----------------------------------------------------------
+    def spans(self, session_id: str) -> Iterator[ReconcileSpan]:
+        rows = self.connection.execute(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE session = ? ORDER BY start_ns, span_id",
+            (self.session_rowid(session_id),),
+        )
+        for row in rows:
+            yield _span(session_id, row)
+
+    def span(self, session_id: str, span_id: int) -> ReconcileSpan | None:
+        row = self.connection.execute(
+            f"SELECT {_SPAN_COLUMNS} FROM spans WHERE session = ? AND span_id = ?",
+            (self.session_rowid(session_id), span_id),
+        ).fetchone()
+        return None if row is None else _span(session_id, row)
+
+    def callsite_files(self, session_id: str) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT DISTINCT c.file FROM callsites c WHERE EXISTS"
+            " (SELECT 1 FROM ops o WHERE o.callsite_id = c.id AND o.session = ?) ORDER BY c.file",
+            (self.session_rowid(session_id),),
+        )
+        return [str(row[0]) for row in rows.fetchall()]
+
+    def callsite_operations(self, session_id: str, file: str) -> Iterator[Operation]:
+        rowid = self.session_rowid(session_id)
+        ids = [
+            int(row[0])
+            for row in self.connection.execute("SELECT id FROM callsites WHERE file = ?", (file,))
+        ]
+        columns = ", ".join(f"o.{name.strip()}" for name in OP_COLUMNS.split(","))
+        for callsite_id in ids:
+            rows = self.connection.execute(
+                f"SELECT {columns} FROM ops o WHERE o.callsite_id = ? AND o.session = ?"
+                " ORDER BY o.seq",
+                (callsite_id, rowid),
+            )
+            for row in rows:
+                yield self._operation(session_id, row)
+
+    # -- bodies -------------------------------------------------------------------------
+    def body(self, ref: int | None) -> bytes | None:
+        return None if ref is None else self._decoder.load(ref)
+
+    def body_json(self, ref: int | None) -> Any:
+        """Decoded JSON, cached: callers must treat the result as read-only."""
+        if ref is None:
+            return None
+        cached = self._json.get(ref)
+        if cached is not None:
+            self._json.move_to_end(ref)
+            return cached
+        try:
+            value = json.loads(self._decoder.load(ref))
+        except ValueError:
+            return None
+        self._json[ref] = value
+        if len(self._json) > _JSON_CACHE:
+            self._json.popitem(last=False)
+        return value
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _operation(self, session_id: str, row: tuple[Any, ...]) -> Operation:
+        return Operation(
+            session_id=session_id, seq=row[0], ts_ns=row[1], verb=row[2], event_type=row[3],
+            api_version=row[4], kind=row[5], resource=row[6], subresource=row[7],
+            namespace=row[8], name=row[9], uid=row[10], resource_version=row[11],
+            generation=row[12], patch_type=row[13], request_ref=row[14], response_ref=row[15],
+            status_code=row[16], error_code=row[17], error_reason=row[18],
+            error_message=row[19], duration_us=row[20], actor=row[21], thread=row[22],
+            span_id=row[23], call_site=self._call_site(row[24]),
+        )  # fmt: skip
+
+    def _call_site(self, callsite_id: int | None) -> tuple[CallFrame, ...]:
+        if callsite_id is None:
+            return ()
+        cached = self._frames.get(callsite_id)
+        if cached is not None:
+            return cached
+        row = self.connection.execute(
+            "SELECT frames FROM callsites WHERE id = ?", (callsite_id,)
+        ).fetchone()
+        if row is None:
+            raise NotARecordingError(f"{self.path}: call site {callsite_id} missing (corrupt file)")
+        frames = parse_frames(str(row[0]))
+        self._frames[callsite_id] = frames
+        return frames
+
+
+_SPAN_COLUMNS = (
+    "span_id, kind, namespace, name, actor, thread, trigger, start_ns, end_ns, start_seq,"
+    " end_seq, error, external_id"
+)
+
+
+def _span(session_id: str, row: tuple[Any, ...]) -> ReconcileSpan:
+    return ReconcileSpan(
+        session_id=session_id, span_id=row[0], kind=row[1], namespace=row[2], name=row[3],
+        actor=row[4], thread=row[5], trigger=row[6], start_ns=row[7], end_ns=row[8],
+        start_seq=row[9], end_seq=row[10], error=row[11], external_id=row[12],
+    )  # fmt: skip
+
+
+def _labels(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}

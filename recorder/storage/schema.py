@@ -1,0 +1,203 @@
+"""Ordered, recorded migrations of the kreplay recording format.
+
+Each migration runs once, in order, inside a transaction, and is recorded in
+``schema_migrations``. A file whose newest recorded version is above ``SCHEMA_VERSION``
+was written by a newer kreplay and is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from recorder.errors import NewerSchemaError, NotARecordingError
+
+FORMAT_NAME = "kreplay-recording"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_V1 = """
+CREATE TABLE kreplay_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE,
+    started_ns INTEGER NOT NULL,
+    ended_ns INTEGER,
+    operator TEXT NOT NULL DEFAULT '',
+    cluster TEXT NOT NULL DEFAULT '',
+    server_version TEXT NOT NULL DEFAULT '',
+    recorder_version TEXT NOT NULL DEFAULT '',
+    labels TEXT NOT NULL DEFAULT '{}',
+    op_count INTEGER NOT NULL DEFAULT 0,
+    first_seq INTEGER,
+    last_seq INTEGER,
+    first_ts_ns INTEGER,
+    last_ts_ns INTEGER,
+    dropped_ops INTEGER NOT NULL DEFAULT 0,
+    oversize_ops INTEGER NOT NULL DEFAULT 0,
+    truncated INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE session_counts (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (session, dimension, value)
+) WITHOUT ROWID;
+CREATE TABLE zdicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE blobs (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    codec INTEGER NOT NULL,
+    base INTEGER,
+    raw_size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE objects (
+    id INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    UNIQUE (session, kind, namespace, name)
+);
+CREATE TABLE callsites (
+    id INTEGER PRIMARY KEY,
+    frames TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    function TEXT NOT NULL
+);
+CREATE TABLE ops (
+    session INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    verb TEXT NOT NULL,
+    event_type TEXT NOT NULL DEFAULT '',
+    api_version TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    resource TEXT NOT NULL DEFAULT '',
+    subresource TEXT NOT NULL DEFAULT '',
+    namespace TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    uid TEXT NOT NULL DEFAULT '',
+    resource_version TEXT NOT NULL DEFAULT '',
+    generation INTEGER,
+    object_id INTEGER NOT NULL,
+    patch_type TEXT NOT NULL DEFAULT '',
+    request_blob INTEGER,
+    response_blob INTEGER,
+    status_code INTEGER NOT NULL DEFAULT 0,
+    error_code INTEGER NOT NULL DEFAULT 0,
+    error_reason TEXT NOT NULL DEFAULT '',
+    error_message TEXT NOT NULL DEFAULT '',
+    duration_us INTEGER NOT NULL DEFAULT 0,
+    actor TEXT NOT NULL DEFAULT '',
+    thread TEXT NOT NULL DEFAULT '',
+    span_id INTEGER,
+    callsite_id INTEGER,
+    PRIMARY KEY (session, seq)
+) WITHOUT ROWID;
+CREATE INDEX ops_by_object ON ops (object_id, seq);
+CREATE INDEX ops_by_callsite ON ops (callsite_id, seq) WHERE callsite_id IS NOT NULL;
+CREATE TABLE spans (
+    session INTEGER NOT NULL,
+    span_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '',
+    thread TEXT NOT NULL DEFAULT '',
+    trigger TEXT NOT NULL DEFAULT '',
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER,
+    start_seq INTEGER,
+    end_seq INTEGER,
+    error TEXT NOT NULL DEFAULT '',
+    external_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session, span_id)
+) WITHOUT ROWID;
+"""
+
+_V2 = """
+CREATE INDEX ops_by_verb_kind ON ops (session, verb, kind, seq);
+CREATE INDEX ops_by_status ON ops (session, error_code, seq) WHERE error_code != 0;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial format: sessions, ops, blobs, objects, callsites, spans", _V1),
+    Migration(2, "indexes for verb/kind and error breakpoints", _V2),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def recorded_version(conn: sqlite3.Connection) -> int:
+    """The newest migration recorded in the file; 0 for a file without kreplay tables."""
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+    ).fetchone()
+    if row is None:
+        return 0
+    version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+    return int(version or 0)
+
+
+def check_readable(conn: sqlite3.Connection, path: str) -> int:
+    """Refuse files from a newer kreplay; return the recorded version."""
+    version = recorded_version(conn)
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path}: recording format version {version} is newer than this kreplay "
+            f"supports ({SCHEMA_VERSION}); upgrade kreplay to read it"
+        )
+    if version == 0:
+        raise NotARecordingError(f"{path}: not a kreplay recording (no schema_migrations table)")
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring a writable file up to ``SCHEMA_VERSION``; return the version reached."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
+    )
+    current = recorded_version(conn)
+    if current > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path}: recording format version {current} is newer than this kreplay "
+            f"supports ({SCHEMA_VERSION}); upgrade kreplay to write to it"
+        )
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        _apply(conn, migration)
+    return SCHEMA_VERSION
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+    # executescript commits first, so run the statements one by one inside one transaction.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if recorded_version(conn) >= migration.version:  # another process got here first
+            conn.execute("ROLLBACK")
+            return
+        for statement in migration.sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        if migration.version == 1:
+            conn.execute("INSERT INTO kreplay_meta VALUES ('format', ?)", (FORMAT_NAME,))
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+            (migration.version, migration.name, time.time_ns()),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,355 @@
+"""Batched writer of the kreplay recording format.
+
+One ``append`` is one transaction, so a crash loses at most the batch being written.
+Several processes may write to one file at once (WAL, busy timeout, each batch under
+``BEGIN IMMEDIATE``); the session row is re-read inside each transaction so two writers
+of one session still number their operations without gaps or duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from recorder.errors import LimitExceededError, RecordingError
+from recorder.storage.codec import BlobEncoder
+from recorder.storage.connection import open_writable
+from recorder.storage.model import CallFrame, Operation, ReconcileSpan, SessionInfo
+from recorder.storage.schema import migrate
+
+DEFAULT_MAX_OPS = 1_000_000
+DEFAULT_MAX_OBJECT_BYTES = 1 << 20
+_CACHE_LIMIT = 100_000
+
+_INSERT_OP = (
+    "INSERT INTO ops (session, seq, ts_ns, verb, event_type, api_version, kind, resource,"
+    " subresource, namespace, name, uid, resource_version, generation, object_id, patch_type,"
+    " request_blob, response_blob, status_code, error_code, error_reason, error_message,"
+    " duration_us, actor, thread, span_id, callsite_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+@dataclass
+class AppendResult:
+    """What happened to one batch: how many were written, refused by the cap, or shrunk."""
+
+    written: int = 0
+    over_cap: int = 0
+    oversize: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+
+@dataclass
+class _SessionState:
+    rowid: int
+    last_seq: int
+    op_count: int
+    truncated: bool
+    oversize: int = 0
+
+
+class RecordingWriter:
+    """Writes sessions, operations and reconcile spans into one recording file."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_ops: int = DEFAULT_MAX_OPS,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+    ) -> None:
+        if max_ops <= 0 or max_object_bytes <= 0:
+            raise LimitExceededError("max_ops and max_object_bytes must be positive")
+        self.path = path
+        self.max_ops = max_ops
+        self.max_object_bytes = max_object_bytes
+        self._conn = open_writable(path)
+        try:
+            migrate(self._conn, path)
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise RecordingError(f"{path}: cannot prepare recording ({error})") from error
+        self._blobs = BlobEncoder(self._conn)
+        self._objects: dict[tuple[int, str, str, str], int] = {}
+        self._callsites: dict[tuple[CallFrame, ...], int] = {}
+        self._sessions: dict[str, int] = {}
+
+    # -- sessions -----------------------------------------------------------------------
+    def begin_session(self, info: SessionInfo) -> None:
+        """Create the session, or resume it when it already exists in the file."""
+        started = info.started_ns or time.time_ns()
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO sessions (session_id, started_ns, operator, cluster, server_version,"
+                " recorder_version, labels) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT(session_id) DO NOTHING",
+                (
+                    info.session_id,
+                    started,
+                    info.operator,
+                    info.cluster,
+                    info.server_version,
+                    info.recorder_version,
+                    json.dumps(info.labels, sort_keys=True),
+                ),
+            )
+            self._sessions[info.session_id] = self._state(info.session_id).rowid
+
+    def update_session(self, session_id: str, **fields: str | int | None) -> None:
+        """Set metadata columns (operator, cluster, server_version, ended_ns...)."""
+        allowed = {"operator", "cluster", "server_version", "recorder_version", "ended_ns"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise RecordingError(f"cannot set session fields {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in sorted(fields))
+        values = [fields[name] for name in sorted(fields)]
+        with self._transaction():
+            self._conn.execute(
+                f"UPDATE sessions SET {assignments} WHERE session_id = ?",
+                (*values, session_id),
+            )
+
+    def end_session(self, session_id: str, ended_ns: int | None = None) -> None:
+        self.update_session(session_id, ended_ns=ended_ns or time.time_ns())
+
+    def add_dropped(self, session_id: str, count: int) -> None:
+        """Count operations the recorder had to drop (queue full, internal failure)."""
+        if count <= 0:
+            return
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE sessions SET dropped_ops = dropped_ops + ? WHERE session_id = ?",
+                (count, session_id),
+            )
+
+    # -- operations ---------------------------------------------------------------------
+    def append(self, ops: Sequence[Operation]) -> AppendResult:
+        """Write a batch in one transaction; seq 0 means "assign the next number"."""
+        result = AppendResult()
+        if not ops:
+            return result
+        with self._transaction():
+            states: dict[str, _SessionState] = {}
+            rows: list[tuple[object, ...]] = []
+            for op in ops:
+                state = states.get(op.session_id) or self._state(op.session_id)
+                states[op.session_id] = state
+                row = self._row(op, state, result)
+                if row is not None:
+                    rows.append(row)
+            self._conn.executemany(_INSERT_OP, rows)
+            self._update_summaries(states, rows)
+        return result
+
+    def _row(
+        self, op: Operation, state: _SessionState, result: AppendResult
+    ) -> tuple[object, ...] | None:
+        if state.op_count >= self.max_ops:
+            result.over_cap += 1
+            state.truncated = True
+            return None
+        seq = op.seq if op.seq > 0 else state.last_seq + 1
+        if seq <= state.last_seq:
+            raise RecordingError(
+                f"session {op.session_id!r}: sequence {seq} is not after {state.last_seq}"
+            )
+        state.last_seq = seq
+        state.op_count += 1
+        op.seq = seq
+        object_id = self._object_id(state.rowid, op)
+        request_blob = self._body(op.request_body, -object_id, result, state)
+        response_blob = self._body(op.response_body, object_id, result, state)
+        result.written += 1
+        result.first_seq = seq if result.first_seq is None else result.first_seq
+        result.last_seq = seq
+        return (
+            state.rowid, seq, op.ts_ns, op.verb, op.event_type, op.api_version, op.kind,
+            op.resource, op.subresource, op.namespace, op.name, op.uid, op.resource_version,
+            op.generation, object_id, op.patch_type, request_blob, response_blob,
+            op.status_code, op.error_code, op.error_reason, op.error_message, op.duration_us,
+            op.actor, op.thread, op.span_id, self._callsite_id(op.call_site),
+        )  # fmt: skip
+
+    def _body(
+        self, body: bytes | None, key: int, result: AppendResult, state: _SessionState
+    ) -> int | None:
+        if body is None:
+            return None
+        if len(body) > self.max_object_bytes:
+            result.oversize += 1
+            state.oversize += 1
+            body = json.dumps({"kreplay": "oversize", "bytes": len(body)}).encode()
+        return self._blobs.store(body, key)
+
+    def _object_id(self, session_rowid: int, op: Operation) -> int:
+        key = (session_rowid, op.kind, op.namespace, op.name)
+        cached = self._objects.get(key)
+        if cached is not None:
+            return cached
+        self._conn.execute(
+            "INSERT INTO objects (session, kind, namespace, name) VALUES (?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
+            key,
+        )
+        row = self._conn.execute(
+            "SELECT id FROM objects WHERE session=? AND kind=? AND namespace=? AND name=?", key
+        ).fetchone()
+        if len(self._objects) >= _CACHE_LIMIT:
+            self._objects.clear()
+        self._objects[key] = int(row[0])
+        return int(row[0])
+
+    def _callsite_id(self, frames: tuple[CallFrame, ...]) -> int | None:
+        if not frames:
+            return None
+        cached = self._callsites.get(frames)
+        if cached is not None:
+            return cached
+        text = "\n".join(str(frame) for frame in frames)
+        top = frames[0]
+        self._conn.execute(
+            "INSERT INTO callsites (frames, file, line, function) VALUES (?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
+            (text, top.file, top.line, top.function),
+        )
+        row = self._conn.execute("SELECT id FROM callsites WHERE frames = ?", (text,)).fetchone()
+        if len(self._callsites) >= _CACHE_LIMIT:
+            self._callsites.clear()
+        self._callsites[frames] = int(row[0])
+        return int(row[0])
+
+    def _state(self, session_id: str) -> _SessionState:
+        row = self._conn.execute(
+            "SELECT id, COALESCE(last_seq, 0), op_count, truncated FROM sessions"
+            " WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            raise RecordingError(f"session {session_id!r} was not begun in {self.path}")
+        return _SessionState(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
+
+    def _update_summaries(
+        self,
+        states: dict[str, _SessionState],
+        rows: list[tuple[object, ...]],
+    ) -> None:
+        for state in states.values():
+            mine = [row for row in rows if row[0] == state.rowid]
+            first = min((int(str(row[1])) for row in mine), default=None)
+            first_ts = min((int(str(row[2])) for row in mine), default=None)
+            last_ts = max((int(str(row[2])) for row in mine), default=None)
+            self._conn.execute(
+                "UPDATE sessions SET op_count = ?, last_seq = ?, truncated = ?,"
+                " oversize_ops = oversize_ops + ?,"
+                " first_seq = COALESCE(first_seq, ?), first_ts_ns = COALESCE(first_ts_ns, ?),"
+                " last_ts_ns = MAX(COALESCE(last_ts_ns, 0), COALESCE(?, 0)) WHERE id = ?",
+                (state.op_count, state.last_seq or None, int(state.truncated), state.oversize,
+                 first, first_ts, last_ts, state.rowid),
+            )  # fmt: skip
+        counts: Counter[tuple[int, str, str]] = Counter()
+        for row in rows:
+            counts[(int(str(row[0])), "kind", str(row[6]))] += 1
+            counts[(int(str(row[0])), "verb", str(row[3]))] += 1
+            counts[(int(str(row[0])), "actor", str(row[23]))] += 1
+        self._conn.executemany(
+            "INSERT INTO session_counts VALUES (?,?,?,?) ON CONFLICT DO UPDATE"
+            " SET count = count + excluded.count",
+            [(*key, count) for key, count in counts.items()],
+        )
+        self._update_span_ranges(rows)
+
+    def _update_span_ranges(self, rows: list[tuple[object, ...]]) -> None:
+        ranges: dict[tuple[int, int], tuple[int, int]] = {}
+        for row in rows:
+            if row[25] is None:
+                continue
+            key = (int(str(row[0])), int(str(row[25])))
+            seq = int(str(row[1]))
+            low, high = ranges.get(key, (seq, seq))
+            ranges[key] = (min(low, seq), max(high, seq))
+        self._conn.executemany(
+            "UPDATE spans SET start_seq = MIN(COALESCE(start_seq, ?), ?),"
+            " end_seq = MAX(COALESCE(end_seq, 0), ?) WHERE session = ? AND span_id = ?",
+            [(low, low, high, key[0], key[1]) for key, (low, high) in ranges.items()],
+        )
+
+    # -- reconcile spans ----------------------------------------------------------------
+    def next_span_id(self, session_id: str) -> int:
+        rowid = self._state(session_id).rowid
+        row = self._conn.execute(
+            "SELECT COALESCE(MAX(span_id), 0) FROM spans WHERE session = ?", (rowid,)
+        ).fetchone()
+        return int(row[0]) + 1
+
+    def upsert_spans(self, spans: Sequence[ReconcileSpan]) -> None:
+        """Insert spans, or update their end, error and trigger when they exist."""
+        if not spans:
+            return
+        with self._transaction():
+            rows = []
+            for span in spans:
+                rowid = self._state(span.session_id).rowid
+                rows.append(
+                    (rowid, span.span_id, span.kind, span.namespace, span.name, span.actor,
+                     span.thread, span.trigger, span.start_ns, span.end_ns, span.start_seq,
+                     span.end_seq, span.error, span.external_id)
+                )  # fmt: skip
+            self._conn.executemany(
+                "INSERT INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
+                " end_ns = excluded.end_ns, error = excluded.error, trigger = excluded.trigger,"
+                " start_seq = COALESCE(spans.start_seq, excluded.start_seq),"
+                " end_seq = COALESCE(excluded.end_seq, spans.end_seq)",
+                rows,
+            )
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn, self.path, self._forget_cached_ids)
+
+    def _forget_cached_ids(self) -> None:
+        # A rolled-back batch may have inserted ids that no longer exist.
+        self._objects.clear()
+        self._callsites.clear()
+        self._blobs.forget()
+
+    def close(self) -> None:
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: str, on_rollback: Callable[[], None]
+    ) -> None:
+        self._conn = conn
+        self._path = path
+        self._on_rollback = on_rollback
+
+    def __enter__(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise RecordingError(f"{self._path}: cannot start a write ({error})") from error
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute("ROLLBACK")
+            self._on_rollback()
