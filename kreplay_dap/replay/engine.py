@@ -1,0 +1,300 @@
+"""ReplayEngine: a recorded session as a program you can step through, both ways.
+
+A plain object over the ``Recording`` reader protocol; it knows nothing about DAP. Each
+operation is one step. The engine keeps the current position, steps by operation, thread
+or reconcile span, runs to the next breakpoint in either direction (merging index-driven
+candidate streams), and reconstructs state lazily through per-object index walks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kreplay_dap.replay.breakpoints import Breakpoint, parse_function_pattern
+from kreplay_dap.replay.context import StepContext
+from kreplay_dap.replay.diff import MISSING, value_at
+from kreplay_dap.replay.expr import compile_expression
+from kreplay_dap.replay.loops import Finding, LoopOptions, load_findings
+from kreplay_dap.replay.queries import Queries, ScanControl
+from kreplay_dap.replay.state import ClusterIndex, ObjectHistory
+from recorder.errors import InvalidInputError
+from recorder.storage.api import Recording
+from recorder.storage.model import Operation, ReconcileSpan, SessionInfo
+
+MAX_RUN_CANDIDATES = 50_000_000
+MAX_DATA_WALK = 2_000_000
+OP_CACHE_SIZE = 256
+_REASON_PRIORITY = {"exception": 0, "data": 1, "loop": 2, "function": 3, "source": 4, "callsite": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    slow_threshold_ms: int = 1000
+    loops: LoopOptions = field(default_factory=LoopOptions)
+
+
+@dataclass(slots=True)
+class Stop:
+    """Where and why a movement ended."""
+
+    seq: int
+    reason: (
+        str  # step | breakpoint | function breakpoint | data breakpoint | exception | pause | goto
+    )
+    description: str = ""
+    breakpoint_ids: list[int] = field(default_factory=list)
+    exception: Breakpoint | None = None
+
+
+LogSink = Callable[[Breakpoint, int, str], None]
+
+
+class ReplayEngine:
+    """Position, movement, breakpoints and state of one recorded session."""
+
+    def __init__(
+        self, recording: Recording, session_id: str, options: EngineOptions | None = None
+    ) -> None:
+        self.recording = recording
+        self.session_id = session_id
+        self.options = options or EngineOptions()
+        self.info: SessionInfo = recording.session(session_id)
+        if self.info.first_seq is None or self.info.last_seq is None or not self.info.op_count:
+            raise InvalidInputError(f"session {session_id!r} has no operations to replay")
+        self.first_seq: int = self.info.first_seq
+        self.last_seq: int = self.info.last_seq
+        self.position = self.first_seq
+        self.queries = Queries(recording, session_id)
+        self.history = ObjectHistory(recording, session_id)
+        self.cluster = ClusterIndex(self.queries)
+        self.breakpoints: dict[str, list[Breakpoint]] = {}
+        self._ops: OrderedDict[int, Operation] = OrderedDict()
+        self._findings: list[Finding] | None = None
+        self._next_breakpoint_id = 1
+
+    # -- positions ---------------------------------------------------------------------
+    def operation(self, seq: int) -> Operation:
+        cached = self._ops.get(seq)
+        if cached is not None:
+            self._ops.move_to_end(seq)
+            return cached
+        op = self.recording.operation(self.session_id, seq)
+        if op is None:
+            raise InvalidInputError(f"operation #{seq} is not in session {self.session_id!r}")
+        self._ops[seq] = op
+        if len(self._ops) > OP_CACHE_SIZE:
+            self._ops.popitem(last=False)
+        return op
+
+    def current(self) -> Operation:
+        return self.operation(self.position)
+
+    def seek(self, seq: int) -> Operation:
+        """Move to ``seq`` (or the nearest recorded one after it, for gaps)."""
+        if not isinstance(seq, int) or not self.first_seq <= seq <= self.last_seq:
+            raise InvalidInputError(
+                f"step {seq!r} is outside the session (#{self.first_seq}..#{self.last_seq})"
+            )
+        if self.recording.operation(self.session_id, seq) is None:
+            nearest = self.recording.next_seq(self.session_id, seq)
+            seq = nearest if nearest is not None else self.last_seq
+        self.position = seq
+        return self.current()
+
+    def span_of(self, op: Operation) -> ReconcileSpan | None:
+        return None if op.span_id is None else self.recording.span(self.session_id, op.span_id)
+
+    # -- stepping ----------------------------------------------------------------------
+    def step(self, forward: bool, mode: str = "global", control: ScanControl | None = None) -> Stop:
+        """One step: ``global`` (any op), ``thread`` (same actor/thread), ``span`` (out)."""
+        control = control or ScanControl()
+        target = self._step_target(forward, mode, control)
+        if target is None:
+            return self._edge_stop(forward, control)
+        self.position = target
+        return Stop(target, "step")
+
+    def _step_target(self, forward: bool, mode: str, control: ScanControl) -> int | None:
+        here = self.current()
+        if mode == "thread":
+            return self.queries.next_on_thread(here.actor, here.thread, here.seq, forward, control)
+        if mode == "span":
+            span = self.span_of(here)
+            edge = None if span is None else (span.end_seq if forward else span.start_seq)
+            if edge is not None and edge != here.seq and self.first_seq <= edge <= self.last_seq:
+                return edge
+        if mode not in ("global", "thread", "span"):
+            raise InvalidInputError(f"unknown step mode {mode!r}")
+        if forward:
+            return self.recording.next_seq(self.session_id, here.seq)
+        return self.recording.prev_seq(self.session_id, here.seq)
+
+    def _edge_stop(self, forward: bool, control: ScanControl) -> Stop:
+        if control.cancelled:
+            return Stop(self.position, "pause", "paused")
+        self.position = self.last_seq if forward else self.first_seq
+        edge = "end of recording" if forward else "start of recording"
+        return Stop(self.position, "step", edge)
+
+    # -- breakpoints -------------------------------------------------------------------
+    def new_breakpoint_id(self) -> int:
+        self._next_breakpoint_id += 1
+        return self._next_breakpoint_id - 1
+
+    def set_breakpoints(self, group: str, breakpoints: list[Breakpoint]) -> None:
+        """Replace one group (a source file, functions, data, exceptions, loops...)."""
+        if breakpoints:
+            self.breakpoints[group] = breakpoints
+        else:
+            self.breakpoints.pop(group, None)
+
+    def active_breakpoints(self) -> list[Breakpoint]:
+        return [bp for group in self.breakpoints.values() for bp in group]
+
+    def run(
+        self, forward: bool, control: ScanControl | None = None, log: LogSink | None = None
+    ) -> Stop:
+        """Continue (or reverse-continue) to the nearest breakpoint hit, else to the edge."""
+        control = control or ScanControl()
+        heap: list[tuple[int, int, Breakpoint]] = []
+        for bp in self.active_breakpoints():
+            self._push_candidate(heap, bp, self.position, forward, control)
+        for _ in range(MAX_RUN_CANDIDATES):
+            if not heap or control.cancelled:
+                break
+            seq = abs(heap[0][0])
+            due = [
+                heapq.heappop(heap)[2] for _ in range(len(heap)) if heap and abs(heap[0][0]) == seq
+            ]
+            hits = [bp for bp in due if self._hit(bp, seq, log)]
+            for bp in due:
+                self._push_candidate(heap, bp, seq, forward, control)
+            if hits:
+                self.position = seq
+                return _stop_for(seq, hits)
+            control.tick()
+        return self._edge_stop(forward, control)
+
+    def _push_candidate(
+        self,
+        heap: list[tuple[int, int, Breakpoint]],
+        bp: Breakpoint,
+        seq: int,
+        forward: bool,
+        control: ScanControl,
+    ) -> None:
+        found = self.next_candidate(bp, seq, forward, control)
+        if found is not None:
+            heapq.heappush(heap, (found if forward else -found, bp.id, bp))
+
+    def next_candidate(
+        self, bp: Breakpoint, seq: int, forward: bool, control: ScanControl
+    ) -> int | None:
+        """The next seq after (before) ``seq`` where ``bp`` may fire, by index."""
+        if bp.seqs is not None:
+            if forward:
+                index = bisect.bisect_right(bp.seqs, seq)
+                return bp.seqs[index] if index < len(bp.seqs) else None
+            index = bisect.bisect_left(bp.seqs, seq)
+            return bp.seqs[index - 1] if index > 0 else None
+        if bp.watch is not None:
+            return self._next_data_change(bp, seq, forward, control)
+        if bp.op_filter is not None:
+            return self.queries.next_match(bp.op_filter, seq, forward, control)
+        return None
+
+    def _hit(self, bp: Breakpoint, seq: int, log: LogSink | None) -> bool:
+        if bp.condition is not None and not bp.condition.is_true(self.context(seq)):
+            return False
+        bp.hits += 1
+        if bp.hit_condition is not None and not bp.hit_condition.satisfied(bp.hits):
+            return False
+        if bp.log_message is not None:
+            if log is not None:
+                log(bp, seq, self.interpolate(bp.log_message, seq))
+            return False
+        return True
+
+    def _next_data_change(
+        self, bp: Breakpoint, seq: int, forward: bool, control: ScanControl
+    ) -> int | None:
+        assert bp.watch is not None
+        ref, path = bp.watch.ref, bp.watch.path
+        start = self.history.version_at(ref, seq)
+        previous: Any = _field(start, path)
+        versions = self.history.versions(ref, seq if forward else seq - 1, forward)
+        newer_seq: int | None = None
+        for index, version in enumerate(versions):
+            if index >= MAX_DATA_WALK or not control.tick():
+                return None
+            value = _field(version, path)
+            if forward and value != previous:
+                return version.seq
+            if not forward and newer_seq is not None and value != previous:
+                return newer_seq
+            previous, newer_seq = value, version.seq
+        if not forward and newer_seq is not None and previous is not MISSING:
+            return newer_seq  # the object's first version introduced the field
+        return None
+
+    # -- state and expressions ---------------------------------------------------------
+    def context(self, seq: int | None = None) -> StepContext:
+        return StepContext(self, self.operation(self.position if seq is None else seq))
+
+    def evaluate(self, text: str, seq: int | None = None) -> Any:
+        return compile_expression(text).evaluate(self.context(seq))
+
+    def interpolate(self, message: str, seq: int) -> str:
+        """Logpoint text: ``{expression}`` parts are evaluated, the rest kept."""
+        parts: list[str] = []
+        rest = message
+        for _ in range(64):
+            start = rest.find("{")
+            end = rest.find("}", start + 1)
+            if start < 0 or end < 0:
+                break
+            parts.append(rest[:start])
+            try:
+                parts.append(str(self.evaluate(rest[start + 1 : end], seq)))
+            except InvalidInputError as error:
+                parts.append(f"<{error}>")
+            rest = rest[end + 1 :]
+        return "".join(parts) + rest
+
+    def find(
+        self, query: str, forward: bool = True, control: ScanControl | None = None
+    ) -> int | None:
+        """The next operation matching ``find`` terms or a function pattern."""
+        op_filter = parse_function_pattern(query)
+        return self.queries.next_match(op_filter, self.position, forward, control or ScanControl())
+
+    def findings(self) -> list[Finding]:
+        if self._findings is None:
+            self._findings = load_findings(self.recording, self.session_id, self.options.loops)
+        return self._findings
+
+    def findings_at(self, seq: int) -> list[Finding]:
+        return [f for f in self.findings() if f.first_seq <= seq <= f.last_seq]
+
+
+def _field(version: Any, path: tuple[Any, ...]) -> Any:
+    if version is None or version.deleted or version.body is None:
+        return MISSING
+    return value_at(version.body, path)
+
+
+def _stop_for(seq: int, hits: list[Breakpoint]) -> Stop:
+    hits.sort(key=lambda bp: _REASON_PRIORITY.get(bp.kind, 9))
+    first = hits[0]
+    reason = {
+        "exception": "exception",
+        "data": "data breakpoint",
+        "function": "function breakpoint",
+    }.get(first.kind, "breakpoint")
+    exception = first if first.kind == "exception" else None
+    return Stop(seq, reason, first.description, [bp.id for bp in hits], exception)

@@ -1,0 +1,376 @@
+"""Index-backed searches over a recording.
+
+The ``Recording`` protocol covers per-object and per-file walks; breakpoints also need
+"the next operation matching this filter" without a Python scan over a million rows. For
+the kreplay flavour this module asks SQLite through the reader's read-only connection
+(``recording.connection``), using the ``ops_by_verb_kind``, ``ops_by_status``,
+``ops_by_object`` and ``ops_by_callsite`` indexes. Other flavours fall back to streaming
+the protocol in bounded batches, with cancellation and progress.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from recorder.storage.api import Recording
+from recorder.storage.model import VERBS, ObjectRef, Operation
+
+MAX_OBJECT_FANOUT = 64  # above this many matching objects, a filter uses one SQL range scan
+MAX_THREADS = 4096
+MAX_OBJECTS = 2_000_000
+_GLOB_CHARS = frozenset("*?[")
+
+
+class ScanControl:
+    """Cancellation flag plus a progress callback shared by a long search."""
+
+    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
+        self.cancelled = False
+        self.progress = progress
+        self.visited = 0
+
+    def tick(self, count: int = 1) -> bool:
+        """Count visited rows; report every 65,536; True while the search may go on."""
+        before = self.visited
+        self.visited += count
+        if self.progress is not None and (self.visited >> 16) != (before >> 16):
+            self.progress(self.visited)
+        return not self.cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class OpFilter:
+    """Which operations match: empty fields match anything; text fields may be globs."""
+
+    verbs: frozenset[str] = frozenset()
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    actor: str = ""
+    thread: str | None = None
+    error_codes: frozenset[int] = frozenset()
+    errors_only: bool = False
+    error_min: int = 0
+    error_max: int = 0
+    min_duration_us: int = 0
+    description: str = field(default="", compare=False)
+
+    def matches(self, op: Operation) -> bool:
+        if self.verbs and op.verb not in self.verbs:
+            return False
+        for pattern, value in (
+            (self.kind, op.kind),
+            (self.namespace, op.namespace),
+            (self.name, op.name),
+            (self.actor, op.actor),
+        ):
+            if pattern and not fnmatch.fnmatchcase(value, pattern):
+                return False
+        if self.thread is not None and op.thread != self.thread:
+            return False
+        return self._status_matches(op) and op.duration_us >= self.min_duration_us
+
+    def _status_matches(self, op: Operation) -> bool:
+        code = op.error_code or (op.status_code if op.status_code >= 400 else 0)
+        if self.errors_only and not op.is_error:
+            return False
+        if self.error_codes and code not in self.error_codes:
+            return False
+        return not self.error_min or self.error_min <= code <= self.error_max
+
+    @property
+    def object_fields_only(self) -> bool:
+        return not (self.verbs or self.actor or self.thread is not None or self._has_status())
+
+    def _has_status(self) -> bool:
+        return bool(self.error_codes or self.errors_only or self.error_min or self.min_duration_us)
+
+
+@dataclass(slots=True)
+class ObjectLifetime:
+    ref: ObjectRef
+    first_seq: int
+    last_create_seq: int
+    last_delete_seq: int
+
+    def exists_at(self, seq: int) -> bool:
+        if self.first_seq > seq:
+            return False
+        gone = self.last_delete_seq and self.last_delete_seq <= seq
+        return not (gone and self.last_create_seq < self.last_delete_seq)
+
+
+class Queries:
+    """Searches by index; see the module docstring."""
+
+    def __init__(self, recording: Recording, session_id: str) -> None:
+        self.recording = recording
+        self.session_id = session_id
+        self._sql = _SqlQueries.open(recording, session_id)
+
+    @property
+    def indexed(self) -> bool:
+        return self._sql is not None
+
+    def next_match(
+        self, op_filter: OpFilter, seq: int, forward: bool, control: ScanControl
+    ) -> int | None:
+        """The nearest seq after (or before) ``seq`` whose operation matches."""
+        if self._sql is not None:
+            return self._sql.next_match(op_filter, seq, forward, control)
+        for op in self._stream(seq, forward):
+            if op_filter.matches(op):
+                return op.seq
+            if not control.tick():
+                return None
+        return None
+
+    def _stream(self, seq: int, forward: bool) -> Iterator[Operation]:
+        if forward:
+            return self.recording.operations(self.session_id, seq + 1, None)
+        return self.recording.operations_reversed(self.session_id, None, seq - 1)
+
+    def next_on_thread(
+        self, actor: str, thread: str, seq: int, forward: bool, control: ScanControl
+    ) -> int | None:
+        return self.next_match(
+            OpFilter(actor=_literal_glob(actor), thread=thread), seq, forward, control
+        )
+
+    def thread_keys(self, limit_ops: int = 200_000) -> list[tuple[str, str]]:
+        """Distinct (actor, thread) pairs, in order of first appearance."""
+        if self._sql is not None:
+            return self._sql.thread_keys()
+        seen: dict[tuple[str, str], None] = {}
+        for index, op in enumerate(self.recording.operations(self.session_id)):
+            if index >= limit_ops or len(seen) >= MAX_THREADS:
+                break
+            seen.setdefault((op.actor, op.thread), None)
+        return list(seen)
+
+    def callsite_seqs(self, file: str, line: int) -> list[int]:
+        """Sequence numbers of operations whose top call-site frame is ``file:line``."""
+        if self._sql is not None:
+            return self._sql.callsite_seqs(file, line)
+        return [
+            op.seq
+            for op in self.recording.callsite_operations(self.session_id, file)
+            if op.call_site and op.call_site[0].line == line
+        ]
+
+    def object_lifetimes(self) -> list[ObjectLifetime]:
+        if self._sql is not None:
+            return self._sql.object_lifetimes()
+        return _protocol_lifetimes(self.recording, self.session_id)
+
+    def write_counts(self, min_writes: int) -> list[tuple[ObjectRef, int]]:
+        """Objects written (successfully) at least ``min_writes`` times."""
+        if self._sql is not None:
+            return self._sql.write_counts(min_writes)
+        counts: dict[ObjectRef, int] = {}
+        for op in self.recording.operations(self.session_id):
+            if op.is_write and not op.is_error:
+                counts[op.object_ref] = counts.get(op.object_ref, 0) + 1
+        return [(ref, n) for ref, n in counts.items() if n >= min_writes]
+
+
+def _literal_glob(text: str) -> str:
+    """Escape glob characters so a literal value matches only itself."""
+    return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in text)
+
+
+def _protocol_lifetimes(recording: Recording, session_id: str) -> list[ObjectLifetime]:
+    lifetimes: list[ObjectLifetime] = []
+    for index, ref in enumerate(recording.objects(session_id)):
+        if index >= MAX_OBJECTS:
+            break
+        if not ref.name:
+            continue
+        first = next(
+            (op for op in recording.object_operations(session_id, ref) if not op.is_error), None
+        )
+        if first is None:
+            continue
+        lifetime = ObjectLifetime(ref, first.seq, 0, 0)
+        for op in recording.object_operations(session_id, ref, reverse=True):
+            if op.verb == "delete" or op.event_type == "DELETED":
+                lifetime.last_delete_seq = lifetime.last_delete_seq or op.seq
+            elif op.verb == "create" or op.event_type == "ADDED":
+                lifetime.last_create_seq = op.seq
+                break
+        lifetimes.append(lifetime)
+    return lifetimes
+
+
+def _is_glob(text: str) -> bool:
+    return any(c in _GLOB_CHARS for c in text)
+
+
+class _SqlQueries:
+    """The kreplay flavour: plain SQL over the read-only connection."""
+
+    def __init__(self, conn: sqlite3.Connection, session_rowid: int) -> None:
+        self.conn = conn
+        self.session = session_rowid
+        self._error_codes: list[int] | None = None
+
+    @classmethod
+    def open(cls, recording: Recording, session_id: str) -> _SqlQueries | None:
+        conn = getattr(recording, "connection", None)
+        if recording.flavor != "kreplay" or not isinstance(conn, sqlite3.Connection):
+            return None
+        row = conn.execute("SELECT id FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        return cls(conn, int(row[0])) if row else None
+
+    def next_match(
+        self, op_filter: OpFilter, seq: int, forward: bool, control: ScanControl
+    ) -> int | None:
+        plans = self._plans(op_filter)
+        best: int | None = None
+        for where, params in plans:
+            if not control.tick(1):
+                return None
+            found = self._first(where, params, seq, forward)
+            if found is not None and (best is None or (found < best) == forward):
+                best = found
+        return best
+
+    def _first(self, where: str, params: list[object], seq: int, forward: bool) -> int | None:
+        comparison, order = (">", "ASC") if forward else ("<", "DESC")
+        sql = (
+            f"SELECT seq FROM ops WHERE {where} AND seq {comparison} ? ORDER BY seq {order} LIMIT 1"
+        )
+        row = self.conn.execute(sql, [*params, seq]).fetchone()
+        return int(row[0]) if row else None
+
+    def _plans(self, op_filter: OpFilter) -> list[tuple[str, list[object]]]:
+        """One indexed query per verb/kind, error code or object; else one range scan."""
+        residual, residual_params = _residual_sql(op_filter)
+        if op_filter.kind and not _is_glob(op_filter.kind):
+            verbs = sorted(op_filter.verbs or VERBS)
+            base = "session = ? AND verb = ? AND kind = ?"
+            return [
+                (base + residual, [self.session, verb, op_filter.kind, *residual_params])
+                for verb in verbs
+            ]
+        codes = self._codes_for(op_filter)
+        if codes is not None and len(codes) <= MAX_OBJECT_FANOUT:
+            base = "session = ? AND error_code = ?"
+            return [(base + residual, [self.session, code, *residual_params]) for code in codes]
+        objects = self._object_ids(op_filter) if op_filter.name or op_filter.namespace else None
+        if objects is not None and len(objects) <= MAX_OBJECT_FANOUT:
+            return [("object_id = ?" + residual, [oid, *residual_params]) for oid in objects]
+        return [("session = ?" + residual, [self.session, *residual_params])]
+
+    def _codes_for(self, op_filter: OpFilter) -> list[int] | None:
+        if op_filter.error_codes:
+            return sorted(op_filter.error_codes)
+        if not (op_filter.errors_only or op_filter.error_min):
+            return None
+        if self._error_codes is None:
+            rows = self.conn.execute(
+                "SELECT DISTINCT error_code FROM ops WHERE session = ? AND error_code != 0",
+                (self.session,),
+            ).fetchall()
+            self._error_codes = sorted(int(r[0]) for r in rows)
+        if op_filter.error_min:
+            return [c for c in self._error_codes if op_filter.error_min <= c <= op_filter.error_max]
+        return list(self._error_codes)
+
+    def _object_ids(self, op_filter: OpFilter) -> list[int]:
+        where, params = ["session = ?"], [self.session]
+        for column, pattern in (
+            ("kind", op_filter.kind),
+            ("namespace", op_filter.namespace),
+            ("name", op_filter.name),
+        ):
+            if pattern:
+                where.append(f"{column} GLOB ?")
+                params.append(pattern)  # type: ignore[arg-type]
+        sql = f"SELECT id FROM objects WHERE {' AND '.join(where)} LIMIT {MAX_OBJECT_FANOUT + 1}"
+        return [int(r[0]) for r in self.conn.execute(sql, params)]
+
+    def thread_keys(self) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT actor, thread, MIN(seq) AS first FROM ops WHERE session = ? "
+            f"GROUP BY actor, thread ORDER BY first LIMIT {MAX_THREADS}",
+            (self.session,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def callsite_seqs(self, file: str, line: int) -> list[int]:
+        ids = [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT id FROM callsites WHERE file = ? AND line = ?", (file, line)
+            )
+        ]
+        seqs: list[int] = []
+        for callsite_id in ids[:MAX_OBJECT_FANOUT]:
+            rows = self.conn.execute(
+                "SELECT seq FROM ops WHERE callsite_id = ? AND session = ? ORDER BY seq",
+                (callsite_id, self.session),
+            )
+            seqs.extend(int(r[0]) for r in rows)
+        return sorted(seqs)
+
+    def object_lifetimes(self) -> list[ObjectLifetime]:
+        ok = "p.error_code = 0 AND p.status_code < 400"
+        ok += " AND p.verb NOT IN ('list', 'deletecollection')"
+        sql = (
+            f"SELECT o.kind, o.namespace, o.name, MIN(CASE WHEN {ok} THEN p.seq END),"
+            " MAX(CASE WHEN p.verb = 'create' OR p.event_type = 'ADDED' THEN p.seq ELSE 0 END),"
+            " MAX(CASE WHEN p.verb = 'delete' OR p.event_type = 'DELETED' THEN p.seq ELSE 0 END)"
+            " FROM objects o JOIN ops p ON p.object_id = o.id WHERE o.session = ? AND o.name != ''"
+            f" GROUP BY o.id LIMIT {MAX_OBJECTS}"
+        )
+        return [
+            ObjectLifetime(ObjectRef(str(k), str(ns), str(n)), int(a), int(c), int(d))
+            for k, ns, n, a, c, d in self.conn.execute(sql, (self.session,))
+            if a is not None
+        ]
+
+    def write_counts(self, min_writes: int) -> list[tuple[ObjectRef, int]]:
+        sql = (
+            "SELECT o.kind, o.namespace, o.name, COUNT(*) FROM ops p JOIN objects o"
+            " ON o.id = p.object_id WHERE p.session = ? AND p.verb IN ('update', 'patch')"
+            " AND p.error_code = 0 AND p.status_code < 400"
+            " GROUP BY p.object_id HAVING COUNT(*) >= ? LIMIT 100000"
+        )
+        return [
+            (ObjectRef(str(k), str(ns), str(n)), int(c))
+            for k, ns, n, c in self.conn.execute(sql, (self.session, min_writes))
+        ]
+
+
+def _residual_sql(op_filter: OpFilter) -> tuple[str, list[object]]:
+    """Extra conditions checked on the rows an index yields."""
+    parts: list[str] = []
+    params: list[object] = []
+    for column, pattern in (
+        ("kind", op_filter.kind),
+        ("namespace", op_filter.namespace),
+        ("name", op_filter.name),
+        ("actor", op_filter.actor),
+    ):
+        if pattern:
+            parts.append(f"{column} GLOB ?")
+            params.append(pattern)
+    if op_filter.verbs:
+        parts.append(f"verb IN ({','.join('?' * len(op_filter.verbs))})")
+        params.extend(sorted(op_filter.verbs))
+    if op_filter.thread is not None:
+        parts.append("thread = ?")
+        params.append(op_filter.thread)
+    if op_filter.errors_only:
+        parts.append("(error_code >= 400 OR status_code >= 400 OR event_type = 'ERROR')")
+    if op_filter.error_min:
+        parts.append("error_code BETWEEN ? AND ?")
+        params.extend([op_filter.error_min, op_filter.error_max])
+    if op_filter.min_duration_us:
+        parts.append("duration_us >= ?")
+        params.append(op_filter.min_duration_us)
+    return "".join(f" AND {p}" for p in parts), params

@@ -1,0 +1,142 @@
+"""State reconstruction: what an object (or the cluster) looked like after operation N.
+
+Everything goes through per-object index walks (``object_operations``) and decodes only
+the bodies a request needs. The cluster view keeps one lifetime record per object (built
+once, on first use) so listing the objects that exist at any step never replays history.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kreplay_dap.replay.diff import Change, diff_values
+from kreplay_dap.replay.queries import ObjectLifetime, Queries
+from recorder.storage.api import Recording
+from recorder.storage.model import ObjectRef, Operation
+
+MAX_HISTORY_WALK = 10_000  # operations examined backwards to find an object's last body
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """An object's content after some operation; ``deleted`` when that op removed it."""
+
+    seq: int
+    body: Any
+    deleted: bool = False
+
+
+def is_delete(op: Operation) -> bool:
+    return op.verb in ("delete", "deletecollection") or op.event_type == "DELETED"
+
+
+def version_of(recording: Recording, op: Operation) -> ObjectVersion | None:
+    """The object as this operation left it, or None when the op changed/showed nothing."""
+    if op.is_error or op.verb in ("list", "deletecollection"):
+        return None
+    body = recording.body_json(op.response_ref)
+    if not _looks_like_object(body, op):
+        body = recording.body_json(op.request_ref) if op.verb in ("create", "update") else None
+        if not _looks_like_object(body, op):
+            body = None
+    if is_delete(op):
+        return ObjectVersion(op.seq, body, deleted=True)
+    return ObjectVersion(op.seq, body) if body is not None else None
+
+
+def _looks_like_object(body: Any, op: Operation) -> bool:
+    if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+        return False
+    kind = body.get("kind")
+    return kind is None or kind == op.kind or (kind != "Status" and not str(kind).endswith("List"))
+
+
+class ObjectHistory:
+    """Versions of one object, found by walking its operations through the index."""
+
+    def __init__(self, recording: Recording, session_id: str) -> None:
+        self.recording = recording
+        self.session_id = session_id
+
+    def version_at(self, ref: ObjectRef, seq: int) -> ObjectVersion | None:
+        """The latest version of ``ref`` at or before ``seq``."""
+        walk = self.recording.object_operations(self.session_id, ref, start_seq=seq, reverse=True)
+        return _first_version(self.recording, walk, seq, forward=False)
+
+    def version_before(self, op: Operation) -> ObjectVersion | None:
+        """The version of op's object just before ``op`` ran."""
+        if op.seq <= 1:
+            return None
+        return self.version_at(op.object_ref, op.seq - 1)
+
+    def changes(self, op: Operation) -> tuple[ObjectVersion | None, list[Change]]:
+        """Field-level diff from the previous version to the one this op produced."""
+        after = version_of(self.recording, op)
+        if after is None or after.body is None:
+            return after, []
+        before = self.version_before(op)
+        old = before.body if before is not None and not before.deleted else None
+        if after.deleted:
+            return after, diff_values(old, None) if old is not None else []
+        return after, diff_values(old if old is not None else {}, after.body)
+
+    def versions(self, ref: ObjectRef, seq: int, forward: bool) -> Iterator[ObjectVersion]:
+        """Versions after (forward) or at-or-before (backward) ``seq``, in walk order."""
+        start = seq + 1 if forward else seq
+        walk = self.recording.object_operations(
+            self.session_id, ref, start_seq=start, reverse=not forward
+        )
+        for op in walk:
+            if (forward and op.seq <= seq) or (not forward and op.seq > seq):
+                continue
+            version = version_of(self.recording, op)
+            if version is not None:
+                yield version
+
+
+def _first_version(
+    recording: Recording, walk: Iterator[Operation], seq: int, forward: bool
+) -> ObjectVersion | None:
+    for index, op in enumerate(walk):
+        if index >= MAX_HISTORY_WALK:
+            return None
+        if (not forward and op.seq > seq) or (forward and op.seq < seq):
+            continue
+        version = version_of(recording, op)
+        if version is not None:
+            return version
+    return None
+
+
+class ClusterIndex:
+    """Which objects exist at a step, grouped by kind then namespace; built once, lazily."""
+
+    def __init__(self, queries: Queries) -> None:
+        self._queries = queries
+        self._lifetimes: list[ObjectLifetime] | None = None
+        self._first_seqs: list[int] = []
+
+    def _load(self) -> list[ObjectLifetime]:
+        if self._lifetimes is None:
+            lifetimes = self._queries.object_lifetimes()
+            lifetimes.sort(key=lambda item: item.first_seq)
+            self._lifetimes = lifetimes
+            self._first_seqs = [item.first_seq for item in lifetimes]
+        return self._lifetimes
+
+    def at(self, seq: int) -> dict[str, dict[str, list[ObjectRef]]]:
+        """kind -> namespace -> sorted object refs existing after operation ``seq``."""
+        lifetimes = self._load()
+        born = bisect.bisect_right(self._first_seqs, seq)
+        grouped: dict[str, dict[str, list[ObjectRef]]] = {}
+        for lifetime in lifetimes[:born]:
+            if lifetime.exists_at(seq):
+                ref = lifetime.ref
+                grouped.setdefault(ref.kind, {}).setdefault(ref.namespace, []).append(ref)
+        for namespaces in grouped.values():
+            for refs in namespaces.values():
+                refs.sort(key=lambda r: r.name)
+        return grouped
