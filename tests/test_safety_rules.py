@@ -115,7 +115,8 @@ def test_no_recursion(path: Path) -> None:
 def test_the_checker_finds_direct_and_mutual_recursion() -> None:
     direct = ast.parse("def f(n):\n    return f(n - 1)\n")
     mutual = ast.parse(
-        "class A:\n    def a(self):\n        return self.b()\n    def b(self):\n        return self.a()\n"
+        "class A:\n    def a(self):\n        return self.b()\n"
+        "    def b(self):\n        return self.a()\n"
     )
     clean = ast.parse("def f():\n    return g()\ndef g():\n    return 1\n")
     assert find_cycle(call_graph(direct)) == ["f", "f"]
