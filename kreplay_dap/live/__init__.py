@@ -1,0 +1,1 @@
+"""Live replay: re-run the real operator against a recording and report where it diverges."""
