@@ -1,0 +1,223 @@
+"""The kinds served: built-ins, CustomResourceDefinitions and kinds seen in a recording."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kreplay_dap.apiserver.status import ApiStatusError, bad_request
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+MAX_KINDS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """One served resource: its group, versions (first is the storage version) and shape."""
+
+    group: str
+    versions: tuple[str, ...]
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: frozenset[str] = frozenset()
+    has_generation: bool = False
+    builtin: bool = True
+    field_labels: frozenset[str] = frozenset()
+    categories: tuple[str, ...] = ()
+
+    @property
+    def storage_version(self) -> str:
+        return self.versions[0]
+
+    @property
+    def group_resource(self) -> str:
+        """``deployments.apps``, or ``pods`` for the core group, as in error messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    def api_version(self, version: str = "") -> str:
+        chosen = version or self.storage_version
+        return f"{self.group}/{chosen}" if self.group else chosen
+
+
+_EVENT_FIELDS = frozenset(
+    {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    }
+)
+_POD_FIELDS = frozenset(
+    {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    }
+)
+_STATUS = frozenset({"status"})
+_SCALED = frozenset({"status", "scale"})
+
+
+def _core(kind: str, plural: str, short: tuple[str, ...] = (), **extra: Any) -> KindInfo:
+    return KindInfo("", ("v1",), kind, plural, kind.lower(), extra.pop("namespaced", True),
+                    short, **extra)  # fmt: skip
+
+
+def _grouped(group: str, kind: str, plural: str, short: tuple[str, ...], **extra: Any) -> KindInfo:
+    return KindInfo(group, ("v1",), kind, plural, kind.lower(), extra.pop("namespaced", True),
+                    short, **extra)  # fmt: skip
+
+
+BUILTIN_KINDS: tuple[KindInfo, ...] = (
+    _core("Pod", "pods", ("po",), subresources=_STATUS, field_labels=_POD_FIELDS,
+          categories=("all",)),
+    _core("Service", "services", ("svc",), subresources=_STATUS, categories=("all",)),
+    _core("ConfigMap", "configmaps", ("cm",)),
+    _core("Secret", "secrets", (), field_labels=frozenset({"type"})),
+    _core("Namespace", "namespaces", ("ns",), namespaced=False, subresources=_STATUS,
+          field_labels=frozenset({"status.phase"})),
+    _core("Event", "events", ("ev",), field_labels=_EVENT_FIELDS),
+    _core("ServiceAccount", "serviceaccounts", ("sa",)),
+    _grouped("apps", "Deployment", "deployments", ("deploy",), subresources=_SCALED,
+             has_generation=True, categories=("all",)),
+    _grouped("apps", "StatefulSet", "statefulsets", ("sts",), subresources=_SCALED,
+             has_generation=True, categories=("all",)),
+    _grouped("apps", "ReplicaSet", "replicasets", ("rs",), subresources=_SCALED,
+             has_generation=True, categories=("all",)),
+    _grouped("apps", "DaemonSet", "daemonsets", ("ds",), subresources=_STATUS,
+             has_generation=True, categories=("all",)),
+    _grouped("batch", "Job", "jobs", (), subresources=_STATUS, has_generation=True,
+             categories=("all",), field_labels=frozenset({"status.successful"})),
+    _grouped("coordination.k8s.io", "Lease", "leases", ()),
+    _grouped("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions",
+             ("crd", "crds"), namespaced=False, subresources=_STATUS, has_generation=True),
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class KindRegistry:
+    """Thread-safe index of served kinds by (group, plural) and by (group, kind)."""
+
+    _by_resource: dict[tuple[str, str], KindInfo] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def with_builtins(cls) -> KindRegistry:
+        registry = cls()
+        for info in BUILTIN_KINDS:
+            registry.register(info)
+        return registry
+
+    def register(self, info: KindInfo) -> None:
+        with self._lock:
+            if len(self._by_resource) >= MAX_KINDS:
+                raise ApiStatusError(413, f"too many kinds (limit {MAX_KINDS})")
+            self._by_resource[(info.group, info.plural)] = info
+
+    def unregister(self, group: str, plural: str) -> None:
+        with self._lock:
+            self._by_resource.pop((group, plural), None)
+
+    def resolve(self, group: str, version: str, plural: str) -> KindInfo | None:
+        with self._lock:
+            info = self._by_resource.get((group, plural))
+        if info is None or version not in info.versions:
+            return None
+        return info
+
+    def by_resource(self, group: str, plural: str) -> KindInfo | None:
+        with self._lock:
+            return self._by_resource.get((group, plural))
+
+    def by_kind(self, group: str, kind: str) -> KindInfo | None:
+        with self._lock:
+            infos = list(self._by_resource.values())
+        return next((i for i in infos if i.group == group and i.kind == kind), None)
+
+    def all(self) -> list[KindInfo]:
+        with self._lock:
+            return sorted(self._by_resource.values(), key=lambda i: (i.group, i.plural))
+
+    def group_versions(self) -> dict[str, list[str]]:
+        """Each non-core group with its served versions, preferred first."""
+        groups: dict[str, list[str]] = {}
+        for info in self.all():
+            if not info.group:
+                continue
+            versions = groups.setdefault(info.group, [])
+            versions.extend(v for v in info.versions if v not in versions)
+        return groups
+
+
+def kind_from_crd(crd: dict[str, Any]) -> KindInfo:
+    """The kind an ``apiextensions.k8s.io/v1`` CustomResourceDefinition declares (validated)."""
+    spec = crd.get("spec")
+    if not isinstance(spec, dict):
+        raise bad_request("CustomResourceDefinition.spec must be an object")
+    names = spec.get("names")
+    group = spec.get("group")
+    scope = spec.get("scope")
+    versions = spec.get("versions")
+    if not isinstance(names, dict) or not isinstance(group, str) or not group:
+        raise bad_request("CustomResourceDefinition.spec needs group and names")
+    if scope not in ("Namespaced", "Cluster"):
+        raise bad_request('CustomResourceDefinition.spec.scope must be "Namespaced" or "Cluster"')
+    if not isinstance(versions, list) or not versions or len(versions) > 32:
+        raise bad_request("CustomResourceDefinition.spec.versions must list 1 to 32 versions")
+    served, subresources = _crd_versions(versions)
+    plural, kind = names.get("plural"), names.get("kind")
+    if not isinstance(plural, str) or not isinstance(kind, str) or not plural or not kind:
+        raise bad_request("CustomResourceDefinition.spec.names needs plural and kind")
+    singular = names.get("singular") if isinstance(names.get("singular"), str) else kind.lower()
+    short = tuple(s for s in names.get("shortNames") or () if isinstance(s, str))[:16]
+    categories = tuple(c for c in names.get("categories") or () if isinstance(c, str))[:16]
+    return KindInfo(group, served, kind, plural, str(singular), scope == "Namespaced", short,
+                    frozenset(subresources), has_generation=True, builtin=False,
+                    categories=categories)  # fmt: skip
+
+
+def _crd_versions(versions: list[Any]) -> tuple[tuple[str, ...], set[str]]:
+    """Served versions with the storage version first, and the declared subresources."""
+    served: list[str] = []
+    subresources: set[str] = set()
+    for entry in versions:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise bad_request("each CustomResourceDefinition version needs a name")
+        if entry.get("served", True) is False:
+            continue
+        if entry.get("storage"):
+            served.insert(0, entry["name"])
+        else:
+            served.append(entry["name"])
+        declared = entry.get("subresources")
+        if isinstance(declared, dict):
+            subresources.update(k for k in ("status", "scale") if k in declared)
+    if not served:
+        raise bad_request("a CustomResourceDefinition needs at least one served version")
+    return tuple(served), subresources
+
+
+def kind_from_recording(api_version: str, kind: str, plural: str, namespaced: bool) -> KindInfo:
+    """A kind first met in a recording: served with what the recording tells about it."""
+    group, _, version = api_version.rpartition("/")
+    return KindInfo(group, (version,), kind, plural, kind.lower(), namespaced,
+                    subresources=_STATUS, has_generation=True, builtin=False)  # fmt: skip

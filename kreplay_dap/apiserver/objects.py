@@ -1,0 +1,292 @@
+"""Object lifecycle as kube-apiserver runs it: create, update, patch, delete, status and scale.
+
+Every function takes the state lock around its read-check-write, so concurrent writers see
+optimistic concurrency exactly as against a real API server.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kreplay_dap.apiserver import status
+from kreplay_dap.apiserver.kinds import KindInfo
+from kreplay_dap.apiserver.patching import apply_patch, clone
+from kreplay_dap.apiserver.state import ClusterState, StoredObject
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_TEXT = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
+    " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used"
+    " for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_TEXT = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and"
+    " must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex"
+    " used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+NAMESPACE_MISMATCH = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
+SERVER_MANAGED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request addresses: a kind, a namespace ("" if cluster-scoped) and maybe a name."""
+
+    info: KindInfo
+    namespace: str
+    name: str = ""
+    subresource: str = ""
+    version: str = ""
+
+
+def _invalid(target: Target, name: str, field: str, message: str) -> status.ApiStatusError:
+    return status.invalid(target.info.kind, target.info.group, name, [(field, message)])
+
+
+def validate_body(target: Target, body: Any) -> dict[str, Any]:
+    """Shape checks the API server's decoder makes; returns the body's metadata."""
+    if not isinstance(body, dict):
+        raise status.bad_request("the request body must be a JSON object")
+    info = target.info
+    kind = body.get("kind")
+    if kind not in (None, "", info.kind):
+        raise status.bad_request(f"the kind in the body ({kind}) does not match {info.kind}")
+    api_version = body.get("apiVersion")
+    if api_version not in (None, "") and api_version not in {
+        info.api_version(v) for v in info.versions
+    }:
+        raise status.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version"
+            f" ({info.api_version(target.version)})"
+        )
+    metadata = body.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        raise status.bad_request("metadata must be an object")
+    for field in ("labels", "annotations"):
+        values = metadata.get(field)
+        if values is not None and not (
+            isinstance(values, dict) and all(isinstance(v, str) for v in values.values())
+        ):
+            raise status.bad_request(f"metadata.{field} must map strings to strings")
+    if not isinstance(metadata.get("finalizers") or [], list):
+        raise status.bad_request("metadata.finalizers must be a list of strings")
+    return metadata
+
+
+def _check_name(target: Target, name: str) -> None:
+    namespace_kind = target.info.kind == "Namespace"
+    pattern, text, limit = (
+        (_LABEL, _LABEL_TEXT, 63) if namespace_kind else (_SUBDOMAIN, _SUBDOMAIN_TEXT, 253)
+    )
+    if len(name) > limit:
+        raise _invalid(
+            target,
+            name,
+            "metadata.name",
+            f'Invalid value: "{name}": must be no more than {limit} characters',
+        )
+    if not pattern.match(name):
+        raise _invalid(target, name, "metadata.name", f'Invalid value: "{name}": {text}')
+
+
+def _namespace_for(target: Target, metadata: dict[str, Any], state: ClusterState) -> str:
+    if not target.info.namespaced:
+        metadata.pop("namespace", None)
+        return ""
+    given = metadata.get("namespace") or target.namespace
+    if target.namespace and given != target.namespace:
+        raise status.bad_request(NAMESPACE_MISMATCH)
+    if not given:
+        raise status.bad_request("a namespaced object needs a namespace")
+    if not state.namespace_exists(given):
+        raise status.not_found("namespaces", given)
+    metadata["namespace"] = given
+    return str(given)
+
+
+def _spec_part(info: KindInfo, obj: dict[str, Any]) -> Any:
+    if info.builtin:
+        return obj.get("spec")
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _initial_status(info: KindInfo, body: dict[str, Any]) -> None:
+    if "status" not in info.subresources:
+        return
+    body.pop("status", None)
+    if info.kind == "Pod" and info.group == "":
+        body["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    elif info.kind == "Namespace" and info.group == "":
+        body["status"] = {"phase": "Active"}
+        body.setdefault("spec", {"finalizers": ["kubernetes"]})
+    elif info.kind == "CustomResourceDefinition":
+        spec = body.get("spec") or {}
+        versions = [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict)]
+        conditions = [
+            {"type": kind, "status": "True", "reason": reason, "message": message,
+             "lastTransitionTime": now_rfc3339()}
+            for kind, reason, message in (
+                ("NamesAccepted", "NoConflicts", "no conflicts found"),
+                ("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+            )
+        ]  # fmt: skip
+        body["status"] = {"conditions": conditions, "acceptedNames": spec.get("names") or {},
+                          "storedVersions": versions[:1]}  # fmt: skip
+
+
+def create(state: ClusterState, target: Target, body: Any, dry_run: bool = False) -> StoredObject:
+    metadata = validate_body(target, body)
+    info = target.info
+    with state.lock:
+        namespace = _namespace_for(target, metadata, state)
+        name = metadata.get("name") or ""
+        generate = metadata.get("generateName") or ""
+        if not name and not generate:
+            raise _invalid(
+                target, "", "metadata.name", "Required value: name or generateName is required"
+            )
+        if not name:
+            name = _generated_name(state, info, namespace, str(generate))
+        _check_name(target, str(name))
+        if state.get(info, namespace, name) is not None:
+            raise status.already_exists(info.group_resource, name)
+        body["apiVersion"] = info.api_version(target.version)
+        body["kind"] = info.kind
+        metadata.update(name=name, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339())
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            metadata.pop(field, None)
+        if info.has_generation:
+            metadata["generation"] = 1
+        _initial_status(info, body)
+        if dry_run:
+            return StoredObject(body, b"", state.resource_version)
+        metadata["resourceVersion"] = str(state.next_resource_version())
+        return state.put(info, body, "ADDED")
+
+
+def _generated_name(state: ClusterState, info: KindInfo, namespace: str, prefix: str) -> str:
+    base = prefix[: 253 - 5]
+    for _attempt in range(16):
+        candidate = base + uuid.uuid4().hex[:5]
+        if state.get(info, namespace, candidate) is None:
+            return candidate
+    raise status.already_exists(info.group_resource, base)
+
+
+def _current(state: ClusterState, target: Target) -> StoredObject:
+    stored = state.get(target.info, target.namespace, target.name)
+    if stored is None:
+        raise status.not_found(target.info.group_resource, target.name)
+    return stored
+
+
+def _merge_server_fields(
+    target: Target, old: dict[str, Any], new: dict[str, Any]
+) -> dict[str, Any]:
+    """Carry server-managed metadata over; split spec and status by subresource."""
+    info = target.info
+    if target.subresource == "status":
+        merged = clone(old)
+        if "status" in new:
+            merged["status"] = new["status"]
+        else:
+            merged.pop("status", None)
+        return merged
+    old_meta, new_meta = old["metadata"], new["metadata"]
+    for field in (*SERVER_MANAGED, "namespace", "name", "generation"):
+        if field in old_meta:
+            new_meta[field] = old_meta[field]
+        else:
+            new_meta.pop(field, None)
+    new["apiVersion"] = old.get("apiVersion", info.api_version())
+    new["kind"] = info.kind
+    if "status" in info.subresources:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    return new
+
+
+def _store_update(
+    state: ClusterState, target: Target, old: StoredObject, new: dict[str, Any]
+) -> StoredObject:
+    """Write ``new`` over ``old``: no-op detection, generation bump, finalizer completion."""
+    info = target.info
+    new_meta = new["metadata"]
+    new_meta["resourceVersion"] = old.obj["metadata"].get("resourceVersion", "")
+    if new == old.obj:
+        return old
+    if info.has_generation and _spec_part(info, new) != _spec_part(info, old.obj):
+        new_meta["generation"] = int(old.obj["metadata"].get("generation") or 0) + 1
+    new_meta["resourceVersion"] = str(state.next_resource_version())
+    if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
+        state.remove(info, new)
+        return StoredObject(new, b"", int(new_meta["resourceVersion"]))
+    return state.put(info, new, "MODIFIED")
+
+
+def _check_preconditions(target: Target, old: dict[str, Any], new_meta: dict[str, Any]) -> None:
+    wanted_rv = new_meta.get("resourceVersion")
+    if wanted_rv and wanted_rv != old["metadata"].get("resourceVersion"):
+        raise status.conflict(target.info.group_resource, target.name)
+    wanted_uid = new_meta.get("uid")
+    if wanted_uid and wanted_uid != old["metadata"].get("uid"):
+        raise status.conflict(
+            target.info.group_resource,
+            target.name,
+            f"Precondition failed: UID in precondition: {wanted_uid}, UID in object meta: "
+            f"{old['metadata'].get('uid')}",
+        )
+
+
+def update(state: ClusterState, target: Target, body: Any, dry_run: bool = False) -> StoredObject:
+    metadata = validate_body(target, body)
+    if metadata.get("name") != target.name:
+        raise status.bad_request(
+            f"the name of the object ({metadata.get('name')}) does not match the name on the URL"
+            f" ({target.name})"
+        )
+    with state.lock:
+        old = _current(state, target)
+        if (
+            target.info.namespaced
+            and metadata.get("namespace", target.namespace) != target.namespace
+        ):
+            raise status.bad_request(NAMESPACE_MISMATCH)
+        _check_preconditions(target, old.obj, metadata)
+        new = _merge_server_fields(target, old.obj, clone(body))
+        if dry_run:
+            return StoredObject(new, b"", old.resource_version)
+        return _store_update(state, target, old, new)
+
+
+def patch(
+    state: ClusterState, target: Target, content_type: str, body: Any, dry_run: bool = False
+) -> StoredObject:
+    with state.lock:
+        old = _current(state, target)
+        patched = apply_patch(content_type, old.obj, body, target.info.builtin)
+        if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
+            raise status.ApiStatusError(422, "the patched object must be an object with metadata")
+        validate_body(target, patched)
+        if patched["metadata"].get("name") != target.name:
+            raise _invalid(
+                target, target.name, "metadata.name", "Invalid value: the name cannot change"
+            )
+        _check_preconditions(target, old.obj, patched["metadata"])
+        new = _merge_server_fields(target, old.obj, patched)
+        if dry_run:
+            return StoredObject(new, b"", old.resource_version)
+        return _store_update(state, target, old, new)

@@ -1,0 +1,222 @@
+"""The pure resolver: ``ApiServer.handle(ApiRequest) -> ApiResponse``, no sockets involved."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from kreplay_dap.apiserver import discovery, objects, openapi, removal, scale, status
+from kreplay_dap.apiserver.backend import Backend, WriteIntent
+from kreplay_dap.apiserver.kinds import kind_from_crd
+from kreplay_dap.apiserver.listing import list_response, selectors_of, watch_response
+from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse
+from kreplay_dap.apiserver.objects import Target
+from kreplay_dap.apiserver.patching import APPLY_PATCH
+from kreplay_dap.apiserver.routing import ResourcePath, parse_resource_path, path_not_found
+from kreplay_dap.apiserver.state import StoredObject
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+NOT_ALLOWED = "the server does not allow this method on the requested resource"
+HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+
+
+def _not_allowed() -> status.ApiStatusError:
+    return status.ApiStatusError(405, NOT_ALLOWED)
+
+
+def parse_body(request: ApiRequest) -> Any:
+    if "protobuf" in request.content_type or "cbor" in request.content_type:
+        raise status.ApiStatusError(
+            415,
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"application/json, application/yaml (got {request.content_type})",
+        )
+    if len(request.body) > MAX_BODY_BYTES:
+        raise status.ApiStatusError(413, "request entity too large")
+    if not request.body:
+        raise status.bad_request("the request body is empty")
+    try:
+        return json.loads(request.body)
+    except (ValueError, RecursionError) as error:
+        raise status.bad_request(f"couldn't get version/kind; json parse error: {error}") from error
+
+
+class ApiServer:
+    """Routes requests to discovery, the object lifecycle, lists and watches."""
+
+    def __init__(self, backend: Backend, server_address: str = "127.0.0.1:0") -> None:
+        self.backend = backend
+        self.state = backend.state
+        self.server_address = server_address
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one request; every failure becomes a ``Status``, nothing escapes."""
+        try:
+            return self._dispatch(request)
+        except status.ApiStatusError as error:
+            return ApiResponse.json(error.code, error.status())
+        except Exception as error:
+            logger.exception("internal error on %s %s", request.method, request.path)
+            failure = status.failure_status(500, "InternalError", f"internal error: {error}")
+            return ApiResponse.json(500, failure)
+
+    def _dispatch(self, request: ApiRequest) -> ApiResponse:
+        fixed = self._fixed_document(request.path.rstrip("/") or "/")
+        if fixed is not None:
+            if request.method not in ("GET", "HEAD"):
+                raise _not_allowed()
+            return fixed
+        route = parse_resource_path(request.path)
+        if route is None:
+            raise path_not_found()
+        if not route.plural:
+            if request.method != "GET":
+                raise _not_allowed()
+            document = discovery.api_resource_list(self.state.registry, route.group, route.version)
+            if document is None:
+                raise path_not_found()
+            return ApiResponse.json(200, document)
+        return self._resource(request, self._target(route))
+
+    def _fixed_document(self, path: str) -> ApiResponse | None:
+        registry = self.state.registry
+        if path == "/version":
+            return ApiResponse.json(200, discovery.SERVER_VERSION)
+        if path == "/api":
+            return ApiResponse.json(200, discovery.api_versions(self.server_address))
+        if path == "/apis":
+            return ApiResponse.json(200, discovery.api_group_list(registry))
+        if path in HEALTH_PATHS:
+            return ApiResponse(200, b"ok", content_type="text/plain")
+        if path == openapi.PREFIX:
+            return ApiResponse.json(200, openapi.root(registry))
+        if path.startswith(openapi.PREFIX + "/"):
+            document = openapi.group_version_document(registry, path[len(openapi.PREFIX) + 1 :])
+            if document is None:
+                raise path_not_found()
+            return ApiResponse.json(200, document)
+        if path.startswith("/apis/") and path.count("/") == 2:
+            group = discovery.api_group(registry, path.rsplit("/", 1)[1])
+            if group is None:
+                raise path_not_found()
+            return ApiResponse.json(200, group)
+        return None
+
+    def _target(self, route: ResourcePath) -> Target:
+        info = self.state.registry.resolve(route.group, route.version, route.plural)
+        if info is None or (route.namespace and not info.namespaced):
+            raise path_not_found()
+        if route.subresource and route.subresource not in info.subresources:
+            raise path_not_found()
+        return Target(info, route.namespace, route.name, route.subresource, route.version)
+
+    def _resource(self, request: ApiRequest, target: Target) -> ApiResponse:
+        method = request.method
+        if method == "GET":
+            return self._read(request, target)
+        if method == "POST" and not target.name:
+            return self._write(request, WriteIntent("create", target, parse_body(request)))
+        if method == "PUT" and target.name:
+            return self._write(request, WriteIntent("update", target, parse_body(request)))
+        if method == "PATCH" and target.name:
+            intent = WriteIntent("patch", target, self._patch_body(request), request.content_type)
+            return self._write(request, intent)
+        if method == "DELETE":
+            options = parse_body(request) if request.body.strip() else None
+            verb = "delete" if target.name else "deletecollection"
+            return self._write(request, WriteIntent(verb, target, options))
+        raise _not_allowed()
+
+    def _patch_body(self, request: ApiRequest) -> Any:
+        if request.content_type == APPLY_PATCH:
+            raise status.ApiStatusError(
+                415, "server-side apply is not supported by the kreplay API server"
+            )
+        return parse_body(request)
+
+    def _read(self, request: ApiRequest, target: Target) -> ApiResponse:
+        if not target.name:
+            if request.query.get("watch") in ("1", "true"):
+                return watch_response(self.state, request, target)
+            return list_response(self.state, request, target)
+        stored = self.state.get(target.info, target.namespace, target.name)
+        if stored is None or (target.info.namespaced and not target.namespace):
+            raise status.not_found(target.info.group_resource, target.name)
+        if target.subresource == "scale":
+            return ApiResponse.json(200, scale.scale_of(stored.obj))
+        return self._object_response(200, stored, target)
+
+    def _object_response(self, code: int, stored: StoredObject, target: Target) -> ApiResponse:
+        version = target.version or target.info.storage_version
+        if stored.body and stored.obj.get("apiVersion") == target.info.api_version(version):
+            return ApiResponse(code, stored.body)
+        return ApiResponse.json(
+            code, {**stored.obj, "apiVersion": target.info.api_version(version)}
+        )
+
+    def _write(self, request: ApiRequest, intent: WriteIntent) -> ApiResponse:
+        if (
+            intent.target.info.namespaced
+            and not intent.target.namespace
+            and intent.verb != "create"
+        ):
+            raise path_not_found()
+        intercepted = self.backend.intercept_write(intent)
+        if intercepted is not None:
+            return intercepted
+        return self._apply(request, intent)
+
+    def _apply(self, request: ApiRequest, intent: WriteIntent) -> ApiResponse:
+        target, body = intent.target, intent.body
+        dry_run = request.query.get("dryRun") == "All"
+        is_crd = target.info.kind == "CustomResourceDefinition" and not target.subresource
+        if intent.verb == "create":
+            if target.info.namespaced and not target.namespace:
+                raise path_not_found()
+            kind = kind_from_crd(body) if is_crd else None
+            stored = objects.create(self.state, target, body, dry_run)
+            if kind is not None and not dry_run:
+                self.state.registry.register(kind)
+            return self._object_response(201, stored, target)
+        if intent.verb in ("update", "patch"):
+            return self._modify(intent, dry_run)
+        if intent.verb == "delete":
+            final = removal.delete(self.state, target, body, dry_run)
+            if is_crd and not dry_run:
+                self._forget_crd(final)
+            return ApiResponse.json(200, final)
+        return self._delete_collection(request, target, dry_run)
+
+    def _modify(self, intent: WriteIntent, dry_run: bool) -> ApiResponse:
+        target = intent.target
+        if target.subresource == "scale":
+            content_type = intent.content_type if intent.verb == "patch" else ""
+            return ApiResponse.json(
+                200, scale.write_scale(self.state, target, intent.body, content_type)
+            )
+        if intent.verb == "update":
+            stored = objects.update(self.state, target, intent.body, dry_run)
+        else:
+            stored = objects.patch(self.state, target, intent.content_type, intent.body, dry_run)
+        if target.info.kind == "CustomResourceDefinition" and not dry_run:
+            self.state.registry.register(kind_from_crd(stored.obj))
+        return self._object_response(200, stored, target)
+
+    def _forget_crd(self, crd: dict[str, Any]) -> None:
+        if (crd.get("metadata") or {}).get("finalizers"):
+            return
+        kind = kind_from_crd(crd)
+        self.state.registry.unregister(kind.group, kind.plural)
+        self.state.drop_kind(kind)
+
+    def _delete_collection(self, request: ApiRequest, target: Target, dry_run: bool) -> ApiResponse:
+        labels, fields = selectors_of(request, target.info)
+        deleted = removal.delete_collection(self.state, target, labels, fields, dry_run)
+        info = target.info
+        metadata = {"resourceVersion": str(self.state.resource_version)}
+        listed = {"kind": info.list_kind, "apiVersion": info.api_version(target.version),
+                  "metadata": metadata, "items": deleted}  # fmt: skip
+        return ApiResponse.json(200, listed)
