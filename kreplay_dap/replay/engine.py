@@ -110,19 +110,28 @@ class ReplayEngine:
         return None if op.span_id is None else self.recording.span(self.session_id, op.span_id)
 
     # -- stepping ----------------------------------------------------------------------
-    def step(self, forward: bool, mode: str = "global", control: ScanControl | None = None) -> Stop:
+    def step(
+        self,
+        forward: bool,
+        mode: str = "global",
+        control: ScanControl | None = None,
+        thread: tuple[str, str] | None = None,
+    ) -> Stop:
         """One step: ``global`` (any op), ``thread`` (same actor/thread), ``span`` (out)."""
         control = control or ScanControl()
-        target = self._step_target(forward, mode, control)
+        target = self._step_target(forward, mode, control, thread)
         if target is None:
             return self._edge_stop(forward, control)
         self.position = target
         return Stop(target, "step")
 
-    def _step_target(self, forward: bool, mode: str, control: ScanControl) -> int | None:
+    def _step_target(
+        self, forward: bool, mode: str, control: ScanControl, thread: tuple[str, str] | None
+    ) -> int | None:
         here = self.current()
         if mode == "thread":
-            return self.queries.next_on_thread(here.actor, here.thread, here.seq, forward, control)
+            actor, name = thread or (here.actor, here.thread)
+            return self.queries.next_on_thread(actor, name, here.seq, forward, control)
         if mode == "span":
             span = self.span_of(here)
             edge = None if span is None else (span.end_seq if forward else span.start_seq)

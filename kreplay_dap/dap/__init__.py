@@ -1,0 +1,1 @@
+"""The Debug Adapter Protocol server: framing, dispatch and one handler per request."""

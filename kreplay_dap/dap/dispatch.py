@@ -1,0 +1,126 @@
+"""Requests in, responses and events out: seq numbering, handler registry, error mapping."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from kreplay_dap.dap.framing import encode_frame
+from recorder.errors import InvalidInputError, KreplayError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, dict[str, Any]], dict[str, Any] | None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(command: str) -> Callable[[Handler], Handler]:
+    """Register the function handling ``command``; it returns the response body."""
+
+    def register(function: Handler) -> Handler:
+        HANDLERS[command] = function
+        return function
+
+    return register
+
+
+class Output:
+    """Serialises outgoing messages with their own sequence numbers (thread safe)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self._seq += 1
+            message["seq"] = self._seq
+            try:
+                self._stream.write(encode_frame(message))
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError) as error:
+                log.warning("client went away while sending %s: %s", message.get("type"), error)
+                self.closed = True
+
+    def event(self, name: str, body: dict[str, Any] | None = None) -> None:
+        message: dict[str, Any] = {"type": "event", "event": name}
+        if body is not None:
+            message["body"] = body
+        self.send(message)
+
+    def response(self, request: dict[str, Any], body: dict[str, Any] | None) -> None:
+        message: dict[str, Any] = _response_head(request, True)
+        if body is not None:
+            message["body"] = body
+        self.send(message)
+
+    def error(self, request_seq: int, command: str, text: str, error_id: int = 1) -> None:
+        message = {
+            "type": "response",
+            "request_seq": request_seq,
+            "success": False,
+            "command": command,
+            "message": text,
+            "body": {"error": {"id": error_id, "format": text.replace("{", "(").replace("}", ")"),
+                               "showUser": True}},
+        }  # fmt: skip
+        self.send(message)
+
+
+def _response_head(request: dict[str, Any], success: bool) -> dict[str, Any]:
+    return {
+        "type": "response",
+        "request_seq": request["seq"],
+        "success": success,
+        "command": request["command"],
+    }
+
+
+def validate_request(message: dict[str, Any]) -> tuple[int, str]:
+    """The request's seq and command, or InvalidInputError when it is not a request."""
+    seq, command = message.get("seq"), message.get("command")
+    if message.get("type") != "request":
+        raise InvalidInputError(f"expected a request, got type {message.get('type')!r}")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidInputError("request without a valid 'seq'")
+    if not isinstance(command, str) or not command:
+        raise InvalidInputError("request without a 'command'")
+    arguments = message.get("arguments", {})
+    if arguments is not None and not isinstance(arguments, dict):
+        raise InvalidInputError(f"{command}: 'arguments' must be an object")
+    return seq, command
+
+
+def dispatch(session: Any, output: Output, message: dict[str, Any]) -> None:
+    """Run one request's handler; every failure becomes an error response."""
+    try:
+        seq, command = validate_request(message)
+    except InvalidInputError as error:
+        raw_seq = message.get("seq")
+        if isinstance(raw_seq, int) and not isinstance(raw_seq, bool) and raw_seq >= 1:
+            output.error(raw_seq, str(message.get("command") or "unknown"), str(error))
+        else:  # nothing to answer to: a logged drop
+            log.error("dropped message: %s", error)
+            output.event("output", {"category": "stderr", "output": f"kreplay: dropped: {error}\n"})
+        return
+    function = HANDLERS.get(command)
+    if function is None:
+        output.error(seq, command, f"unsupported request {command!r}", 2)
+        return
+    try:
+        body = function(session, message.get("arguments") or {})
+    except KreplayError as error:
+        output.error(seq, command, str(error), 3)
+        return
+    except Exception as error:  # a handler bug must not take the adapter down
+        log.exception("handler %s failed", command)
+        output.error(seq, command, f"internal error in {command}: {error}", 4)
+        return
+    output.response(message, body)
+    session.after_response(command)

@@ -1,0 +1,122 @@
+"""initialize, launch, configurationDone, threads, restart, disconnect, terminate."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from kreplay_dap.dap.capabilities import capabilities
+from kreplay_dap.dap.dispatch import handler
+from kreplay_dap.dap.handlers.breakpoints import refresh_loop_breakpoints
+from kreplay_dap.dap.launch import LaunchConfig, parse_launch
+from kreplay_dap.dap.session import DebugSession
+from kreplay_dap.replay.engine import EngineOptions, ReplayEngine, Stop
+from kreplay_dap.replay.loops import LoopOptions
+from recorder.errors import InvalidInputError, UnknownSessionError
+from recorder.storage import open_recording
+from recorder.storage.api import Recording
+
+log = logging.getLogger(__name__)
+
+
+@handler("initialize")
+def initialize(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    session.client = dict(args)
+    session.later(lambda: session.output.event("initialized"))
+    return capabilities()
+
+
+def _pick_session(recording: Recording, wanted: str | None) -> str:
+    if wanted is not None:
+        return recording.session(wanted).session_id
+    infos = recording.sessions()
+    if len(infos) == 1:
+        return infos[0].session_id
+    names = [info.session_id for info in infos]
+    if not names:
+        raise InvalidInputError(f"{recording.path}: the recording holds no sessions")
+    raise UnknownSessionError("(none given)", names)
+
+
+def _start_live(session: DebugSession, config: LaunchConfig) -> None:
+    """The seam for ``mode: "live"``: kreplay_dap.live provides ``start_adapter_live``."""
+    try:
+        module = importlib.import_module("kreplay_dap.live")
+    except ImportError:
+        module = None
+    start = getattr(module, "start_adapter_live", None)
+    if start is None:
+        raise InvalidInputError("launch argument 'mode': live mode is not available yet")
+    start(session, config)
+
+
+@handler("launch")
+def launch(session: DebugSession, args: dict[str, Any]) -> None:
+    config = parse_launch(args)
+    session.config = config
+    recording = open_recording(config.database)
+    session.recording = recording
+    session_id = _pick_session(recording, config.session)
+    options = EngineOptions(
+        slow_threshold_ms=config.slow_threshold_ms,
+        loops=LoopOptions(enabled=config.loops_enabled, min_repeats=config.loop_min_repeats),
+    )
+    session.attach_engine(ReplayEngine(recording, session_id, options))
+    if config.start_at is not None:
+        session.engine.seek(max(config.start_at, session.engine.first_seq))
+    if config.mode == "live":
+        _start_live(session, config)
+
+
+@handler("configurationDone")
+def configuration_done(session: DebugSession, args: dict[str, Any]) -> None:
+    engine = session.engine
+    for actor, thread in engine.queries.thread_keys():
+        session.threads.setdefault((actor, thread), len(session.threads) + 1)
+    assert session.config is not None
+    if session.config.stop_on_entry:
+        session.later(lambda: session.report_stop(Stop(engine.position, "entry")))
+    else:
+        session.later(
+            lambda: session.run_and_stop(lambda c: engine.run(True, c, session.log_output))
+        )
+    session.later(lambda: refresh_loop_breakpoints(session))
+
+
+@handler("threads")
+def threads(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    if session._engine is not None:
+        session.thread_id(session.engine.current())
+    listed = [
+        {"id": thread_id, "name": f"{actor}/{thread}" if thread else (actor or "(no actor)")}
+        for (actor, thread), thread_id in session.threads.items()
+    ]
+    return {"threads": listed[:4096]}
+
+
+@handler("restart")
+def restart(session: DebugSession, args: dict[str, Any]) -> None:
+    engine = session.engine
+    engine.seek(engine.first_seq)
+    for group in engine.breakpoints.values():
+        for bp in group:
+            bp.hits = 0
+    session.later(lambda: session.report_stop(Stop(engine.position, "entry", "restarted")))
+
+
+def _close(session: DebugSession) -> None:
+    session.terminated = True
+    if session.recording is not None:
+        session.recording.close()
+        session.recording = None
+
+
+@handler("disconnect")
+def disconnect(session: DebugSession, args: dict[str, Any]) -> None:
+    _close(session)
+
+
+@handler("terminate")
+def terminate(session: DebugSession, args: dict[str, Any]) -> None:
+    session.later(lambda: session.output.event("terminated"))
