@@ -1,0 +1,133 @@
+"""Findings of a session, placed on the source lines whose calls are their evidence.
+
+The detectors belong to ``kreplay_dap.analysis`` (``analyze`` returning a report with
+``findings``). Until that package is installed this falls back to the replay engine's
+built-in loop detector, which yields the same ``Finding`` shape; the fallback is
+logged once so nobody mistakes it for the full analysis.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kreplay_dap.replay.loops import Finding, LoopOptions, detect_loops
+from recorder.errors import KreplayError
+from recorder.storage.api import Recording
+
+log = logging.getLogger(__name__)
+
+MAX_FINDINGS = 500
+MAX_EVIDENCE_PER_FINDING = 1000
+MAX_EVIDENCE_LOOKUPS = 50_000
+
+TYPE_LABELS = {
+    "loop": "reconcile loop",
+    "noop-write": "no-op write",
+    "fight": "controllers fighting",
+    "conflict": "conflict storm",
+    "error": "error storm",
+    "stale-read": "race (stale read)",
+    "lost-update": "race (lost update)",
+    "slow": "slow operation",
+}
+
+SourceLine = tuple[str, int]  # (recorded file, line)
+
+
+@dataclass(slots=True)
+class PlacedFinding:
+    """A finding, its number among findings of its type, and where its evidence was made."""
+
+    finding: Finding
+    number: int
+    first_seq_by_line: dict[SourceLine, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return TYPE_LABELS.get(self.finding.type, self.finding.type)
+
+    @property
+    def short(self) -> str:
+        return f"{self.finding.type} #{self.number}"
+
+
+_fallback_noted: list[str] = []
+
+
+def analysis_entry() -> Callable[[Recording, str], list[Finding]]:
+    """The analysis library's entry point, or the built-in loop detector."""
+    try:
+        module = importlib.import_module("kreplay_dap.analysis")
+    except ImportError as error:
+        _note_fallback(str(error))
+        return _builtin_findings
+    if not callable(getattr(module, "analyze", None)) or not callable(
+        getattr(module, "AnalysisOptions", None)
+    ):
+        _note_fallback("kreplay_dap.analysis has no analyze/AnalysisOptions yet")
+        return _builtin_findings
+    return lambda recording, session_id: _library_findings(module, recording, session_id)
+
+
+def _note_fallback(reason: str) -> None:
+    if not _fallback_noted:
+        _fallback_noted.append(reason)
+        log.warning("analysis library unavailable (%s): using the built-in loop detector", reason)
+
+
+def _builtin_findings(recording: Recording, session_id: str) -> list[Finding]:
+    return detect_loops(recording, session_id, LoopOptions())
+
+
+def _library_findings(module: Any, recording: Recording, session_id: str) -> list[Finding]:
+    options = module.AnalysisOptions()
+    report = module.analyze(recording, session_id, options)
+    return [_as_finding(item) for item in list(report.findings)[:MAX_FINDINGS]]
+
+
+def _as_finding(item: Any) -> Finding:
+    evidence = [int(seq) for seq in list(item.evidence)[:MAX_EVIDENCE_PER_FINDING]]
+    return Finding(
+        type=str(item.type),
+        objects=[str(name) for name in item.objects],
+        first_seq=int(item.first_seq),
+        last_seq=int(item.last_seq),
+        count=int(item.count),
+        description=str(item.description),
+        evidence=evidence,
+    )
+
+
+def place_findings(
+    recording: Recording,
+    session_id: str,
+    analyze: Callable[[Recording, str], list[Finding]] | None = None,
+) -> list[PlacedFinding]:
+    """Run the detectors and find the call-site line of every evidence operation."""
+    entry = analyze or analysis_entry()
+    try:
+        findings = entry(recording, session_id)[:MAX_FINDINGS]
+    except KreplayError:
+        raise
+    except Exception as error:  # a detector bug must not take the language server down
+        log.exception("analysis of session %r failed", session_id)
+        raise KreplayError(f"analysis of session {session_id!r} failed: {error}") from error
+    placed: list[PlacedFinding] = []
+    numbers: dict[str, int] = {}
+    budget = MAX_EVIDENCE_LOOKUPS
+    for finding in sorted(findings, key=lambda item: (item.first_seq, item.type)):
+        numbers[finding.type] = numbers.get(finding.type, 0) + 1
+        item = PlacedFinding(finding, numbers[finding.type])
+        for seq in finding.evidence[: max(budget, 0)]:
+            budget -= 1
+            op = recording.operation(session_id, seq)
+            if op is None or not op.call_site:
+                continue
+            key = (op.call_site[0].file, op.call_site[0].line)
+            item.first_seq_by_line[key] = min(item.first_seq_by_line.get(key, seq), seq)
+        placed.append(item)
+    return placed

@@ -1,0 +1,222 @@
+"""The recordings the server shows: load, index, watch and refresh them.
+
+Concurrency model: asyncio. Blocking reads (indexing, analysis) run through
+``asyncio.to_thread`` on a connection of their own and return plain results; only the
+event loop mutates ``Tracked`` state, under one lock, so handlers never see half a merge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kreplay_dap.lsp.config import PathMapper, RecordingSpec, ServerConfig
+from kreplay_dap.lsp.findings import PlacedFinding, place_findings
+from kreplay_dap.lsp.index import LineStats, SessionDelta, SessionIndex, scan_session
+from kreplay_dap.lsp.render import LastWrite, Origin
+from kreplay_dap.replay.state import ObjectHistory
+from recorder.errors import KreplayError, RecordingError
+from recorder.storage import Recording, open_recording
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[int, int, int, int]
+
+
+def file_signature(database: str) -> Signature:
+    """Modification time and size of the database and its WAL: changes when ops land."""
+    parts: list[int] = []
+    for path in (database, database + "-wal"):
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            parts += [0, 0]
+            continue
+        parts += [stat.st_mtime_ns, stat.st_size]
+    return (parts[0], parts[1], parts[2], parts[3])
+
+
+def latest_session(recording: Recording) -> str | None:
+    sessions = recording.sessions()
+    return sessions[-1].session_id if sessions else None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    session_id: str | None
+    delta: SessionDelta | None
+
+
+def scan_recording(spec: RecordingSpec, session_id: str | None, after_seq: int) -> ScanResult:
+    """Blocking: the ops after ``after_seq``, or all of them when the session changed."""
+    recording = open_recording(spec.database)
+    try:
+        wanted = spec.session or latest_session(recording)
+        if wanted is None:
+            return ScanResult(None, None)
+        recording.session(wanted)  # raises UnknownSessionError naming the sessions present
+        start = after_seq if wanted == session_id else 0
+        return ScanResult(wanted, scan_session(recording, wanted, start))
+    finally:
+        recording.close()
+
+
+def find_in_recording(database: str, session_id: str) -> list[PlacedFinding]:
+    """Blocking: the session's findings placed on call-site lines."""
+    recording = open_recording(database)
+    try:
+        return place_findings(recording, session_id)
+    finally:
+        recording.close()
+
+
+@dataclass(slots=True)
+class Tracked:
+    """One configured recording as currently indexed."""
+
+    spec: RecordingSpec
+    index: SessionIndex | None = None
+    findings: list[PlacedFinding] = field(default_factory=list)
+    signature: Signature | None = None
+    reader: Recording | None = None
+    noted_no_call_sites: bool = False
+    last_error: str = ""
+
+    @property
+    def origin(self) -> Origin | None:
+        return None if self.index is None else Origin(self.spec.database, self.index.session_id)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+
+Notify = Callable[[str], None]
+
+
+class RecordingsService:
+    """Configured recordings, their indexes and findings; see the module docstring."""
+
+    def __init__(self, on_error: Notify, on_info: Notify) -> None:
+        self.on_error = on_error
+        self.on_info = on_info
+        self.config = ServerConfig()
+        self.mapper = PathMapper([])
+        self.tracked: list[Tracked] = []
+        self._lock = asyncio.Lock()
+
+    async def configure(self, config: ServerConfig) -> None:
+        """Replace the configuration, reporting every problem, keeping what is valid."""
+        async with self._lock:
+            for problem in config.problems:
+                self.on_error(f"kreplay: {problem}")
+            self.config = config
+            self.mapper = PathMapper(config.path_mappings)
+            kept = {item.spec: item for item in self.tracked}
+            self.tracked = [kept.pop(spec, Tracked(spec)) for spec in config.recordings]
+            for stale in kept.values():
+                stale.close()
+            for item in self.tracked:
+                await self._refresh(item, force=item.index is None)
+
+    async def refresh(self) -> list[Tracked]:
+        """Re-read every recording whose file changed; the ones that got new data."""
+        async with self._lock:
+            changed = []
+            for item in list(self.tracked):
+                if await self._refresh(item, force=False):
+                    changed.append(item)
+            return changed
+
+    async def _refresh(self, item: Tracked, force: bool) -> bool:
+        signature = file_signature(item.spec.database)
+        if not force and signature == item.signature:
+            return False
+        item.signature = signature
+        try:
+            return await self._update(item)
+        except KreplayError as error:
+            item.close()
+            item.index, item.findings = None, []
+            if str(error) != item.last_error:  # once per distinct problem, not per poll
+                item.last_error = str(error)
+                self.on_error(f"kreplay: {error}")
+            return True
+
+    async def _update(self, item: Tracked) -> bool:
+        index = item.index
+        session_id = index.session_id if index is not None else None
+        after = index.last_seq if index is not None else 0
+        result = await asyncio.to_thread(scan_recording, item.spec, session_id, after)
+        if result.session_id is None or result.delta is None:
+            self.on_info(f"kreplay: {item.spec.database} has no sessions yet; watching it")
+            return False
+        rebuilt = index is None or result.session_id != session_id
+        if index is None or rebuilt:
+            index = SessionIndex(item.spec.database, result.session_id)
+            item.findings = []
+        index.merge(result.delta)
+        item.index = index
+        item.last_error = ""
+        if item.reader is None:
+            item.reader = open_recording(item.spec.database)
+        self._note_call_sites(item)
+        if not rebuilt and result.delta.operations == 0:
+            return False
+        item.findings = await asyncio.to_thread(
+            find_in_recording, item.spec.database, result.session_id
+        )
+        return True
+
+    def _note_call_sites(self, item: Tracked) -> None:
+        index = item.index
+        if index is None or index.has_call_sites or index.operations == 0:
+            return
+        if not item.noted_no_call_sites:
+            item.noted_no_call_sites = True
+            self.on_info(
+                f"kreplay: session {index.session_id!r} of {item.spec.database} has no call"
+                " sites (recorded by the original tool, or without call-site capture):"
+                " no lenses for it"
+            )
+
+    # -- queries, on the event loop -----------------------------------------------------
+    def recorded_paths(self, local_path: str) -> list[str]:
+        return self.mapper.to_recorded(local_path)
+
+    def lines_for(self, local_path: str) -> list[tuple[Tracked, dict[int, LineStats]]]:
+        paths = self.recorded_paths(local_path)
+        found = []
+        for item in self.tracked:
+            if item.index is not None:
+                lines = item.index.lines(paths)
+                if lines:
+                    found.append((item, lines))
+        return found
+
+    def findings_on(self, item: Tracked, local_path: str, line: int) -> list[PlacedFinding]:
+        keys = {(path, line) for path in self.recorded_paths(local_path)}
+        return [found for found in item.findings if keys & found.first_seq_by_line.keys()]
+
+    def last_write(self, item: Tracked, stats: LineStats) -> LastWrite | None:
+        """The most recent successful write from this line and what it changed."""
+        if item.index is None or item.reader is None or stats.last_write_seq is None:
+            return None
+        op = item.reader.operation(item.index.session_id, stats.last_write_seq)
+        if op is None:
+            return None
+        try:
+            _version, changes = ObjectHistory(item.reader, item.index.session_id).changes(op)
+        except RecordingError as error:
+            log.warning("diff of seq %s failed: %s", op.seq, error)
+            changes = []
+        call = next((c for c in stats.recent if c.seq == op.seq), None)
+        return LastWrite(call, op.seq, changes)
+
+    def close(self) -> None:
+        for item in self.tracked:
+            item.close()

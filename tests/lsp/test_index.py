@@ -1,0 +1,178 @@
+"""Unit tier: the index, configuration, findings placement and rendering, no server."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from kreplay_dap.lsp.config import PathMapper, parse_config
+from kreplay_dap.lsp.findings import place_findings
+from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
+from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
+from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
+from tests.lsp.scenario import SESSION, build, source_line
+
+RECORDED = "/app/controllers/widget.py"
+
+
+def full_index(database: Path) -> SessionIndex:
+    recording = open_recording(str(database))
+    try:
+        index = SessionIndex(str(database), SESSION)
+        index.merge(scan_session(recording, SESSION, 0))
+        return index
+    finally:
+        recording.close()
+
+
+def test_lines_and_counts_match_what_each_line_called(tmp_path: Path) -> None:
+    scenario, _ = build(tmp_path, reconciles=8)
+    index = full_index(scenario.database)
+    lines = index.files[RECORDED]
+    assert sorted(lines) == sorted(source_line(marker) for marker in scenario.counts)
+    patch = lines[source_line("patch-deployment")]
+    assert patch.calls == 8
+    assert patch.errors == scenario.errors["patch-deployment"] == 2
+    assert dict(patch.by_call) == {("patch", "Deployment"): 8}
+    assert patch.first_seq == 3
+    assert [call.seq for call in patch.recent] == [23, 28, 33, 38] or len(patch.recent) == 5
+    assert patch.last_write_seq == 38  # the last successful patch (seq 38 is not a 409)
+    assert index.operations == 40 and index.has_call_sites
+
+
+def test_sql_path_and_protocol_path_agree(tmp_path: Path) -> None:
+    scenario, _ = build(tmp_path, reconciles=6)
+    recording = open_recording(str(scenario.database))
+    try:
+        fast = scan_session(recording, SESSION, 0)
+        slow = scan_operations(recording.operations(SESSION), 0)
+    finally:
+        recording.close()
+    assert fast.last_seq == slow.last_seq == 30
+    for line, stats in slow.files[RECORDED].items():
+        other = fast.files[RECORDED][line]
+        assert (other.calls, other.errors, other.first_seq, other.last_write_seq) == (
+            stats.calls, stats.errors, stats.first_seq, stats.last_write_seq,
+        )  # fmt: skip
+        assert other.by_call == stats.by_call
+        assert [c.seq for c in other.recent] == [c.seq for c in stats.recent]
+
+
+def test_incremental_refresh_reads_only_new_ops_and_equals_a_rebuild(tmp_path: Path) -> None:
+    scenario, recorder = build(tmp_path, reconciles=4)
+    index = full_index(scenario.database)
+    assert index.last_seq == 20
+    recorder.append(3)
+    recording = open_recording(str(scenario.database))
+    try:
+        delta = scan_session(recording, SESSION, index.last_seq)
+    finally:
+        recording.close()
+    assert (delta.after_seq, delta.last_seq, delta.operations) == (20, 35, 15)
+    index.merge(delta)
+    rebuilt = full_index(scenario.database)
+    for line, stats in rebuilt.files[RECORDED].items():
+        merged = index.files[RECORDED][line]
+        assert (merged.calls, merged.errors, merged.first_seq, merged.last_seq) == (
+            stats.calls, stats.errors, stats.first_seq, stats.last_seq,
+        )  # fmt: skip
+        assert [c.seq for c in merged.recent] == [c.seq for c in stats.recent]
+
+
+def test_operations_without_call_sites_give_no_lines(tmp_path: Path) -> None:
+    database = tmp_path / "plain.db"
+    with RecordingWriter(str(database)) as writer:
+        writer.begin_session(SessionInfo("s"))
+        writer.append([Operation("s", 0, i, "get", kind="Pod", name=f"p{i}") for i in range(5)])
+    recording = open_recording(str(database))
+    try:
+        delta = scan_session(recording, "s", 0)
+    finally:
+        recording.close()
+    index = SessionIndex(str(database), "s")
+    index.merge(delta)
+    assert index.files == {} and index.operations == 5 and not index.has_call_sites
+
+
+def test_seed_recording_is_scanned_through_the_protocol(tmp_path: Path) -> None:
+    database = tmp_path / "seed.db"
+    conn = sqlite3.connect(database)
+    conn.execute(
+        "CREATE TABLE operations (id INTEGER PRIMARY KEY, session_id TEXT, sequence_number"
+        " INTEGER, timestamp INTEGER, operation_type TEXT, resource_kind TEXT, namespace TEXT,"
+        " name TEXT, resource_data TEXT, error TEXT, duration_ms INTEGER)"
+    )
+    conn.executemany(
+        "INSERT INTO operations VALUES (NULL, 'old', ?, 1700000000, 'GET', 'Pod', 'ns', 'p',"
+        " '{}', '', 3)",
+        [(seq,) for seq in range(1, 4)],
+    )
+    conn.commit()
+    conn.close()
+    recording = open_recording(str(database))
+    try:
+        assert recording.flavor == "seed-v1"
+        delta = scan_session(recording, "old", 0)
+    finally:
+        recording.close()
+    assert (delta.operations, delta.without_call_site, delta.files) == (3, 3, {})
+
+
+def test_path_mapper_translates_both_ways() -> None:
+    config = parse_config(
+        {"kreplay": {"pathMappings": [
+            {"localRoot": "/home/me/op", "remoteRoot": "/app"},
+            {"localRoot": "/home/me/lib", "remoteRoot": "/app/vendor/lib"},
+        ]}}
+    )  # fmt: skip
+    mapper = PathMapper(config.path_mappings)
+    assert mapper.to_local("/app/controllers/w.py") == "/home/me/op/controllers/w.py"
+    assert mapper.to_local("/app/vendor/lib/x.py") == "/home/me/lib/x.py"
+    assert mapper.to_local("/elsewhere/y.py") == "/elsewhere/y.py"
+    assert mapper.to_local("/application/z.py") == "/application/z.py"
+    assert "/app/controllers/w.py" in mapper.to_recorded("/home/me/op/controllers/w.py")
+
+
+def test_malformed_configuration_keeps_the_valid_entries(tmp_path: Path) -> None:
+    config = parse_config(
+        {"recordings": [{"session": "x"}, {"database": "rec.db"}, "nonsense",
+                        {"database": "b.db", "session": 3}],
+         "pathMappings": [{"localRoot": "/x"}], "pollIntervalMs": 0},
+        base_dir=str(tmp_path),
+    )  # fmt: skip
+    assert [spec.database for spec in config.recordings] == [str(tmp_path / "rec.db")]
+    assert config.path_mappings == []
+    assert len(config.problems) == 5
+    assert any("'database'" in problem for problem in config.problems)
+
+
+def test_findings_land_on_the_loop_lines_with_related_lines(tmp_path: Path) -> None:
+    scenario, _ = build(tmp_path, reconciles=8)
+    recording = open_recording(str(scenario.database))
+    try:
+        placed = place_findings(recording, SESSION)
+    finally:
+        recording.close()
+    loops = [item for item in placed if item.finding.type == "loop"]
+    assert len(loops) == 1
+    ready, seen = source_line("status-ready"), source_line("status-seen")
+    assert set(loops[0].first_seq_by_line) == {(RECORDED, ready), (RECORDED, seen)}
+    found = diagnostics(Origin("db", SESSION), [RECORDED], placed, lambda path: "file://" + path)
+    assert sorted(d.range.start.line + 1 for d in found) == [ready, seen]
+    by_line = {d.range.start.line + 1: d for d in found}
+    related = by_line[ready].related_information or []
+    assert [r.location.range.start.line + 1 for r in related] == [seen]
+    action = replay_action(by_line[ready])
+    assert action is not None and action.command is not None
+    assert action.command.arguments == [
+        "db",
+        SESSION,
+        loops[0].first_seq_by_line[(RECORDED, ready)],
+    ]
+
+
+def test_lens_title_shape(tmp_path: Path) -> None:
+    scenario, _ = build(tmp_path, reconciles=8)
+    index = full_index(scenario.database)
+    title = lens_title(index.files[RECORDED][source_line("patch-deployment")], [])
+    assert title == "8 calls (patch Deployment \u00d78) \u00b7 2 errors \u2014 Replay from here"
