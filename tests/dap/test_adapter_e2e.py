@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from replay.scenario import SESSION, WIDGET_FILE, Scenario, build_scenario
+
+from tests.replay.scenario import SESSION, WIDGET_FILE, Scenario, build_scenario
 
 from .client import DapClient, SchemaChecker, schema_checker
 
