@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from dap.client import DapClient  # type: ignore[import-not-found]  # noqa: E402
+from dap.client import DapClient  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
 
 from recorder.storage import CallFrame, Operation, RecordingWriter, SessionInfo, open_recording  # noqa: E402
 

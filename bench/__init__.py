@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts); a package so module names do not clash with tests/."""
