@@ -1,0 +1,122 @@
+"""``analyze``: one streaming pass over a session feeding every enabled detector."""
+
+from __future__ import annotations
+
+from kreplay_dap.analysis.bodies import BodyCache
+from kreplay_dap.analysis.conflicts import ConflictDetector
+from kreplay_dap.analysis.error_storms import ErrorDetector
+from kreplay_dap.analysis.fights import FightDetector
+from kreplay_dap.analysis.loops import LoopDetector
+from kreplay_dap.analysis.model import SEVERITIES, AnalysisOptions, AnalysisReport, Finding
+from kreplay_dap.analysis.races import RaceDetector
+from kreplay_dap.analysis.slow import SlowDetector
+from kreplay_dap.analysis.world import World
+from recorder.storage.api import Recording
+
+
+class _Detectors:
+    """The enabled detectors; each one streams and ends with ``finish()``."""
+
+    def __init__(self, recording: Recording, options: AnalysisOptions) -> None:
+        repeats = options.min_repeats()
+        limit = options.max_objects
+        self.world = World(limit)
+        self.bodies = BodyCache(recording)
+        self.loops = (
+            LoopDetector(self.world, self.bodies, repeats, options.requeue_floor_s, limit)
+            if options.loops
+            else None
+        )
+        self.fights = (
+            FightDetector(self.world, self.bodies, repeats, limit) if options.loops else None
+        )
+        self.races = RaceDetector(self.world, self.bodies, limit) if options.races else None
+        self.conflicts = (
+            ConflictDetector(self.bodies, repeats, options.storm_gap_s, limit)
+            if options.errors
+            else None
+        )
+        self.errors = ErrorDetector(repeats, limit)
+        self.slow = SlowDetector(options.resolved_threshold_ms()) if options.slow else None
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        for detector in (self.loops, self.fights, self.races, self.conflicts, self.slow):
+            if detector is not None:
+                found.extend(detector.finish())
+        return found
+
+
+def analyze(
+    recording: Recording, session_id: str, options: AnalysisOptions | None = None
+) -> AnalysisReport:
+    """Run every enabled detector over one session in a single bounded-memory pass."""
+    options = options or AnalysisOptions()
+    info = recording.session(session_id)
+    total = info.op_count
+    detectors = _Detectors(recording, options)
+    report = AnalysisReport(session=session_id)
+    report.total_operations = _stream(recording, session_id, detectors, options, total, report)
+    findings = detectors.findings()
+    if options.errors:
+        findings.extend(detectors.errors.finish())
+    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (rank.get(f.severity, len(rank)), f.first_seq, f.type))
+    report.findings = findings
+    report.errors = detectors.errors.summary()
+    if detectors.slow is not None:
+        report.slow_operations = detectors.slow.slow_operations()
+        report.latency = detectors.slow.latency()
+    if detectors.world.evicted:
+        report.notes.append(
+            f"{detectors.world.evicted} objects were forgotten to bound memory "
+            f"(max_objects={options.max_objects})"
+        )
+    if total and report.total_operations < total and not report.cancelled:
+        report.notes.append(f"analysed {report.total_operations} of {total} operations")
+    return report
+
+
+def _stream(
+    recording: Recording,
+    session_id: str,
+    detectors: _Detectors,
+    options: AnalysisOptions,
+    total: int,
+    report: AnalysisReport,
+) -> int:
+    world, loops, fights, races = (
+        detectors.world,
+        detectors.loops,
+        detectors.fights,
+        detectors.races,
+    )
+    conflicts, errors, slow = detectors.conflicts, detectors.errors, detectors.slow
+    every = max(1, options.progress_every)
+    count = 0
+    for op in recording.operations(session_id):
+        if count >= options.max_ops:
+            break
+        count += 1
+        if count % every == 0:
+            if options.progress is not None:
+                options.progress(count, total)
+            if options.cancel is not None and options.cancel():
+                report.cancelled = True
+                break
+        key = (op.kind, op.namespace, op.name)
+        if loops is not None:
+            loops.observe(op, key)
+        if fights is not None:
+            fights.observe(op, key)
+        if races is not None:
+            races.observe(op, key)
+        if conflicts is not None:
+            conflicts.observe(op, key)
+        errors.observe(op, key)
+        if slow is not None:
+            slow.observe(op)
+        world.observe(op, key)
+    if options.progress is not None:
+        options.progress(count, total)
+    return count

@@ -1,0 +1,106 @@
+"""Errors: totals by type, and storms of the same error repeated without backoff.
+
+The same error is the same (actor, verb, object or collection, code). ``window`` or more
+of it form a series; the series *backs off* when its late gaps are at least four times
+its early gaps (exponential backoff), else it is a storm at a steady rate. Both are
+``error`` findings; only storms are high severity. 409s belong to the conflict detector.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+
+from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.world import Key, error_code, key_text, trim_oldest
+from recorder.storage.model import Operation
+
+MAX_ERROR_TYPES = 1000
+EDGE_GAPS = 32
+BACKOFF_GROWTH = 4.0
+
+
+class _Series:
+    __slots__ = ("count", "early", "evidence", "first_seq", "last_seq", "last_ts", "late", "text")
+
+    def __init__(self, op: Operation, text: str) -> None:
+        self.count = 0
+        self.first_seq = op.seq
+        self.last_seq = op.seq
+        self.last_ts = op.ts_ns
+        self.early: list[int] = []
+        self.late: deque[int] = deque(maxlen=EDGE_GAPS)
+        self.evidence: list[int] = []
+        self.text = text
+
+
+def error_type(op: Operation, code: int) -> str:
+    reason = op.error_reason or (op.error_message.split(":")[0][:60] if op.error_message else "")
+    return f"{code} {reason}".strip() if code else reason or "error"
+
+
+class ErrorDetector:
+    def __init__(self, min_repeats: int, limit: int) -> None:
+        self.min_repeats = min_repeats
+        self.limit = limit
+        self.total = 0
+        self.by_type: dict[str, int] = {}
+        self.series: dict[tuple[str, str, Key, int], _Series] = {}
+
+    def observe(self, op: Operation, key: Key) -> None:
+        code = error_code(op)
+        if not code and op.event_type != "ERROR" and not op.error_message:
+            return
+        self.total += 1
+        text = error_type(op, code)
+        if text in self.by_type or len(self.by_type) < MAX_ERROR_TYPES:
+            self.by_type[text] = self.by_type.get(text, 0) + 1
+        if code == 409:
+            return
+        target = key if op.name else (op.kind, op.namespace, "")
+        series_key = (op.actor, op.verb, target, code)
+        series = self.series.get(series_key)
+        if series is None:
+            series = _Series(op, text)
+            self.series[series_key] = series
+            trim_oldest(self.series, self.limit)
+        elif len(series.early) < EDGE_GAPS:
+            series.early.append(op.ts_ns - series.last_ts)
+        else:
+            series.late.append(op.ts_ns - series.last_ts)
+        series.count += 1
+        series.last_seq = op.seq
+        series.last_ts = op.ts_ns
+        if len(series.evidence) < MAX_EVIDENCE:
+            series.evidence.append(op.seq)
+
+    def summary(self) -> dict[str, object]:
+        return {"total": self.total, "by_type": dict(self.by_type)}
+
+    def finish(self) -> list[Finding]:
+        findings = []
+        for (actor, verb, target, _code), series in self.series.items():
+            if series.count < self.min_repeats:
+                continue
+            gaps = series.early + list(series.late)
+            third = max(1, len(gaps) // 3)
+            early = statistics.median(gaps[:third]) or 1
+            late = statistics.median(gaps[-third:])
+            backoff = late >= BACKOFF_GROWTH * early
+            period_s = statistics.median(gaps) / 1e9
+            what = f"{actor or 'an actor'}: {verb} {key_text(target)} failed {series.count}x"
+            if backoff:
+                description = f"errors retried with backoff: {what} ({series.text}); fix the cause"
+            else:
+                description = (
+                    f"error storm: {what} ({series.text}) every {period_s:.2f} s with no "
+                    "backoff; stop retrying or back off"
+                )
+            findings.append(
+                Finding(
+                    "error", [key_text(target)], series.first_seq, series.last_seq, series.count,
+                    description, series.evidence, "low" if backoff else "high", [actor],
+                    None, period_s, {"backoff": backoff, "error": series.text},
+                )
+            )  # fmt: skip
+        return findings

@@ -1,0 +1,296 @@
+"""Reconcile loops and no-op writes.
+
+A *write cycle* of actor A on object X is a successful write of X by A. It is
+*justified* when something A read in that reconcile (X itself, objects it got, kinds
+it listed) was changed by someone else since A's previous write of X. A loop is at
+least ``window`` unjustified cycles in a row: the object keeps being rewritten although
+nothing outside the actor changed. Reconcile spans (``span_id``) delimit what was read;
+without spans, the actor's reads since its previous write of X stand in for them.
+
+A *read cycle* (requeue without backoff) is a get of X by A at a steady sub-second
+period with no write, no error and no external change in between; it needs twice
+``window`` repeats. Periodic resyncs (slower than ``requeue_floor_s``) never qualify.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter, deque
+from collections.abc import Iterable
+
+from kreplay_dap.analysis.bodies import BodyCache
+from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.world import Key, World, collection_keys, is_error, key_text, trim_oldest
+from recorder.storage.model import Operation
+
+MAX_SPAN_READS = 256
+MAX_OPEN_SPANS = 4096
+MAX_ACTOR_READS = 64
+MIN_NOOP_WRITES = 3
+
+
+class _Track:
+    __slots__ = (
+        "evidence",
+        "labels",
+        "last_error_seq",
+        "last_read_gap",
+        "last_read_seq",
+        "last_read_span",
+        "last_read_ts",
+        "last_span",
+        "last_write_seq",
+        "noop_evidence",
+        "noops",
+        "read_evidence",
+        "streak",
+        "times",
+    )
+
+    def __init__(self) -> None:
+        self.last_write_seq = -1
+        self.last_span: int | None = None
+        self.streak = 0
+        self.evidence: list[int] = []
+        self.times: list[int] = []
+        self.labels: Counter[str] = Counter()
+        self.noops = 0
+        self.noop_evidence: list[int] = []
+        self.last_read_seq = -1
+        self.last_read_ts = 0
+        self.last_read_gap: int | None = None
+        self.last_read_span: int | None = None
+        self.read_evidence: list[tuple[int, int]] = []
+        self.last_error_seq = -1
+
+
+def _label(op: Operation) -> str:
+    return f"{op.verb}/{op.subresource}" if op.subresource else op.verb
+
+
+class Reads:
+    """Which objects each reconcile read: per span, else the actor's recent reads."""
+
+    def __init__(self) -> None:
+        self.by_span: dict[int, set[Key]] = {}
+        self.by_actor: dict[str, deque[tuple[int, Key]]] = {}
+
+    def note(self, op: Operation, key: Key) -> None:
+        if op.verb == "get" and op.name:
+            read = key
+        elif op.verb == "list":
+            read = collection_keys(op.kind, op.namespace)[0]
+        else:
+            return
+        if op.span_id is not None:
+            reads = self.by_span.setdefault(op.span_id, set())
+            if len(reads) < MAX_SPAN_READS:
+                reads.add(read)
+            trim_oldest(self.by_span, MAX_OPEN_SPANS)
+        else:
+            recent = self.by_actor.setdefault(op.actor, deque(maxlen=MAX_ACTOR_READS))
+            recent.append((op.seq, read))
+            trim_oldest(self.by_actor, MAX_OPEN_SPANS)
+
+    def inputs(self, op: Operation, since: int) -> Iterable[Key]:
+        if op.span_id is not None:
+            return self.by_span.get(op.span_id, ())
+        recent = self.by_actor.get(op.actor, ())
+        return [key for seq, key in reversed(recent) if seq > since]
+
+
+class LoopDetector:
+    """Streams a session; ``finish()`` returns loop and noop-write findings."""
+
+    def __init__(
+        self, world: World, bodies: BodyCache, min_repeats: int, floor_s: float, limit: int
+    ) -> None:
+        self.world = world
+        self.bodies = bodies
+        self.min_repeats = min_repeats
+        self.floor_ns = int(floor_s * 1e9)
+        self.limit = limit
+        self.reads = Reads()
+        self.tracks: dict[tuple[str, Key], _Track] = {}
+        self.findings: list[Finding] = []
+
+    def observe(self, op: Operation, key: Key) -> None:
+        verb = op.verb
+        if verb == "watch" or not op.kind:
+            return
+        track = self._track(op.actor, key)
+        if is_error(op):
+            track.last_error_seq = op.seq
+            return
+        if verb in {"get", "list"}:
+            self.reads.note(op, key)
+            if verb == "get" and op.name:
+                self._read_cycle(op, key, track)
+        elif verb in {"create", "update", "patch", "delete"}:
+            self._write_cycle(op, key, track)
+
+    def _track(self, actor: str, key: Key) -> _Track:
+        track = self.tracks.get((actor, key))
+        if track is None:
+            track = _Track()
+            self.tracks[(actor, key)] = track
+            for (old_actor, old_key), old in self._evict():
+                self._close(old_actor, old_key, old)
+                self._close_reads(old_actor, old_key, old)
+                self._noop_finding(old_actor, old_key, old)
+        return track
+
+    def _evict(self) -> list[tuple[tuple[str, Key], _Track]]:
+        evicted = []
+        for _ in range(max(0, len(self.tracks) - self.limit)):
+            oldest = next(iter(self.tracks))
+            evicted.append((oldest, self.tracks.pop(oldest)))
+        return evicted
+
+    # -- write cycles -------------------------------------------------------------------
+    def _write_cycle(self, op: Operation, key: Key, track: _Track) -> None:
+        actor = op.actor
+        if track.last_write_seq < 0:
+            self._restart(track, op)
+            return
+        if op.span_id is not None and op.span_id == track.last_span:
+            track.last_write_seq = op.seq  # a second write in the same reconcile
+            track.labels[_label(op)] += 1
+            return
+        since = track.last_write_seq
+        justified = self.world.changed_by_other(key, actor, since) or any(
+            self.world.changed_by_other(read, actor, since) for read in self.reads.inputs(op, since)
+        )
+        if justified or track.last_error_seq > since:
+            self._close(actor, key, track)
+            self._restart(track, op)
+            return
+        track.streak += 1
+        track.last_write_seq = op.seq
+        track.last_span = op.span_id
+        track.labels[_label(op)] += 1
+        if len(track.evidence) < MAX_EVIDENCE:
+            track.evidence.append(op.seq)
+        track.times.append(op.ts_ns)
+        if len(track.times) > 2 * MAX_EVIDENCE:
+            del track.times[MAX_EVIDENCE : MAX_EVIDENCE + 2]
+        self._check_noop(op, key, track)
+
+    def _restart(self, track: _Track, op: Operation) -> None:
+        track.streak = 0
+        track.last_write_seq = op.seq
+        track.last_span = op.span_id
+        track.evidence = [op.seq]
+        track.times = [op.ts_ns]
+        track.labels = Counter({_label(op): 1})
+
+    def _check_noop(self, op: Operation, key: Key, track: _Track) -> None:
+        if op.verb not in {"update", "patch"}:
+            return
+        state = self.world.track(key)
+        before = self.bodies.flat(state.state_ref if state is not None else None)
+        after = self.bodies.flat(op.response_ref or op.request_ref)
+        if before is not None and after is not None and before == after:
+            track.noops += 1
+            if len(track.noop_evidence) < MAX_EVIDENCE:
+                track.noop_evidence.append(op.seq)
+
+    def _close(self, actor: str, key: Key, track: _Track) -> None:
+        if track.streak < self.min_repeats:
+            return
+        seqs = track.evidence
+        gaps = [b - a for a, b in itertools.pairwise(seqs)]
+        time_gaps = [b - a for a, b in itertools.pairwise(track.times)]
+        period_ops = float(statistics.median(gaps)) if gaps else None
+        period_s = statistics.median(time_gaps) / 1e9 if time_gaps else None
+        writes = track.streak + 1
+        pattern = [label for label, _ in track.labels.most_common(4)]
+        noop_share = track.noops / max(1, track.streak)
+        if noop_share >= 0.5:
+            cause = "its writes change nothing but resourceVersion, managedFields or times"
+        elif any("status" in label for label in pattern):
+            cause = "each status write triggers its own watch event and a new reconcile"
+        else:
+            cause = "it rewrites the object although nothing outside it changed"
+        description = (
+            f"reconcile loop: {actor or 'an actor'} wrote {key_text(key)} {writes}x "
+            f"({', '.join(pattern)}) with no external change; {cause}"
+        )
+        self.findings.append(
+            Finding(
+                "loop", [key_text(key)], seqs[0], track.last_write_seq, writes, description,
+                seqs[:MAX_EVIDENCE], "high", [actor], period_ops, period_s,
+                {"pattern": pattern, "cause": "noop-write" if noop_share >= 0.5 else "self-write"},
+            )
+        )  # fmt: skip
+        track.streak = 0
+
+    # -- read cycles (requeue without backoff) ------------------------------------------
+    def _read_cycle(self, op: Operation, key: Key, track: _Track) -> None:
+        if op.span_id is not None and op.span_id == track.last_read_span:
+            return
+        previous = track.last_read_seq
+        gap = op.ts_ns - track.last_read_ts
+        steady = track.last_read_gap is None or gap <= track.last_read_gap * 3 // 2 + 1_000_000
+        quiet = (
+            previous >= 0
+            and track.last_write_seq < previous
+            and track.last_error_seq < previous
+            and not self.world.changed_by_other(key, op.actor, previous)
+        )
+        if not (quiet and steady and gap < self.floor_ns):
+            self._close_reads(op.actor, key, track)
+            track.read_evidence = []
+            gap_kept = gap if quiet and gap < self.floor_ns else None
+            track.last_read_gap = gap_kept
+        else:
+            track.last_read_gap = gap
+        if len(track.read_evidence) < MAX_EVIDENCE:
+            track.read_evidence.append((op.seq, op.ts_ns))
+        track.last_read_seq = op.seq
+        track.last_read_ts = op.ts_ns
+        track.last_read_span = op.span_id
+
+    def _close_reads(self, actor: str, key: Key, track: _Track) -> None:
+        reads = track.read_evidence
+        if len(reads) < 2 * self.min_repeats:
+            return
+        seqs = [seq for seq, _ in reads]
+        period_ops = float(statistics.median(b - a for a, b in itertools.pairwise(seqs)))
+        times = [ts for _, ts in reads]
+        period_s = statistics.median(b - a for a, b in itertools.pairwise(times)) / 1e9
+        description = (
+            f"reconcile loop: {actor or 'an actor'} re-read {key_text(key)} {len(reads)}x "
+            f"every {period_s * 1000:.0f} ms with no change and no write; requeue without backoff"
+        )
+        self.findings.append(
+            Finding(
+                "loop", [key_text(key)], seqs[0], seqs[-1], len(reads), description,
+                seqs[:MAX_EVIDENCE], "medium", [actor], period_ops, period_s,
+                {"pattern": ["get"], "cause": "requeue-without-backoff"},
+            )
+        )  # fmt: skip
+        track.read_evidence = []
+
+    def _noop_finding(self, actor: str, key: Key, track: _Track) -> None:
+        if track.noops < MIN_NOOP_WRITES:
+            return
+        seqs = track.noop_evidence
+        description = (
+            f"no-op writes: {actor or 'an actor'} wrote {key_text(key)} {track.noops}x changing "
+            "only resourceVersion, managedFields or timestamps; compare before writing"
+        )
+        self.findings.append(
+            Finding(
+                "noop-write", [key_text(key)], seqs[0], seqs[-1], track.noops, description,
+                seqs[:MAX_EVIDENCE], "medium", [actor],
+            )
+        )  # fmt: skip
+
+    def finish(self) -> list[Finding]:
+        for (actor, key), track in self.tracks.items():
+            self._close(actor, key, track)
+            self._close_reads(actor, key, track)
+            self._noop_finding(actor, key, track)
+        return self.findings

@@ -1,0 +1,142 @@
+"""Races: writes based on stale reads, and writes that revert another actor's change.
+
+For every actor and object we remember the last version the actor saw (get response or
+watch event): its resourceVersion, body handle and position. A successful update or
+patch is a *candidate* when another actor changed the object after that read; only then
+are bodies decoded.
+
+- ``lost-update``: the write puts back a value the actor had read for a field another
+  actor changed in between (the other actor's change is lost).
+- ``stale-read``: the actor's read returned an older resourceVersion than one already
+  written by someone else, and the actor then wrote the object from it.
+"""
+
+from __future__ import annotations
+
+from kreplay_dap.analysis.bodies import BodyCache
+from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.world import Key, World, is_error, key_text, rv_number, trim_oldest
+from recorder.storage.model import Operation
+
+MAX_REVERTED_FIELDS = 10
+
+
+class _Seen:
+    __slots__ = ("ref", "rv", "seq", "stale_of")
+
+    def __init__(self, seq: int, rv: str, ref: int | None, stale_of: int | None) -> None:
+        self.seq = seq
+        self.rv = rv
+        self.ref = ref
+        self.stale_of = stale_of
+
+
+class _Race:
+    __slots__ = ("actors", "count", "evidence", "fields", "first_seq", "last_seq")
+
+    def __init__(self, seq: int) -> None:
+        self.count = 0
+        self.first_seq = seq
+        self.last_seq = seq
+        self.evidence: list[int] = []
+        self.actors: set[str] = set()
+        self.fields: set[str] = set()
+
+
+class RaceDetector:
+    def __init__(self, world: World, bodies: BodyCache, limit: int) -> None:
+        self.world = world
+        self.bodies = bodies
+        self.limit = limit
+        self.seen: dict[tuple[str, Key], _Seen] = {}
+        self.races: dict[tuple[str, str, Key], _Race] = {}
+
+    def observe(self, op: Operation, key: Key) -> None:
+        if is_error(op) or not op.name:
+            return
+        if op.verb in {"get", "watch"}:
+            self._saw(op, key)
+        elif op.verb in {"update", "patch"}:
+            self._wrote(op, key)
+            # The actor knows what it wrote: its next write starts from this version.
+            self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, None)
+
+    def _saw(self, op: Operation, key: Key) -> None:
+        stale_of = None
+        state = self.world.track(key)
+        number = rv_number(op.resource_version)
+        if state is not None and number is not None:
+            latest = rv_number(state.latest_rv)
+            writer = state.rv_writers.get(state.latest_rv)
+            if latest is not None and number < latest and writer not in {None, op.actor}:
+                stale_of = state.last_write_seq
+        self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, stale_of)
+        trim_oldest(self.seen, self.limit)
+
+    def _wrote(self, op: Operation, key: Key) -> None:
+        seen = self.seen.get((op.actor, key))
+        state = self.world.track(key)
+        if seen is None or state is None:
+            return
+        other = [seq for who, seq in state.changes.items() if who != op.actor and seq > seen.seq]
+        if not other and seen.stale_of is None:
+            return
+        reverted = self._reverted(seen.ref, state.state_ref, op)
+        if reverted:
+            self._record("lost-update", op, key, [seen.seq, *other[-1:], op.seq], reverted)
+        elif seen.stale_of is not None:
+            self._record("stale-read", op, key, [seen.stale_of, seen.seq, op.seq], [])
+
+    def _reverted(self, basis_ref: int | None, current_ref: int | None, op: Operation) -> list[str]:
+        basis = self.bodies.flat(basis_ref)
+        current = self.bodies.flat(current_ref)
+        after = self.bodies.flat(op.response_ref or op.request_ref)
+        if basis is None or current is None or after is None:
+            return []
+        reverted = []
+        for path, value in current.items():
+            if path in basis and basis[path] != value and after.get(path) == basis[path]:
+                reverted.append(path)
+                if len(reverted) >= MAX_REVERTED_FIELDS:
+                    break
+        return reverted
+
+    def _record(
+        self, kind: str, op: Operation, key: Key, seqs: list[int], fields: list[str]
+    ) -> None:
+        race = self.races.get((kind, op.actor, key))
+        if race is None:
+            race = _Race(min(seqs))
+            self.races[(kind, op.actor, key)] = race
+            trim_oldest(self.races, self.limit)
+        race.count += 1
+        race.last_seq = op.seq
+        race.actors.add(op.actor)
+        race.fields.update(fields)
+        for seq in seqs:
+            if len(race.evidence) < MAX_EVIDENCE and seq not in race.evidence:
+                race.evidence.append(seq)
+
+    def finish(self) -> list[Finding]:
+        findings = []
+        for (kind, actor, key), race in self.races.items():
+            if kind == "lost-update":
+                fields = ", ".join(sorted(race.fields)[:5])
+                description = (
+                    f"lost update: {actor or 'an actor'} wrote {key_text(key)} from a read made "
+                    f"before another actor's change and reverted {fields}; re-read or use a "
+                    "resourceVersion precondition"
+                )
+            else:
+                description = (
+                    f"stale read: {actor or 'an actor'} read {key_text(key)} at an older "
+                    "resourceVersion than already written by another actor, then wrote it"
+                )
+            findings.append(
+                Finding(
+                    kind, [key_text(key)], race.first_seq, race.last_seq, race.count,
+                    description, sorted(race.evidence), "high", sorted(race.actors),
+                    fields={"fields": sorted(race.fields)[:MAX_REVERTED_FIELDS]},
+                )
+            )  # fmt: skip
+        return findings

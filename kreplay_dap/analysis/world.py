@@ -1,0 +1,146 @@
+"""What the analysis knows about every object so far: who changed it, when, at which RV.
+
+Detectors ask it before it sees the current operation, so "the state before this write"
+is always at hand. Memory is bounded: at most ``max_objects`` objects are tracked; the
+oldest are forgotten first and counted in ``evicted``.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from recorder.storage.model import Operation
+
+Key = tuple[str, str, str]
+UNRECORDED = "<unrecorded>"
+ALL = "*"
+MAX_ACTORS_PER_OBJECT = 16
+MAX_RVS_PER_OBJECT = 32
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def object_key(op: Operation) -> Key:
+    return (op.kind, op.namespace, op.name)
+
+
+def collection_keys(kind: str, namespace: str) -> tuple[Key, Key]:
+    return (kind, namespace or ALL, ALL), (kind, ALL, ALL)
+
+
+def key_text(key: Key) -> str:
+    kind, namespace, name = key
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def rv_number(rv: str) -> int | None:
+    return int(rv) if rv.isdigit() else None
+
+
+def is_error(op: Operation) -> bool:
+    return op.error_code >= 400 or op.status_code >= 400 or op.event_type == "ERROR"
+
+
+def error_code(op: Operation) -> int:
+    if op.error_code >= 400:
+        return op.error_code
+    return op.status_code if op.status_code >= 400 else 0
+
+
+def trim_oldest(table: dict[K, V], limit: int) -> list[V]:
+    """Drop the oldest entries beyond ``limit``; returns them so callers can finish them."""
+    dropped: list[V] = []
+    for _ in range(max(0, len(table) - limit)):
+        oldest = next(iter(table))
+        dropped.append(table.pop(oldest))
+    return dropped
+
+
+class ObjectTrack:
+    __slots__ = ("changes", "last_write_seq", "last_writer", "latest_rv", "rv_writers", "state_ref")
+
+    def __init__(self) -> None:
+        self.changes: dict[str, int] = {}
+        self.rv_writers: dict[str, str] = {}
+        self.latest_rv = ""
+        self.state_ref: int | None = None
+        self.last_writer: str | None = None
+        self.last_write_seq = -1
+
+
+class World:
+    """Per-object change history shared by the detectors."""
+
+    def __init__(self, max_objects: int) -> None:
+        self.max_objects = max_objects
+        self.objects: dict[Key, ObjectTrack] = {}
+        self.collections: dict[Key, dict[str, int]] = {}
+        self.evicted = 0
+
+    def track(self, key: Key) -> ObjectTrack | None:
+        return self.objects.get(key)
+
+    def changed_by_other(self, key: Key, actor: str, since: int) -> bool:
+        """Whether anybody but ``actor`` changed ``key`` (object or collection) after ``since``."""
+        track = self.objects.get(key)
+        changes = track.changes if track is not None else self.collections.get(key)
+        if not changes:
+            return False
+        return any(who != actor and seq > since for who, seq in changes.items())
+
+    def observe(self, op: Operation, key: Key) -> None:
+        if is_error(op) or not op.kind:
+            return
+        if op.verb in {"create", "update", "patch", "delete"}:
+            self._write(op, key)
+        elif op.verb in {"get", "watch"} and op.name:
+            self._read(op, key)
+
+    def _ensure(self, key: Key) -> ObjectTrack:
+        track = self.objects.get(key)
+        if track is None:
+            track = ObjectTrack()
+            self.objects[key] = track
+            self.evicted += len(trim_oldest(self.objects, self.max_objects))
+        return track
+
+    def _changed(self, track: ObjectTrack, key: Key, who: str, seq: int) -> None:
+        track.changes.pop(who, None)
+        track.changes[who] = seq
+        trim_oldest(track.changes, MAX_ACTORS_PER_OBJECT)
+        for collection in collection_keys(key[0], key[1]):
+            changes = self.collections.setdefault(collection, {})
+            changes.pop(who, None)
+            changes[who] = seq
+            trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
+        trim_oldest(self.collections, self.max_objects)
+
+    def _write(self, op: Operation, key: Key) -> None:
+        track = self._ensure(key)
+        self._changed(track, key, op.actor, op.seq)
+        if op.resource_version:
+            track.rv_writers[op.resource_version] = op.actor
+            trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
+            track.latest_rv = op.resource_version
+        deleted = op.verb == "delete"
+        track.state_ref = None if deleted else (op.response_ref or op.request_ref)
+        track.last_writer = op.actor
+        track.last_write_seq = op.seq
+
+    def _read(self, op: Operation, key: Key) -> None:
+        track = self._ensure(key)
+        rv = op.resource_version
+        if not rv or rv in track.rv_writers:
+            if rv == track.latest_rv and op.response_ref is not None:
+                track.state_ref = op.response_ref
+            return
+        latest = rv_number(track.latest_rv)
+        number = rv_number(rv)
+        if latest is not None and number is not None and number < latest:
+            return  # a stale read tells nothing new
+        track.rv_writers[rv] = UNRECORDED
+        trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
+        track.latest_rv = rv
+        track.state_ref = None if op.event_type == "DELETED" else op.response_ref
+        self._changed(track, key, UNRECORDED, op.seq)
