@@ -1,0 +1,63 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  isRecordingFile,
+  looksLikeRecording,
+  MAX_RECORDINGS,
+  parsePathMappings,
+  serverSettings,
+  splitRecordingSetting,
+} from '../../src/recordings';
+import { makeRecording, temporaryDirectory } from '../support';
+
+describe('recording detection', () => {
+  let directory = '';
+  before(() => { directory = temporaryDirectory(); });
+  after(() => { fs.rmSync(directory, { recursive: true, force: true }); });
+
+  it('recognises a recording written by the recorder', async () => {
+    const recording = makeRecording(directory);
+    assert.ok(await isRecordingFile(recording.database));
+  });
+
+  it('rejects other files, other SQLite databases and missing files', async () => {
+    const text = path.join(directory, 'notes.db');
+    fs.writeFileSync(text, 'hello');
+    assert.equal(await isRecordingFile(text), false);
+    assert.equal(await isRecordingFile(path.join(directory, 'absent.db')), false);
+    const otherSqlite = Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.from('CREATE TABLE users (id)')]);
+    assert.equal(looksLikeRecording(otherSqlite), false);
+  });
+
+  it('recognises the original Go tool\'s schema', () => {
+    const legacy = Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.from('CREATE TABLE operations (id INTEGER)')]);
+    assert.ok(looksLikeRecording(legacy));
+  });
+});
+
+describe('language server settings', () => {
+  it('splits globs from explicit entries and counts malformed items', () => {
+    const split = splitRecordingSetting(['**/*.db', { database: 'a.db', session: 's' }, { database: 'b.db' }, 3, { session: 'x' }, '']);
+    assert.deepEqual(split, {
+      globs: ['**/*.db'],
+      explicit: [{ database: 'a.db', session: 's' }, { database: 'b.db' }],
+      invalid: 3,
+    });
+    assert.deepEqual(splitRecordingSetting('nope'), { globs: [], explicit: [], invalid: 0 });
+  });
+
+  it('resolves relative local roots and drops malformed mappings', () => {
+    assert.deepEqual(
+      parsePathMappings([{ localRoot: 'op', remoteRoot: '/app' }, { localRoot: '/abs', remoteRoot: '/x' }, { localRoot: 1 }, null], '/w'),
+      [{ localRoot: '/w/op', remoteRoot: '/app' }, { localRoot: '/abs', remoteRoot: '/x' }],
+    );
+  });
+
+  it('keeps explicit entries first, one entry per database, bounded', () => {
+    const settings = serverSettings([{ database: '/w/a.db', session: 's' }], ['/w/c.db', '/w/a.db', '/w/b.db'], []);
+    assert.deepEqual(settings.recordings, [{ database: '/w/a.db', session: 's' }, { database: '/w/b.db' }, { database: '/w/c.db' }]);
+    const many = Array.from({ length: MAX_RECORDINGS * 2 }, (_, i) => `/w/${i}.db`);
+    assert.equal(serverSettings([], many, []).recordings.length, MAX_RECORDINGS);
+  });
+});
