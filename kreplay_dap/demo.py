@@ -199,7 +199,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _api_client(kubeconfig: str) -> client.ApiClient:
+def api_client_for(kubeconfig: str) -> client.ApiClient:
     configuration = client.Configuration()
     config.load_kube_config(  # type: ignore[no-untyped-call]
         config_file=kubeconfig, client_configuration=configuration
@@ -280,7 +280,7 @@ def _check_alive(process: subprocess.Popen[bytes], log_path: Path) -> None:
         raise DemoError(f"the operator exited early with code {code}:\n{_log_tail(log_path)}")
 
 
-def _wait_for_crd(api: client.ApiClient, alive: Callable[[], None]) -> None:
+def wait_for_crd(api: client.ApiClient, alive: Callable[[], None]) -> None:
     """Wait (bounded) until the operator has installed the Widget CRD."""
     extensions = client.ApiextensionsV1Api(api)
     deadline = time.monotonic() + STEP_DEADLINE_SECONDS
@@ -343,10 +343,10 @@ def _widget(run: SampleRun, name: str, replicas: int, message: str) -> Widget:
 
 def _drive(run: SampleRun, kubeconfig: str, alive: Callable[[], None], report: Progress) -> None:
     """Play the user: create a Widget, edit it, delete it, waiting for the operator each time."""
-    api = _api_client(kubeconfig)
+    api = api_client_for(kubeconfig)
     try:
         report("waiting for the operator to install its CRD", 0)
-        _wait_for_crd(api, alive)
+        wait_for_crd(api, alive)
         observer = WidgetObserver(api, run, "web", alive)
         observer.report = report
         where = (WIDGET_GROUP, WIDGET_VERSION, run.namespace, WIDGET_PLURAL)
