@@ -168,6 +168,8 @@ def main() -> None:
     client.request("configurationDone")
     client.event("stopped")
     first_stop = time.perf_counter() - begin
+    analysis = client.event("output")["body"]["output"].strip()  # background analysis done
+    analysis_s = time.perf_counter() - begin
     client.request("evaluate", {"expression": f"goto {options.ops // 2}", "context": "repl"})
     client.event("stopped")
     for _ in range(20):  # warm-up, and let the deferred loop detection finish
@@ -200,6 +202,7 @@ def main() -> None:
     rss = peak_rss_mb(client.process.pid)
     client.request("disconnect")
     client.close()
+    print(f"{analysis} (finished {analysis_s:.1f} s after launch; steps measured after it)")
     report(options.ops, base, first_stop, median_ms, p99_ms, function_s, source_s, data_s, rss)
 
 

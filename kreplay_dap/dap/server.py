@@ -55,6 +55,7 @@ def serve(reader: BinaryIO, writer: BinaryIO) -> int:
     output = Output(writer)
     session = DebugSession(output)
     inbox: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_SIZE)
+    session.post = inbox.put
     threading.Thread(target=_read_loop, args=(reader, inbox, session), daemon=True).start()
     code = 0
     for _ in range(MAX_MESSAGES):
@@ -63,6 +64,9 @@ def serve(reader: BinaryIO, writer: BinaryIO) -> int:
         item = inbox.get()
         if item is _EOF:
             break
+        if callable(item):  # results of background work, run on this thread
+            item()
+            continue
         if isinstance(item, FrameError):
             output.event(
                 "output", {"category": "stderr", "output": f"kreplay: dropped frame: {item}\n"}

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 LISTING_REFERENCE = 1
 MAX_LISTING_LINES = 200_000
-PROGRESS_INTERVAL_S = 0.25
 
 
 @dataclass(slots=True)
@@ -55,12 +54,18 @@ class DebugSession:
         self.exception_filters: list[str] = []
         self.loop_breakpoints: list[Breakpoint] = []
         self._progress_id = 0
+        # Set by the server: queue an action for the main loop (used by background work).
+        self.post: Callable[[Callable[[], None]], None] | None = None
 
     @property
     def engine(self) -> ReplayEngine:
         if self._engine is None:
             raise InvalidInputError("no recording is loaded yet: send 'launch' first")
         return self._engine
+
+    @property
+    def has_engine(self) -> bool:
+        return self._engine is not None
 
     def attach_engine(self, engine: ReplayEngine) -> None:
         self._engine = engine

@@ -173,10 +173,11 @@ class ReplayEngine:
         heap: list[tuple[int, int, Breakpoint]] = []
         for bp in self.active_breakpoints():
             self._push_candidate(heap, bp, self.position, forward, control)
+        examined: int | None = None
         for _ in range(MAX_RUN_CANDIDATES):
             if not heap or control.cancelled:
                 break
-            seq = abs(heap[0][0])
+            seq = examined = abs(heap[0][0])
             due = [
                 heapq.heappop(heap)[2] for _ in range(len(heap)) if heap and abs(heap[0][0]) == seq
             ]
@@ -187,6 +188,8 @@ class ReplayEngine:
                 self.position = seq
                 return _stop_for(seq, hits)
             control.tick()
+        if control.cancelled and examined is not None:
+            self.position = examined  # paused: show how far the search got
         return self._edge_stop(forward, control)
 
     def _push_candidate(
@@ -283,9 +286,19 @@ class ReplayEngine:
         return self.queries.next_match(op_filter, self.position, forward, control or ScanControl())
 
     def findings(self) -> list[Finding]:
+        """Analysis findings, computed on first use (see ``set_findings`` for background use)."""
         if self._findings is None:
-            self._findings = load_findings(self.recording, self.session_id, self.options.loops)
+            self._findings = load_findings(
+                self.recording, self.session_id, self.options.loops, self.options.slow_threshold_ms
+            )
         return self._findings
+
+    def set_findings(self, findings: list[Finding]) -> None:
+        self._findings = findings
+
+    @property
+    def findings_loaded(self) -> bool:
+        return self._findings is not None
 
     def findings_at(self, seq: int) -> list[Finding]:
         return [f for f in self.findings() if f.first_seq <= seq <= f.last_seq]

@@ -18,6 +18,7 @@ from typing import Any
 from kreplay_dap.replay.diff import diff_values
 from kreplay_dap.replay.queries import Queries
 from kreplay_dap.replay.state import version_of
+from recorder.errors import KreplayError
 from recorder.storage.api import Recording
 from recorder.storage.model import ObjectRef
 
@@ -53,43 +54,71 @@ class LoopOptions:
 FindingSource = Callable[[Recording, str, LoopOptions], list[Finding]]
 
 
-def load_findings(recording: Recording, session_id: str, options: LoopOptions) -> list[Finding]:
+def load_findings(
+    recording: Recording,
+    session_id: str,
+    options: LoopOptions,
+    slow_threshold_ms: int = 1000,
+    cancel: Callable[[], bool] | None = None,
+) -> list[Finding]:
     """Findings of the analysis library if installed, else of the built-in loop detector."""
     if not options.enabled:
         return []
-    analyze = _analysis_entry_point()
-    if analyze is not None:
+    library = _analysis_library()
+    if library is not None:
+        analyze, options_class = library
+        settings = options_class(
+            threshold_ms=slow_threshold_ms, window=options.min_repeats, cancel=cancel
+        )
         try:
-            raw = analyze(recording, session_id)
-            return [_convert(item) for item in list(raw)[:100_000]]
-        except Exception:  # the library is optional; fall back but say why
+            report = analyze(recording, session_id, settings)
+        except KreplayError:
             log.exception("kreplay_dap.analysis failed; using the built-in loop detector")
+        else:
+            return [_convert(item) for item in list(report.findings)[:100_000]]
     return detect_loops(recording, session_id, options)
 
 
-def _analysis_entry_point() -> Callable[..., Any] | None:
+def _analysis_library() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
     try:
         module = importlib.import_module("kreplay_dap.analysis")
     except ImportError:
         return None
-    entry = getattr(module, "analyze", None)
-    return entry if callable(entry) else None
+    entry, options_class = (
+        getattr(module, "analyze", None),
+        getattr(module, "AnalysisOptions", None),
+    )
+    if not callable(entry) or not callable(options_class):
+        return None
+    return entry, options_class
 
 
 def _convert(item: Any) -> Finding:
-    def get(name: str, default: Any) -> Any:
-        if isinstance(item, dict):
-            return item.get(name, default)
-        return getattr(item, name, default)
-
     return Finding(
-        type=str(get("type", "")),
-        objects=[str(o) for o in get("objects", [])],
-        first_seq=int(get("first_seq", 0)),
-        last_seq=int(get("last_seq", 0)),
-        count=int(get("count", 0)),
-        description=str(get("description", "")),
-        evidence=[int(s) for s in list(get("evidence", []))[:MAX_EVIDENCE]],
+        type=str(item.type),
+        objects=[str(o) for o in item.objects],
+        first_seq=int(item.first_seq),
+        last_seq=int(item.last_seq),
+        count=int(item.count),
+        description=str(item.description),
+        evidence=[int(s) for s in list(item.evidence)[:MAX_EVIDENCE]],
+    )
+
+
+def loop_label(recording: Recording, session_id: str, finding: Finding) -> str:
+    """``reconcile loop: update Widget default/w1 repeated 240x (period 3 ops, 14 s)``."""
+    seqs = sorted(finding.evidence) or [finding.first_seq, finding.last_seq]
+    first = recording.operation(session_id, seqs[0])
+    last = recording.operation(session_id, seqs[-1])
+    if first is None or last is None:
+        return finding.description
+    gaps = [b - a for a, b in itertools.pairwise(seqs)]
+    period = int(statistics.median(gaps)) if gaps else 0
+    seconds = (last.ts_ns - first.ts_ns) / 1e9
+    target = f"{first.namespace}/{first.name}" if first.namespace else first.name
+    return (
+        f"reconcile loop: {first.verb} {first.kind} {target} repeated {finding.count}\u00d7 "
+        f"(period {period} ops, {seconds:.0f} s)"
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,17 +28,25 @@ _GLOB_CHARS = frozenset("*?[")
 class ScanControl:
     """Cancellation flag plus a progress callback shared by a long search."""
 
-    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, progress: Callable[[int], None] | None = None, interval_s: float = 0.2
+    ) -> None:
         self.cancelled = False
         self.progress = progress
         self.visited = 0
+        self.interval_s = interval_s
+        self._next_report = time.monotonic() + interval_s
 
     def tick(self, count: int = 1) -> bool:
-        """Count visited rows; report every 65,536; True while the search may go on."""
+        """Count visited rows; report at most every ``interval_s`` (clock read every 1,024
+        rows); True while the search may go on."""
         before = self.visited
         self.visited += count
-        if self.progress is not None and (self.visited >> 16) != (before >> 16):
-            self.progress(self.visited)
+        if self.progress is not None and (self.visited >> 10) != (before >> 10):
+            now = time.monotonic()
+            if now >= self._next_report:
+                self._next_report = now + self.interval_s
+                self.progress(self.visited)
         return not self.cancelled
 
 

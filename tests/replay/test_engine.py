@@ -15,6 +15,7 @@ from kreplay_dap.replay.breakpoints import (
 )
 from kreplay_dap.replay.engine import ReplayEngine
 from kreplay_dap.replay.expr import compile_expression
+from kreplay_dap.replay.loops import LoopOptions, detect_loops, loop_label
 from kreplay_dap.replay.queries import ScanControl
 from recorder.errors import InvalidInputError
 from recorder.storage import ObjectRef, open_recording
@@ -141,10 +142,17 @@ def test_callsite_seqs_and_find(engine: ReplayEngine) -> None:
 
 
 def test_builtin_loop_detector(engine: ReplayEngine) -> None:
-    (loop,) = engine.findings()
+    (loop,) = detect_loops(engine.recording, SESSION, LoopOptions(min_repeats=4))
     assert loop.type == "loop" and loop.objects == ["Widget/default/w1"]
     assert loop.count == 6 and loop.evidence[0] == 7
-    assert loop.description.startswith("reconcile loop: update Widget default/w1 repeated 6\u00d7")
+    label = loop_label(engine.recording, SESSION, loop)
+    assert label == "reconcile loop: update Widget default/w1 repeated 6\u00d7 (period 3 ops, 1 s)"
+
+
+def test_engine_findings_include_the_loop(engine: ReplayEngine) -> None:
+    loops = [f for f in engine.findings() if f.type == "loop"]
+    assert [f.objects for f in loops] == [["Widget/default/w1"]]
+    assert engine.findings_at(10) and not engine.findings_at(2)
 
 
 def test_cancelled_run_stops_with_pause(engine: ReplayEngine) -> None:

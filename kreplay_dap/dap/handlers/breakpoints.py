@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from typing import Any
 
 from kreplay_dap.dap.dispatch import handler
@@ -16,8 +19,12 @@ from kreplay_dap.replay.breakpoints import (
     parse_hit_condition,
 )
 from kreplay_dap.replay.expr import compile_expression
-from recorder.errors import InvalidInputError
+from kreplay_dap.replay.loops import Finding, load_findings, loop_label
+from recorder.errors import InvalidInputError, KreplayError
+from recorder.storage import open_recording
 from recorder.storage.model import ObjectRef
+
+log = logging.getLogger(__name__)
 
 MAX_BREAKPOINTS = 1000
 RACE_TYPES = frozenset({"stale-read", "lost-update", "race"})
@@ -135,22 +142,56 @@ def _activate_findings(session: DebugSession) -> None:
     engine.set_breakpoints("races", races if "races" in session.exception_filters else [])
 
 
-def refresh_loop_breakpoints(session: DebugSession) -> None:
-    """Run the detectors once and announce each loop/race as a breakpoint."""
-    if session.loop_breakpoints or session.terminated:
+def start_analysis(session: DebugSession) -> None:
+    """Run the detectors on a thread of their own (own read-only connection); the main
+    loop announces the results when they arrive."""
+    engine, post = session.engine, session.post
+    if post is None or session.terminated:
+        announce_findings(session, engine.findings(), 0.0)
+        return
+
+    def work() -> None:
+        started = time.monotonic()
+        try:
+            recording = open_recording(engine.recording.path)
+            try:
+                findings = load_findings(
+                    recording, engine.session_id, engine.options.loops,
+                    engine.options.slow_threshold_ms, cancel=lambda: session.terminated,
+                )  # fmt: skip
+            finally:
+                recording.close()
+        except KreplayError as error:
+            log.error("analysis failed: %s", error)
+            findings = []
+        elapsed = time.monotonic() - started
+        post(lambda: announce_findings(session, findings, elapsed))
+
+    threading.Thread(target=work, name="kreplay-analysis", daemon=True).start()
+
+
+def announce_findings(session: DebugSession, findings: list[Finding], elapsed_s: float) -> None:
+    """Report each loop/race as a breakpoint (event ``breakpoint``, reason ``new``)."""
+    if session.terminated or session.loop_breakpoints:
         return
     engine = session.engine
-    for finding in engine.findings():
+    engine.set_findings(findings)
+    for finding in findings:
         if finding.type != "loop" and finding.type not in RACE_TYPES:
             continue
         seqs = sorted(set(finding.evidence)) or [finding.first_seq]
-        bp = Breakpoint(engine.new_breakpoint_id(), "loop", finding.description, seqs=seqs)
+        label = finding.description
+        if finding.type == "loop":
+            label = loop_label(engine.recording, engine.session_id, finding)
+        bp = Breakpoint(engine.new_breakpoint_id(), "loop", label, seqs=seqs)
         bp.extra["type"] = finding.type
         session.loop_breakpoints.append(bp)
-        body = {"id": bp.id, "verified": True, "message": finding.description,
+        body = {"id": bp.id, "verified": True, "message": label,
                 "source": session.listing_source(), "line": session.line_of(seqs[0])}  # fmt: skip
         session.output.event("breakpoint", {"reason": "new", "breakpoint": body})
     _activate_findings(session)
+    text = f"kreplay: analysis found {len(findings)} findings in {elapsed_s:.1f} s\n"
+    session.output.event("output", {"category": "console", "output": text})
 
 
 @handler("dataBreakpointInfo")

@@ -59,9 +59,7 @@ def scopes(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     body = redact(op.kind, version.body) if version is not None and not version.deleted else None
     changes = change_dicts(engine.history.changes(op)[1])
     request = redact(op.kind, engine.recording.body_json(op.request_ref))
-    findings = (
-        [asdict(f) for f in engine.findings_at(op.seq)] if engine._findings is not None else []
-    )
+    findings = [asdict(f) for f in engine.findings_at(op.seq)] if engine.findings_loaded else []
     entries = [
         ("Operation", Container("json", fields), len(fields), False),
         (

@@ -8,7 +8,7 @@ from typing import Any
 
 from kreplay_dap.dap.capabilities import capabilities
 from kreplay_dap.dap.dispatch import handler
-from kreplay_dap.dap.handlers.breakpoints import refresh_loop_breakpoints
+from kreplay_dap.dap.handlers.breakpoints import start_analysis
 from kreplay_dap.dap.launch import LaunchConfig, parse_launch
 from kreplay_dap.dap.session import DebugSession
 from kreplay_dap.replay.engine import EngineOptions, ReplayEngine, Stop
@@ -81,12 +81,12 @@ def configuration_done(session: DebugSession, args: dict[str, Any]) -> None:
         session.later(
             lambda: session.run_and_stop(lambda c: engine.run(True, c, session.log_output))
         )
-    session.later(lambda: refresh_loop_breakpoints(session))
+    session.later(lambda: start_analysis(session))
 
 
 @handler("threads")
 def threads(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
-    if session._engine is not None:
+    if session.has_engine:
         session.thread_id(session.engine.current())
     listed = [
         {"id": thread_id, "name": f"{actor}/{thread}" if thread else (actor or "(no actor)")}
