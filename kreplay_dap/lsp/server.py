@@ -32,6 +32,7 @@ class KreplayLanguageServer(LanguageServer):
         self.base_dir: str | None = None
         self.stop_watching = asyncio.Event()
         self.watcher: asyncio.Task[None] | None = None
+        self.initial_settings: Any = None
 
     def show_error(self, message: str) -> None:
         log.error("%s", message)
@@ -80,6 +81,10 @@ class KreplayLanguageServer(LanguageServer):
     def to_uri(self, recorded: str) -> str:
         return from_fs_path(self.service.mapper.to_local(recorded)) or recorded
 
+    async def start(self, settings: Any) -> None:
+        await self.apply_settings(settings)
+        await self.watch()
+
     async def watch(self) -> None:
         """Poll the recording files (database and WAL) and refresh on change."""
         while not self.stop_watching.is_set():
@@ -99,16 +104,22 @@ server = KreplayLanguageServer()
 
 
 @server.feature(types.INITIALIZE)
-async def on_initialize(ls: KreplayLanguageServer, params: types.InitializeParams) -> None:
+def on_initialize(ls: KreplayLanguageServer, params: types.InitializeParams) -> None:
     root = params.root_uri and local_path(params.root_uri)
     ls.base_dir = root or params.root_path or None
-    await ls.service.configure(parse_config(params.initialization_options, ls.base_dir))
+    ls.initial_settings = params.initialization_options
 
 
 @server.feature(types.INITIALIZED)
 def on_initialized(ls: KreplayLanguageServer, params: types.InitializedParams) -> None:
-    ls.watcher = asyncio.get_running_loop().create_task(ls.watch())
-    ls.publish_all()
+    # Index in the background: the first requests answer with what is ready.
+    ls.watcher = asyncio.get_running_loop().create_task(ls.start(ls.initial_settings))
+    ls.watcher.add_done_callback(_report_stopped)
+
+
+def _report_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("recording watcher stopped", exc_info=task.exception())
 
 
 @server.feature(types.SHUTDOWN)

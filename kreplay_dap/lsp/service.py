@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -139,7 +140,7 @@ class RecordingsService:
         item.signature = signature
         try:
             return await self._update(item)
-        except KreplayError as error:
+        except (KreplayError, sqlite3.Error) as error:
             item.close()
             item.index, item.findings = None, []
             if str(error) != item.last_error:  # once per distinct problem, not per poll

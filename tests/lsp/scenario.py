@@ -21,6 +21,8 @@ SESSION = "widget-run-1"
 OPERATOR_SOURCE = '''\
 """Widget operator: keeps one Deployment per Widget, scaled to spec.replicas."""
 
+from datetime import UTC, datetime
+
 from kubernetes import client
 
 GROUP, VERSION, PLURAL = "example.com", "v1", "widgets"
@@ -31,14 +33,17 @@ def reconcile(custom: client.CustomObjectsApi, apps: client.AppsV1Api, ns: str, 
     deployment = apps.read_namespaced_deployment(name, ns)  # get-deployment
     wanted = widget["spec"]["replicas"]
     if deployment.spec.replicas != wanted:
-        body = {"spec": {"replicas": wanted}}
-        apps.patch_namespaced_deployment(name, ns, body)  # patch-deployment
-    ready = {"status": {"ready": True}}
+        deployment.spec.replicas = wanted
+        try:
+            apps.patch_namespaced_deployment(name, ns, {"spec": {"replicas": wanted}})  # patch
+        except client.ApiException:  # the bug: retries with the stale object it read
+            apps.replace_namespaced_deployment(name, ns, deployment)  # replace-deployment
+    now = datetime.now(UTC).isoformat()
+    ready = {"status": {"ready": True, "lastReconciled": now}}
     patch_status = custom.patch_namespaced_custom_object_status
     patch_status(GROUP, VERSION, ns, PLURAL, name, ready)  # status-ready
     seen = {"status": {"observedGeneration": widget["metadata"]["generation"]}}
     patch_status(GROUP, VERSION, ns, PLURAL, name, seen)  # status-seen
-
 
 def untouched_helper() -> str:
     return "never calls the API"
@@ -97,6 +102,7 @@ class ReconcileRecorder:
         self.ts = 1_700_000_000_000_000_000
         self.counts: dict[str, int] = {}
         self.errors: dict[str, int] = {}
+        self.status: dict[str, object] = {}
 
     def _op(self, marker: str, verb: str, kind: str, body: bytes, status: int = 200) -> Operation:
         self.rv += 1
@@ -118,21 +124,36 @@ class ReconcileRecorder:
             actor="widget-operator", call_site=frames,
         )  # fmt: skip
 
-    def reconciles(self, count: int, conflict_every: int = 4) -> list[Operation]:
+    def reconciles(self, count: int) -> list[Operation]:
+        """Reconciles with the seeded bugs: stale-retry conflicts, status rewritten each time."""
         ops: list[Operation] = []
         for number in range(count):
-            status = 409 if conflict_every and number % conflict_every == 1 else 200
-            ops.append(self._op("get-widget", "get", "Widget", _widget(self.rv, 1, {})))
-            ops.append(self._op("get-deployment", "get", "Deployment", _deployment(self.rv, 1)))
+            ops.append(self._op("get-widget", "get", "Widget", _widget(self.rv, 1, self.status)))
+            stale = _deployment(self.rv, 1)  # the replicas never stick: another actor resets them
+            ops.append(self._op("get-deployment", "get", "Deployment", stale))
+            conflict = number % 2 == 1
+            wanted = _deployment(self.rv, 3)
+            ops.append(self._op("patch", "patch", "Deployment", wanted, 409 if conflict else 200))
+            if conflict:
+                ops.append(self._op("replace-deployment", "update", "Deployment", stale, 409))
+            self.status = {**self.status, "ready": True, "lastReconciled": self.ts}
             ops.append(
-                self._op("patch-deployment", "patch", "Deployment", _deployment(self.rv, 3), status)
+                self._op("status-ready", "patch", "Widget", _widget(self.rv, 1, self.status))
             )
-            ops.append(
-                self._op("status-ready", "patch", "Widget", _widget(self.rv, 1, {"ready": True}))
-            )
-            seen = {"ready": True, "observedGeneration": 1}
-            ops.append(self._op("status-seen", "patch", "Widget", _widget(self.rv, 1, seen)))
+            self.status = {**self.status, "observedGeneration": 1}
+            ops.append(self._op("status-seen", "patch", "Widget", _widget(self.rv, 1, self.status)))
+            ops.append(self._event(_widget(self.rv, 1, self.status)))
         return ops
+
+    def _event(self, body: bytes) -> Operation:
+        """The informer's watch event for our own status write: no operator call site."""
+        self.rv += 1
+        self.ts += 1_000_000
+        return Operation(
+            SESSION, 0, self.ts, "watch", event_type="MODIFIED", api_version="example.com/v1",
+            kind="Widget", resource="widgets", namespace="default", name="w1",
+            resource_version=str(self.rv), response_body=body, actor="widget-operator",
+        )  # fmt: skip
 
     def append(self, count: int) -> None:
         with RecordingWriter(str(self.database)) as writer:

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from kreplay_dap.lsp.config import PathMapper, parse_config
-from kreplay_dap.lsp.findings import place_findings
+from kreplay_dap.lsp.findings import _builtin_findings, place_findings
 from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
 from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
@@ -30,14 +30,16 @@ def test_lines_and_counts_match_what_each_line_called(tmp_path: Path) -> None:
     index = full_index(scenario.database)
     lines = index.files[RECORDED]
     assert sorted(lines) == sorted(source_line(marker) for marker in scenario.counts)
-    patch = lines[source_line("patch-deployment")]
+    patch = lines[source_line("patch")]
     assert patch.calls == 8
-    assert patch.errors == scenario.errors["patch-deployment"] == 2
+    assert patch.errors == scenario.errors["patch"] == 4
     assert dict(patch.by_call) == {("patch", "Deployment"): 8}
     assert patch.first_seq == 3
-    assert [call.seq for call in patch.recent] == [23, 28, 33, 38] or len(patch.recent) == 5
-    assert patch.last_write_seq == 38  # the last successful patch (seq 38 is not a 409)
-    assert index.operations == 40 and index.has_call_sites
+    assert [call.seq for call in patch.recent] == [22, 29, 35, 42, 48]  # the last five
+    assert [call.status for call in patch.recent] == [409, 200, 409, 200, 409]
+    assert patch.last_write_seq == 42  # the last successful one
+    # 52 ops: 8 watch events come from the informer, without an operator call site
+    assert (index.operations, index.with_call_site) == (52, 44)
 
 
 def test_sql_path_and_protocol_path_agree(tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ def test_sql_path_and_protocol_path_agree(tmp_path: Path) -> None:
         slow = scan_operations(recording.operations(SESSION), 0)
     finally:
         recording.close()
-    assert fast.last_seq == slow.last_seq == 30
+    assert fast.last_seq == slow.last_seq == 39
     for line, stats in slow.files[RECORDED].items():
         other = fast.files[RECORDED][line]
         assert (other.calls, other.errors, other.first_seq, other.last_write_seq) == (
@@ -61,14 +63,14 @@ def test_sql_path_and_protocol_path_agree(tmp_path: Path) -> None:
 def test_incremental_refresh_reads_only_new_ops_and_equals_a_rebuild(tmp_path: Path) -> None:
     scenario, recorder = build(tmp_path, reconciles=4)
     index = full_index(scenario.database)
-    assert index.last_seq == 20
+    assert index.last_seq == 26
     recorder.append(3)
     recording = open_recording(str(scenario.database))
     try:
         delta = scan_session(recording, SESSION, index.last_seq)
     finally:
         recording.close()
-    assert (delta.after_seq, delta.last_seq, delta.operations) == (20, 35, 15)
+    assert (delta.after_seq, delta.last_seq, delta.operations) == (26, 45, 19)
     index.merge(delta)
     rebuilt = full_index(scenario.database)
     for line, stats in rebuilt.files[RECORDED].items():
@@ -146,33 +148,31 @@ def test_malformed_configuration_keeps_the_valid_entries(tmp_path: Path) -> None
     assert any("'database'" in problem for problem in config.problems)
 
 
-def test_findings_land_on_the_loop_lines_with_related_lines(tmp_path: Path) -> None:
+def test_findings_land_on_their_evidence_lines_with_related_lines(tmp_path: Path) -> None:
     scenario, _ = build(tmp_path, reconciles=8)
     recording = open_recording(str(scenario.database))
     try:
-        placed = place_findings(recording, SESSION)
+        placed = place_findings(recording, SESSION, _builtin_findings)
     finally:
         recording.close()
-    loops = [item for item in placed if item.finding.type == "loop"]
-    assert len(loops) == 1
+    assert [item.short for item in placed] == ["loop #1"]
     ready, seen = source_line("status-ready"), source_line("status-seen")
-    assert set(loops[0].first_seq_by_line) == {(RECORDED, ready), (RECORDED, seen)}
+    assert placed[0].first_seq_by_line == {(RECORDED, ready): 4, (RECORDED, seen): 5}
     found = diagnostics(Origin("db", SESSION), [RECORDED], placed, lambda path: "file://" + path)
-    assert sorted(d.range.start.line + 1 for d in found) == [ready, seen]
     by_line = {d.range.start.line + 1: d for d in found}
+    assert sorted(by_line) == [ready, seen]
     related = by_line[ready].related_information or []
-    assert [r.location.range.start.line + 1 for r in related] == [seen]
+    assert [(r.location.uri, r.location.range.start.line + 1) for r in related] == [
+        ("file://" + RECORDED, seen)
+    ]
     action = replay_action(by_line[ready])
     assert action is not None and action.command is not None
-    assert action.command.arguments == [
-        "db",
-        SESSION,
-        loops[0].first_seq_by_line[(RECORDED, ready)],
-    ]
+    assert action.command.arguments == ["db", SESSION, 4]
+    assert diagnostics(Origin("db", SESSION), ["/other.py"], placed, str) == []
 
 
 def test_lens_title_shape(tmp_path: Path) -> None:
     scenario, _ = build(tmp_path, reconciles=8)
     index = full_index(scenario.database)
-    title = lens_title(index.files[RECORDED][source_line("patch-deployment")], [])
-    assert title == "8 calls (patch Deployment \u00d78) \u00b7 2 errors \u2014 Replay from here"
+    title = lens_title(index.files[RECORDED][source_line("patch")], [])
+    assert title == "8 calls (patch Deployment \u00d78) \u00b7 4 errors \u2014 Replay from here"
