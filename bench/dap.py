@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+import dap.client  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
 from dap.client import DapClient  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
 
 from recorder.storage import CallFrame, Operation, RecordingWriter, SessionInfo, open_recording  # noqa: E402
@@ -168,6 +169,7 @@ def main() -> None:
     client.request("configurationDone")
     client.event("stopped")
     first_stop = time.perf_counter() - begin
+    dap.client.MESSAGE_DEADLINE_S = 600.0  # the analysis of 1M operations takes a while
     analysis = client.event("output")["body"]["output"].strip()  # background analysis done
     analysis_s = time.perf_counter() - begin
     client.request("evaluate", {"expression": f"goto {options.ops // 2}", "context": "repl"})
