@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 MAX_HEADER_COUNT = 100
 MAX_CHUNKS = 10_000
+POLL_SECONDS = 0.05
 
 
 def _client_gone(connection: socket.socket) -> bool:
@@ -39,6 +40,12 @@ def _client_gone(connection: socket.socket) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Requests too broken to reach the resolver still get a Status body.
+    error_content_type = "application/json"
+    error_message_format = (
+        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        '"message":"%(message)s","reason":"BadRequest","code":%(code)d}'
+    )
     server: _HttpServer
 
     def setup(self) -> None:
@@ -149,7 +156,10 @@ class RunningServer:
         self.url = f"http://{self.host}:{self.port}"
         self.api.server_address = f"{self.host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name=f"kreplay-apiserver-{self.port}", daemon=True
+            target=self._http.serve_forever,
+            args=(POLL_SECONDS,),
+            name=f"kreplay-apiserver-{self.port}",
+            daemon=True,
         )
         self._stopped = False
 
