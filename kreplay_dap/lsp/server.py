@@ -132,7 +132,18 @@ def on_shutdown(ls: KreplayLanguageServer, params: None) -> None:
 async def on_configuration(
     ls: KreplayLanguageServer, params: types.DidChangeConfigurationParams
 ) -> None:
-    await ls.apply_settings(params.settings)
+    settings = params.settings
+    if isinstance(settings, dict) and ("kreplay" in settings or "recordings" in settings):
+        await ls.apply_settings(settings)
+        return
+    # Pull model: the notification only says "something changed"; ask for our section.
+    workspace = ls.client_capabilities.workspace
+    if workspace is None or not workspace.configuration:
+        ls.log_info("kreplay: configuration change without a 'kreplay' section; ignored")
+        return
+    request = types.ConfigurationParams(items=[types.ConfigurationItem(section="kreplay")])
+    pulled = await ls.workspace_configuration_async(request)
+    await ls.apply_settings({"kreplay": pulled[0] if pulled else None})
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)

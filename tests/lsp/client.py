@@ -53,6 +53,7 @@ class LspClient:
         )
         self.inbox: queue.Queue[Message | None] = queue.Queue()
         self.seen: list[Message] = []  # notifications and server requests, in arrival order
+        self.answers: dict[str, Any] = {}  # result per server-request method (default null)
         self._next_id = 0
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -122,18 +123,20 @@ class LspClient:
             if "method" in message:
                 self.seen.append(message)
                 if "id" in message:
-                    self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                    result = self.answers.get(message["method"])
+                    self._send({"jsonrpc": "2.0", "id": message["id"], "result": result})
             if wanted(message):
                 return message
 
-    def initialize(self, root: Path, options: Any) -> Any:
+    def initialize(self, root: Path, options: Any, pull_configuration: bool = False) -> Any:
+        workspace = {"codeLens": {"refreshSupport": True}, "configuration": pull_configuration}
         result = self.request(
             "initialize",
             {
                 "processId": None,
                 "rootUri": root.as_uri(),
                 "initializationOptions": options,
-                "capabilities": {"workspace": {"codeLens": {"refreshSupport": True}}},
+                "capabilities": {"workspace": workspace},
             },
         )
         self.notify("initialized", {})

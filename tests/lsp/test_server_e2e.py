@@ -189,6 +189,21 @@ def test_path_mappings_decide_which_file_gets_lenses(tmp_path: Path, client: Lsp
     assert sorted(lenses_by_line(client, uri)) == sorted(source_line(m) for m in MARKERS)
 
 
+def test_configuration_pulled_when_the_change_carries_none(
+    tmp_path: Path, client: LspClient
+) -> None:
+    scenario, _ = build(tmp_path, reconciles=3)
+    client.initialize(tmp_path, None, pull_configuration=True)
+    uri = client.open(scenario.source)
+    assert lenses_by_line(client, uri) == {}
+    client.answers["workspace/configuration"] = [settings(scenario)["kreplay"]]
+    client.notify("workspace/didChangeConfiguration", {"settings": None})
+    asked = client.wait_for("workspace/configuration")
+    assert asked["items"] == [{"section": "kreplay"}]
+    indexed(client, last_seq=19)
+    assert len(lenses_by_line(client, uri)) == len(MARKERS)
+
+
 def test_malformed_configuration_is_shown_and_the_server_keeps_serving(
     tmp_path: Path, client: LspClient
 ) -> None:
