@@ -9,11 +9,13 @@ of one session still number their operations without gaps or duplicates.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from recorder.errors import LimitExceededError, RecordingError
 from recorder.storage.codec import BlobEncoder
@@ -21,9 +23,12 @@ from recorder.storage.connection import open_writable
 from recorder.storage.model import CallFrame, Operation, ReconcileSpan, SessionInfo
 from recorder.storage.schema import migrate
 
+_log = logging.getLogger(__name__)
+
 DEFAULT_MAX_OPS = 1_000_000
 DEFAULT_MAX_OBJECT_BYTES = 1 << 20
 _CACHE_LIMIT = 100_000
+_IDENTITY_CACHE_LIMIT = 4096
 
 _INSERT_OP = (
     "INSERT INTO ops (session, seq, ts_ns, verb, event_type, api_version, kind, resource,"
@@ -32,6 +37,9 @@ _INSERT_OP = (
     " duration_us, actor, thread, span_id, callsite_id)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+
+
+_Row = tuple[Any, ...]
 
 
 @dataclass
@@ -79,6 +87,7 @@ class RecordingWriter:
         self._objects: dict[tuple[int, str, str, str], int] = {}
         self._callsites: dict[tuple[CallFrame, ...], int] = {}
         self._sessions: dict[str, int] = {}
+        self._callsites_by_identity: dict[int, tuple[tuple[CallFrame, ...], int]] = {}
 
     # -- sessions -----------------------------------------------------------------------
     def begin_session(self, info: SessionInfo) -> None:
@@ -136,20 +145,22 @@ class RecordingWriter:
             return result
         with self._transaction():
             states: dict[str, _SessionState] = {}
-            rows: list[tuple[object, ...]] = []
+            rows: list[_Row] = []
             for op in ops:
                 state = states.get(op.session_id) or self._state(op.session_id)
                 states[op.session_id] = state
                 row = self._row(op, state, result)
                 if row is not None:
                     rows.append(row)
+            result.written = len(rows)
+            if rows:
+                result.first_seq, result.last_seq = rows[0][1], rows[-1][1]
+            self._blobs.flush()
             self._conn.executemany(_INSERT_OP, rows)
             self._update_summaries(states, rows)
         return result
 
-    def _row(
-        self, op: Operation, state: _SessionState, result: AppendResult
-    ) -> tuple[object, ...] | None:
+    def _row(self, op: Operation, state: _SessionState, result: AppendResult) -> _Row | None:
         if state.op_count >= self.max_ops:
             result.over_cap += 1
             state.truncated = True
@@ -163,11 +174,10 @@ class RecordingWriter:
         state.op_count += 1
         op.seq = seq
         object_id = self._object_id(state.rowid, op)
-        request_blob = self._body(op.request_body, -object_id, result, state)
-        response_blob = self._body(op.response_body, object_id, result, state)
-        result.written += 1
-        result.first_seq = seq if result.first_seq is None else result.first_seq
-        result.last_seq = seq
+        request = op.request_body
+        request_blob = None if request is None else self._body(request, -object_id, result, state)
+        response = op.response_body
+        response_blob = None if response is None else self._body(response, object_id, result, state)
         return (
             state.rowid, seq, op.ts_ns, op.verb, op.event_type, op.api_version, op.kind,
             op.resource, op.subresource, op.namespace, op.name, op.uid, op.resource_version,
@@ -176,11 +186,7 @@ class RecordingWriter:
             op.actor, op.thread, op.span_id, self._callsite_id(op.call_site),
         )  # fmt: skip
 
-    def _body(
-        self, body: bytes | None, key: int, result: AppendResult, state: _SessionState
-    ) -> int | None:
-        if body is None:
-            return None
+    def _body(self, body: bytes, key: int, result: AppendResult, state: _SessionState) -> int:
         if len(body) > self.max_object_bytes:
             result.oversize += 1
             state.oversize += 1
@@ -208,8 +214,13 @@ class RecordingWriter:
     def _callsite_id(self, frames: tuple[CallFrame, ...]) -> int | None:
         if not frames:
             return None
+        # Recorders reuse one tuple per call site: find it by identity before hashing frames.
+        same = self._callsites_by_identity.get(id(frames))
+        if same is not None and same[0] is frames:
+            return same[1]
         cached = self._callsites.get(frames)
         if cached is not None:
+            self._remember_callsite_tuple(frames, cached)
             return cached
         text = "\n".join(str(frame) for frame in frames)
         top = frames[0]
@@ -222,7 +233,14 @@ class RecordingWriter:
         if len(self._callsites) >= _CACHE_LIMIT:
             self._callsites.clear()
         self._callsites[frames] = int(row[0])
+        self._remember_callsite_tuple(frames, int(row[0]))
         return int(row[0])
+
+    def _remember_callsite_tuple(self, frames: tuple[CallFrame, ...], callsite_id: int) -> None:
+        if len(self._callsites_by_identity) >= _IDENTITY_CACHE_LIMIT:
+            self._callsites_by_identity.clear()
+        # Holding the tuple keeps its id from being reused by another object.
+        self._callsites_by_identity[id(frames)] = (frames, callsite_id)
 
     def _state(self, session_id: str) -> _SessionState:
         row = self._conn.execute(
@@ -234,16 +252,12 @@ class RecordingWriter:
             raise RecordingError(f"session {session_id!r} was not begun in {self.path}")
         return _SessionState(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
 
-    def _update_summaries(
-        self,
-        states: dict[str, _SessionState],
-        rows: list[tuple[object, ...]],
-    ) -> None:
+    def _update_summaries(self, states: dict[str, _SessionState], rows: list[_Row]) -> None:
         for state in states.values():
-            mine = [row for row in rows if row[0] == state.rowid]
-            first = min((int(str(row[1])) for row in mine), default=None)
-            first_ts = min((int(str(row[2])) for row in mine), default=None)
-            last_ts = max((int(str(row[2])) for row in mine), default=None)
+            mine = rows if len(states) == 1 else [row for row in rows if row[0] == state.rowid]
+            first = mine[0][1] if mine else None
+            first_ts = min((row[2] for row in mine), default=None)
+            last_ts = max((row[2] for row in mine), default=None)
             self._conn.execute(
                 "UPDATE sessions SET op_count = ?, last_seq = ?, truncated = ?,"
                 " oversize_ops = oversize_ops + ?,"
@@ -252,11 +266,13 @@ class RecordingWriter:
                 (state.op_count, state.last_seq or None, int(state.truncated), state.oversize,
                  first, first_ts, last_ts, state.rowid),
             )  # fmt: skip
+            state.oversize = 0
+        combined = Counter((row[0], row[6], row[3], row[23]) for row in rows)
         counts: Counter[tuple[int, str, str]] = Counter()
-        for row in rows:
-            counts[(int(str(row[0])), "kind", str(row[6]))] += 1
-            counts[(int(str(row[0])), "verb", str(row[3]))] += 1
-            counts[(int(str(row[0])), "actor", str(row[23]))] += 1
+        for (session, kind, verb, actor), count in combined.items():
+            counts[(session, "kind", kind)] += count
+            counts[(session, "verb", verb)] += count
+            counts[(session, "actor", actor)] += count
         self._conn.executemany(
             "INSERT INTO session_counts VALUES (?,?,?,?) ON CONFLICT DO UPDATE"
             " SET count = count + excluded.count",
@@ -264,13 +280,13 @@ class RecordingWriter:
         )
         self._update_span_ranges(rows)
 
-    def _update_span_ranges(self, rows: list[tuple[object, ...]]) -> None:
+    def _update_span_ranges(self, rows: list[_Row]) -> None:
         ranges: dict[tuple[int, int], tuple[int, int]] = {}
         for row in rows:
             if row[25] is None:
                 continue
-            key = (int(str(row[0])), int(str(row[25])))
-            seq = int(str(row[1]))
+            key = (row[0], row[25])
+            seq = row[1]
             low, high = ranges.get(key, (seq, seq))
             ranges[key] = (min(low, seq), max(high, seq))
         self._conn.executemany(
@@ -316,13 +332,23 @@ class RecordingWriter:
         # A rolled-back batch may have inserted ids that no longer exist.
         self._objects.clear()
         self._callsites.clear()
+        self._callsites_by_identity.clear()
         self._blobs.forget()
 
     def close(self) -> None:
         try:
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._leave_wal()
         finally:
             self._conn.close()
+
+    def _leave_wal(self) -> None:
+        """The last writer out returns the file to a rollback journal, so that read-only
+        openers never have to create ``-wal``/``-shm`` files next to a finished recording."""
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._conn.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.OperationalError as error:
+            _log.debug("%s: kept WAL mode, other connections are open (%s)", self.path, error)
 
     def __enter__(self) -> RecordingWriter:
         return self
