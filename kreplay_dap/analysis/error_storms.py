@@ -1,13 +1,15 @@
 """Errors: totals by type, and storms of the same error repeated without backoff.
 
 The same error is the same (actor, verb, object or collection, code). ``window`` or more
-of it form a series; the series *backs off* when its late gaps are at least four times
-its early gaps (exponential backoff), else it is a storm at a steady rate. Both are
-``error`` findings; only storms are high severity. 409s belong to the conflict detector.
+of it form a series; the series *backs off* when its gaps grow geometrically by at least
+25 % per retry (a least-squares fit of log(gap)), else it is a storm at a steady rate.
+Both are ``error`` findings; only storms are high severity. 409s belong to the conflict
+detector.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 
@@ -17,7 +19,7 @@ from recorder.storage.model import Operation
 
 MAX_ERROR_TYPES = 1000
 EDGE_GAPS = 32
-BACKOFF_GROWTH = 4.0
+BACKOFF_GROWTH = 1.25
 
 
 class _Series:
@@ -37,6 +39,22 @@ class _Series:
 def error_type(op: Operation, code: int) -> str:
     reason = op.error_reason or (op.error_message.split(":")[0][:60] if op.error_message else "")
     return f"{code} {reason}".strip() if code else reason or "error"
+
+
+def growth_per_retry(series: _Series) -> float:
+    """Geometric growth of the gap per retry: a least-squares slope of log(gap)."""
+    late_start = series.count - 1 - len(series.late)
+    points = [(float(i), math.log(max(gap, 1))) for i, gap in enumerate(series.early)]
+    points += [(float(late_start + j), math.log(max(gap, 1))) for j, gap in enumerate(series.late)]
+    if len(points) < 2:
+        return 1.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread == 0:
+        return 1.0
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return math.exp(min(slope, 50.0))
 
 
 class ErrorDetector:
@@ -83,10 +101,7 @@ class ErrorDetector:
             if series.count < self.min_repeats:
                 continue
             gaps = series.early + list(series.late)
-            third = max(1, len(gaps) // 3)
-            early = statistics.median(gaps[:third]) or 1
-            late = statistics.median(gaps[-third:])
-            backoff = late >= BACKOFF_GROWTH * early
+            backoff = growth_per_retry(series) >= BACKOFF_GROWTH
             period_s = statistics.median(gaps) / 1e9
             what = f"{actor or 'an actor'}: {verb} {key_text(target)} failed {series.count}x"
             if backoff:

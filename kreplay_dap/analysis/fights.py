@@ -2,8 +2,9 @@
 
 Only writes that switch the writer of an object are decoded; for each field they change
 we remember who set it to what. A *flip* is an actor setting a field another actor set
-last, to a different value. ``window`` flips on one field, by at least two actors each
-setting a value it had set before, is a fight.
+last, to a different value. ``window`` flips on one field, with at least two *insistent*
+actors (each sets it nearly always to its own value), is a fight; an actor clobbering
+a field with whatever it last read is a lost update, not a fight.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ MAX_VALUES_PER_FIELD = 8
 
 
 class _Field:
-    __slots__ = ("actor", "evidence", "flips", "repeats", "seen", "value")
+    __slots__ = ("actor", "evidence", "flips", "repeats", "seen", "value", "values")
 
     def __init__(self, actor: str, value: object) -> None:
         self.actor = actor
@@ -27,6 +28,16 @@ class _Field:
         self.repeats = 0
         self.evidence: list[int] = []
         self.seen: dict[tuple[str, str], int] = {}
+        self.values: dict[str, dict[str, int]] = {}
+
+    def insistent_actors(self) -> int:
+        """Actors that set this field at least twice, nearly always to one value."""
+        count = 0
+        for values in self.values.values():
+            total = sum(values.values())
+            if total >= 2 and max(values.values()) >= 0.75 * total:
+                count += 1
+        return count
 
 
 class _ObjectFights:
@@ -91,6 +102,9 @@ class FightDetector:
                 entry.evidence.append(op.seq)
         if len(entry.seen) < MAX_VALUES_PER_FIELD:
             entry.seen[token] = op.seq
+        values = entry.values.setdefault(op.actor, {})
+        if token[1] in values or len(values) < MAX_VALUES_PER_FIELD:
+            values[token[1]] = values.get(token[1], 0) + 1
         entry.actor = op.actor
         entry.value = value
 
@@ -100,7 +114,9 @@ class FightDetector:
             contested = [
                 (path, entry)
                 for path, entry in fights.fields.items()
-                if entry.flips >= self.min_flips and entry.repeats >= 2
+                if entry.flips >= self.min_flips
+                and entry.repeats >= 2
+                and entry.insistent_actors() >= 2
             ]
             if not contested:
                 continue

@@ -28,6 +28,8 @@ MAX_SPAN_READS = 256
 MAX_OPEN_SPANS = 4096
 MAX_ACTOR_READS = 64
 MIN_NOOP_WRITES = 3
+SWEEP_OBJECTS = 3
+MAX_REQUEUE_CANDIDATES = 2000
 
 
 class _Track:
@@ -114,6 +116,7 @@ class LoopDetector:
         self.reads = Reads()
         self.tracks: dict[tuple[str, Key], _Track] = {}
         self.findings: list[Finding] = []
+        self.requeues: list[Finding] = []
 
     def observe(self, op: Operation, key: Key) -> None:
         verb = op.verb
@@ -151,7 +154,10 @@ class LoopDetector:
     # -- write cycles -------------------------------------------------------------------
     def _write_cycle(self, op: Operation, key: Key, track: _Track) -> None:
         actor = op.actor
-        if track.last_write_seq < 0:
+        reconciling = op.span_id is not None or track.last_read_seq > track.last_write_seq
+        if track.last_write_seq < 0 or not reconciling:
+            # Not part of a reconcile of X (a node agent, a user): nothing to loop on.
+            self._close(actor, key, track)
             self._restart(track, op)
             return
         if op.span_id is not None and op.span_id == track.last_span:
@@ -264,7 +270,7 @@ class LoopDetector:
             f"reconcile loop: {actor or 'an actor'} re-read {key_text(key)} {len(reads)}x "
             f"every {period_s * 1000:.0f} ms with no change and no write; requeue without backoff"
         )
-        self.findings.append(
+        self.requeues.append(
             Finding(
                 "loop", [key_text(key)], seqs[0], seqs[-1], len(reads), description,
                 seqs[:MAX_EVIDENCE], "medium", [actor], period_ops, period_s,
@@ -293,4 +299,25 @@ class LoopDetector:
             self._close(actor, key, track)
             self._close_reads(actor, key, track)
             self._noop_finding(actor, key, track)
-        return self.findings
+        return self.findings + without_sweeps(self.requeues[:MAX_REQUEUE_CANDIDATES])
+
+
+def without_sweeps(candidates: list[Finding]) -> list[Finding]:
+    """Drop read cycles that are a resync: the same actor re-reading at least
+    ``SWEEP_OBJECTS`` objects of one kind, over overlapping time, at the same period."""
+    kept = []
+    for finding in candidates:
+        kind = finding.objects[0].split("/")[0]
+        alike = sum(
+            1
+            for other in candidates
+            if other.actors == finding.actors
+            and other.objects[0].split("/")[0] == kind
+            and other.first_seq <= finding.last_seq
+            and finding.first_seq <= other.last_seq
+            and abs((other.period_s or 0) - (finding.period_s or 0))
+            <= 0.2 * max(finding.period_s or 0, 1e-3)
+        )
+        if alike < SWEEP_OBJECTS:
+            kept.append(finding)
+    return kept

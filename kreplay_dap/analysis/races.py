@@ -19,6 +19,7 @@ from kreplay_dap.analysis.world import Key, World, is_error, key_text, rv_number
 from recorder.storage.model import Operation
 
 MAX_REVERTED_FIELDS = 10
+_MISSING = object()
 
 
 class _Seen:
@@ -54,7 +55,8 @@ class RaceDetector:
     def observe(self, op: Operation, key: Key) -> None:
         if is_error(op) or not op.name:
             return
-        if op.verb in {"get", "watch"}:
+        if op.verb == "get" or (op.verb == "watch" and (op.actor, key) not in self.seen):
+            # A reconcile works on the copy it got, not on events that arrive meanwhile.
             self._saw(op, key)
         elif op.verb in {"update", "patch"}:
             self._wrote(op, key)
@@ -94,8 +96,9 @@ class RaceDetector:
         if basis is None or current is None or after is None:
             return []
         reverted = []
-        for path, value in current.items():
-            if path in basis and basis[path] != value and after.get(path) == basis[path]:
+        for path in sorted({*basis, *current}):
+            read, now = basis.get(path, _MISSING), current.get(path, _MISSING)
+            if read != now and after.get(path, _MISSING) == read:
                 reverted.append(path)
                 if len(reverted) >= MAX_REVERTED_FIELDS:
                     break
