@@ -1,0 +1,118 @@
+"""Captured calls and watch lines to ``Operation`` rows (writer process side)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from recorder.capture.decode import (
+    ErrorFields,
+    error_fields,
+    object_fields,
+    parse_json,
+    watch_event,
+)
+from recorder.capture.redact import Redactor
+from recorder.capture.routes import Route, parse_route
+from recorder.storage import CallFrame, Operation
+
+_PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+
+
+def call_frames(raw: Any) -> tuple[CallFrame, ...]:
+    frames = []
+    for item in list(raw or ())[:8]:
+        file, line, function = item
+        frames.append(CallFrame(str(file), int(line), str(function)))
+    return tuple(frames)
+
+
+class Converter:
+    """Builds operations for one session; learns resource kinds from responses."""
+
+    def __init__(self, session_id: str, actor: str, redactor: Redactor) -> None:
+        self.session_id = session_id
+        self.actor = actor
+        self.redactor = redactor
+        self.learned_kinds: dict[str, str] = {}
+
+    def call(self, message: tuple[Any, ...], span_id: int | None) -> Operation | None:
+        """One request/response; None for non-resource paths (discovery, /version)."""
+        (_, ts_ns, duration_us, method, url, content_type, request, status, reason,
+         response, exc_type, exc_text, thread, site, _) = message  # fmt: skip
+        route = parse_route(str(method), str(url))
+        if route is None:
+            return None
+        body = parse_json(response) if isinstance(response, bytes) else None
+        fields = object_fields(body, route, self.learned_kinds)
+        op = Operation(
+            self.session_id, 0, int(ts_ns), route.verb,
+            api_version=fields.api_version, kind=fields.kind, resource=route.resource,
+            subresource=route.subresource, namespace=fields.namespace, name=fields.name,
+            uid=fields.uid, resource_version=fields.resource_version,
+            generation=fields.generation, duration_us=int(duration_us), actor=self.actor,
+            thread=str(thread), span_id=span_id, call_site=call_frames(site),
+            status_code=int(status),
+        )  # fmt: skip
+        if method == "PATCH":
+            op.patch_type = _PATCH_TYPES.get(str(content_type).split(";")[0].strip(), "")
+        op.request_body = self._request_body(request, route)
+        op.response_body = self._response_body(response, body, route)
+        if int(status) >= 400:
+            _set_error(op, error_fields(int(status), str(reason), body, response))
+        elif exc_type:
+            op.error_reason, op.error_message = str(exc_type), str(exc_text)[:4096]
+        return op
+
+    def _request_body(self, request: Any, route: Route) -> bytes | None:
+        if request is None:
+            return None
+        if isinstance(request, bytes | str):
+            parsed = parse_json(request.encode() if isinstance(request, str) else request)
+            if parsed is None:
+                return request.encode() if isinstance(request, str) else request
+            request = parsed
+        self.redactor.redact_body(request, route.resource, route.subresource)
+        return json.dumps(request).encode()
+
+    def _response_body(self, raw: Any, body: Any, route: Route) -> bytes | None:
+        if not isinstance(raw, bytes):
+            return None
+        if self.redactor.redact_body(body, route.resource, route.subresource):
+            return json.dumps(body).encode()
+        return raw
+
+    def watch_line(
+        self, line: bytes, ts_ns: int, route: Route, thread: str,
+        site: tuple[CallFrame, ...], span_id: int | None,
+    ) -> Operation | None:  # fmt: skip
+        event = watch_event(line, route, self.redactor)
+        if event is None:
+            return None
+        fields = object_fields(event.obj, _as_get(route), self.learned_kinds)
+        op = Operation(
+            self.session_id, 0, ts_ns, "watch", event_type=event.event_type,
+            api_version=fields.api_version, kind=fields.kind, resource=route.resource,
+            subresource=route.subresource, namespace=fields.namespace, name=fields.name,
+            uid=fields.uid, resource_version=fields.resource_version,
+            generation=fields.generation, response_body=event.body, status_code=200,
+            actor=self.actor, thread=thread, span_id=span_id, call_site=site,
+        )  # fmt: skip
+        if event.event_type == "ERROR":
+            _set_error(op, error_fields(0, "", event.obj, event.body))
+        return op
+
+
+def _set_error(op: Operation, error: ErrorFields) -> None:
+    op.error_code, op.error_reason, op.error_message = error.code, error.reason, error.message
+
+
+def _as_get(route: Route) -> Route:
+    """A watch event carries one object: read its fields like a get's response."""
+    return Route(route.api_version, route.resource, route.namespace, "", route.subresource,
+                 "get", True)  # fmt: skip

@@ -1,0 +1,224 @@
+"""The seam in the official client: ``ApiClient.call_api`` and the urllib3 response it returns.
+
+Every generated API (any group), ``CustomObjectsApi``, the dynamic client and
+``watch.Watch`` go through ``call_api``. Its response is read later by the caller, so
+the response body is captured by wrapping that one urllib3 response's ``read``,
+``read_chunked``, ``release_conn`` and ``close``: the caller keeps the same object
+and gets the same bytes. On the operator's thread we only take timestamps, the call
+site and references to bytes the client already has; nothing is parsed or copied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from recorder.capture import messages as m
+from recorder.capture.callsite import call_site
+from recorder.capture.routes import is_watch_url
+
+if TYPE_CHECKING:
+    from recorder.capture.recorder import Recorder
+
+
+def thread_label() -> str:
+    """The thread's name, and the asyncio task's when one is running."""
+    name = threading.current_thread().name
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        task = asyncio.current_task(loop)
+        if task is not None:
+            return f"{name}/{task.get_name()}"
+    return name
+
+
+class RecordedCallApi:
+    """Replaces ``api_client.call_api`` on one client instance."""
+
+    def __init__(self, recorder: Recorder, original: Callable[..., Any]) -> None:
+        self.recorder = recorder
+        self.original = original
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        header_params: dict[str, Any] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        recorder = self.recorder
+        if not recorder.enabled:
+            return self.original(method, url, header_params, body, post_params, _request_timeout)
+        call = recorder.begin_call(method, url, header_params, body)
+        timeout = _request_timeout
+        try:
+            response = self.original(method, url, header_params, body, post_params, timeout)
+        except BaseException as error:
+            recorder.guarded(call.failed, error)
+            raise
+        recorder.guarded(call.responded, response)
+        return response
+
+
+class CallCapture:
+    """One call in flight: what we know before the response, then the response tap."""
+
+    __slots__ = ("content_type", "method", "recorder", "request", "site", "span", "start_ns",
+                 "start_perf", "thread", "url")  # fmt: skip
+
+    def __init__(self, recorder: Recorder, method: str, url: str, headers: Any, body: Any) -> None:
+        self.recorder = recorder
+        self.start_ns = time.time_ns()
+        self.start_perf = time.perf_counter_ns()
+        self.method = method
+        self.url = url
+        self.content_type = headers.get("Content-Type", "") if isinstance(headers, dict) else ""
+        self.request = body
+        self.site = call_site()
+        self.thread = thread_label()
+        self.span = recorder.current_span()
+
+    def message(self, status: int, reason: str, data: bytes | None, exc: Any = None) -> m.Message:
+        duration_us = (time.perf_counter_ns() - self.start_perf) // 1000
+        return (m.CALL, self.start_ns, duration_us, self.method, self.url, self.content_type,
+                self.request, status, reason, data, type(exc).__name__ if exc else "",
+                str(exc)[:4096] if exc else "", self.thread, self.site, self.span)  # fmt: skip
+
+    def failed(self, error: BaseException) -> None:
+        self.recorder.emit(self.message(0, "", None, error), 0)
+
+    def responded(self, response: Any) -> None:
+        raw = getattr(response, "response", None)
+        status = getattr(response, "status", 0)
+        if raw is None or not hasattr(raw, "read") or not isinstance(status, int):
+            self.recorder.emit(self.message(status if isinstance(status, int) else 0, "", None), 0)
+            return
+        reason = str(getattr(response, "reason", "") or "")
+        if 200 <= status <= 299 and self.method == "GET" and is_watch_url(self.url):
+            WatchTap(self, raw).install()
+        else:
+            BodyTap(self, raw, status, reason).install()
+
+
+class BodyTap:
+    """Collects the body as the caller reads it; emits the call once, at EOF or close."""
+
+    def __init__(self, call: CallCapture, raw: Any, status: int, reason: str) -> None:
+        self.call = call
+        self.raw = raw
+        self.status = status
+        self.reason = reason
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.done = False
+        self.reading = False  # urllib3 releases the connection from inside read()
+        self._read = raw.read
+        self._release = raw.release_conn
+        self._close = raw.close
+
+    def install(self) -> None:
+        self.raw.read = self.read
+        self.raw.release_conn = self.release_conn
+        self.raw.close = self.close
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        self.reading = True
+        try:
+            data = self._read(amt, *args, **kwargs)
+        finally:
+            self.reading = False
+        self.call.recorder.guarded(self._collect, data, amt is None or not data)
+        return data
+
+    def _collect(self, data: Any, finished: bool) -> None:
+        if isinstance(data, bytes) and data and not self.done:
+            self.size += len(data)
+            if self.size <= self.call.recorder.max_object_bytes:
+                self.chunks.append(data)
+        if finished:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        whole = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+        if self.size > self.call.recorder.max_object_bytes:
+            whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
+        self.call.recorder.emit(self.call.message(self.status, self.reason, whole), len(whole))
+
+    def release_conn(self) -> Any:
+        if not self.reading:
+            self.call.recorder.guarded(self.finish)
+        return self._release()
+
+    def close(self) -> Any:
+        if not self.reading:
+            self.call.recorder.guarded(self.finish)
+        return self._close()
+
+
+class WatchTap:
+    """Forwards each chunk of a watch stream, untouched, to the writer process."""
+
+    def __init__(self, call: CallCapture, raw: Any) -> None:
+        self.call = call
+        self.raw = raw
+        self.stream_id = call.recorder.new_stream_id()
+        self.closed = False
+        self.reading = False
+        self._read = raw.read
+        self._read_chunked = raw.read_chunked
+        self._release = raw.release_conn
+        self._close = raw.close
+
+    def install(self) -> None:
+        call = self.call
+        opened = (m.WATCH_OPEN, self.stream_id, call.start_ns, call.url, call.thread,
+                  call.site, call.span)  # fmt: skip
+        call.recorder.emit(opened, 0)
+        self.raw.read = self.read
+        self.raw.read_chunked = self.read_chunked
+        self.raw.release_conn = self.release_conn
+        self.raw.close = self.close
+
+    def _forward(self, data: Any) -> None:
+        recorder = self.call.recorder
+        if data and recorder.enabled and isinstance(data, bytes):
+            recorder.emit((m.WATCH_CHUNK, self.stream_id, time.time_ns(), data), len(data))
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        self.reading = True
+        try:
+            data = self._read(*args, **kwargs)
+        finally:
+            self.reading = False
+        self.call.recorder.guarded(self._forward, data)
+        return data
+
+    def read_chunked(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        guarded = self.call.recorder.guarded
+        for chunk in self._read_chunked(*args, **kwargs):
+            guarded(self._forward, chunk)
+            yield chunk
+        self.call.recorder.guarded(self._end)
+
+    def _end(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.call.recorder.emit((m.WATCH_CLOSE, self.stream_id), 0)
+
+    def release_conn(self) -> Any:
+        if not self.reading:
+            self.call.recorder.guarded(self._end)
+        return self._release()
+
+    def close(self) -> Any:
+        if not self.reading:
+            self.call.recorder.guarded(self._end)
+        return self._close()

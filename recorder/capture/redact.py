@@ -1,0 +1,133 @@
+"""Redaction of secret values in parsed JSON bodies, before anything reaches the file.
+
+Secret values become a keyed digest marker, so "did this secret change?" still has an
+answer while the plaintext never hits the disk. Runs on the writer side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from recorder.errors import InvalidInputError
+
+_SECRET_FIELDS = ("data", "stringData")
+_MAX_PATH_DEPTH = 16
+_MAX_VISITS = 100_000
+# Built-in places where the API returns credentials: (resource, subresource) -> paths.
+_TOKEN_PATHS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("tokenreviews", ""): (("spec", "token"),),
+    ("serviceaccounts", "token"): (("status", "token"),),
+}
+
+
+def parse_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """Validate user paths such as ``spec.password`` or ``data.*``."""
+    parsed = []
+    for path in list(paths)[:256]:
+        if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
+            raise InvalidInputError(f"invalid redaction path {path!r}: use e.g. spec.password")
+        parts = tuple(path.split("."))
+        if len(parts) > _MAX_PATH_DEPTH or "" in parts:
+            raise InvalidInputError(f"invalid redaction path {path!r}")
+        parsed.append(parts)
+    return tuple(parsed)
+
+
+class Redactor:
+    """Replaces secret values with ``<redacted hmac-sha256:…>`` markers, in place."""
+
+    def __init__(self, key: bytes, extra_paths: tuple[tuple[str, ...], ...] = ()) -> None:
+        self._key = key
+        self._extra = extra_paths
+
+    def marker(self, value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        mac = hmac.new(self._key, text.encode("utf-8", "replace"), hashlib.sha256)
+        return f"<redacted hmac-sha256:{mac.hexdigest()[:16]}>"
+
+    def redact_object(self, obj: Any, resource: str, subresource: str = "") -> bool:
+        """Redact one object (not a list); True when something was replaced."""
+        if not isinstance(obj, dict):
+            return False
+        changed = False
+        if resource == "secrets" or obj.get("kind") == "Secret":
+            changed = self._secret_values(obj)
+        for path in _TOKEN_PATHS.get((resource, subresource), ()):
+            changed = self._path(obj, path) or changed
+        for path in self._extra:
+            changed = self._path(obj, path) or changed
+        return changed
+
+    def redact_body(self, body: Any, resource: str, subresource: str = "") -> bool:
+        """Redact a whole body: an object, a list's items, or a JSON patch to a Secret."""
+        if isinstance(body, list):
+            return self._json_patch(body) if resource == "secrets" else False
+        if not isinstance(body, dict):
+            return False
+        items = body.get("items")
+        if isinstance(items, list) and str(body.get("kind", "")).endswith("List"):
+            changed = False
+            for item in items[:_MAX_VISITS]:
+                changed = self.redact_object(item, resource, subresource) or changed
+            return changed
+        return self.redact_object(body, resource, subresource)
+
+    def _secret_values(self, obj: dict[str, Any]) -> bool:
+        changed = False
+        for field in _SECRET_FIELDS:
+            values = obj.get(field)
+            if isinstance(values, dict):
+                for key in list(values)[:_MAX_VISITS]:
+                    values[key] = self.marker(values[key])
+                    changed = True
+        return changed
+
+    def _json_patch(self, operations: list[Any]) -> bool:
+        changed = False
+        for operation in operations[:_MAX_VISITS]:
+            if not isinstance(operation, dict) or "value" not in operation:
+                continue
+            path = str(operation.get("path", ""))
+            if path.startswith(("/data", "/stringData")):
+                value = operation["value"]
+                if isinstance(value, dict):
+                    operation["value"] = {k: self.marker(v) for k, v in value.items()}
+                else:
+                    operation["value"] = self.marker(value)
+                changed = True
+        return changed
+
+    def _path(self, obj: Any, path: tuple[str, ...]) -> bool:
+        """Walk a dotted path iteratively; ``*`` matches every key or list item."""
+        frontier: list[Any] = [obj]
+        for part in path[:-1]:
+            frontier = _children(frontier, part)
+        changed = False
+        last = path[-1]
+        for node in frontier[:_MAX_VISITS]:
+            keys = _keys(node, last)
+            for key in keys:
+                node[key] = self.marker(node[key])
+                changed = True
+        return changed
+
+
+def _keys(node: Any, part: str) -> list[Any]:
+    if isinstance(node, dict):
+        if part == "*":
+            return list(node)[:_MAX_VISITS]
+        return [part] if part in node else []
+    if isinstance(node, list) and part == "*":
+        return list(range(min(len(node), _MAX_VISITS)))
+    return []
+
+
+def _children(nodes: list[Any], part: str) -> list[Any]:
+    found: list[Any] = []
+    for node in nodes[:_MAX_VISITS]:
+        found.extend(node[key] for key in _keys(node, part))
+    return found[:_MAX_VISITS]
