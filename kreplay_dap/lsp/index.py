@@ -25,7 +25,7 @@ from recorder.storage.model import WRITE_VERBS, Operation
 RECENT_CALLS = 5
 MAX_SCAN_OPS = 20_000_000
 MAX_CALLSITES = 2_000_000
-FETCH_ROWS = 10_000
+MAX_GROUPS = 10_000_000
 
 
 class CallRecord(NamedTuple):
@@ -70,6 +70,24 @@ class LineStats:
         if call.verb in WRITE_VERBS and not call.error:
             self.last_write_seq = call.seq
 
+    def add_group(
+        self,
+        call: tuple[str, str],
+        count: int,
+        errors: int,
+        first: int,
+        last: int,
+        last_write: int | None,
+    ) -> None:
+        """Fold in a (verb, kind) group of calls aggregated elsewhere (``recent`` apart)."""
+        self.first_seq = first if self.calls == 0 else min(self.first_seq, first)
+        self.last_seq = max(self.last_seq, last)
+        self.calls += count
+        self.errors += errors
+        self.by_call[call] += count
+        if last_write is not None:
+            self.last_write_seq = max(self.last_write_seq or 0, last_write)
+
     def absorb(self, newer: LineStats) -> None:
         """Fold in the stats of operations that all come after ours."""
         if newer.calls == 0:
@@ -98,14 +116,17 @@ class SessionDelta:
     operations: int = 0
     without_call_site: int = 0
 
-    def add(self, file: str, line: int, call: CallRecord) -> None:
+    def line(self, file: str, line: int) -> LineStats:
         lines = self.files.get(file)
         if lines is None:
             lines = self.files[file] = {}
         stats = lines.get(line)
         if stats is None:
             stats = lines[line] = LineStats(line)
-        stats.add(call)
+        return stats
+
+    def add(self, file: str, line: int, call: CallRecord) -> None:
+        self.line(file, line).add(call)
 
 
 @dataclass(slots=True)
@@ -182,6 +203,7 @@ def scan_operations(operations: Iterator[Operation], after_seq: int) -> SessionD
 
 
 _ERROR_SQL = "(status_code >= 400 OR error_code >= 400 OR event_type = 'ERROR')"
+_WRITES_SQL = "(" + ", ".join(f"'{verb}'" for verb in sorted(WRITE_VERBS)) + ")"
 
 
 class _SqlScan:
@@ -208,27 +230,47 @@ class _SqlScan:
         delta = SessionDelta(after_seq, after_seq if high is None else int(high))
         if high is None:
             return delta
-        delta.operations = min(int(total), MAX_SCAN_OPS)
+        delta.operations = int(total)
+        bounds = (self.session, after_seq, int(high))
         sites = self._callsites()
-        cursor = self.conn.execute(
-            "SELECT seq, verb, kind, namespace, name, MAX(error_code, status_code),"
-            f" duration_us, {_ERROR_SQL}, callsite_id FROM ops"
-            " WHERE session = ? AND seq > ? AND seq <= ? AND callsite_id IS NOT NULL"
-            f" ORDER BY seq LIMIT {MAX_SCAN_OPS}",
-            (self.session, after_seq, int(high)),
-        )
         with_site = 0
-        for _ in range(MAX_SCAN_OPS // FETCH_ROWS + 1):
-            rows = cursor.fetchmany(FETCH_ROWS)
-            if not rows:
-                break
-            for row in rows:
-                site = sites.get(row[8])
-                if site is not None:  # a dangling id would be a corrupt file: counted below
-                    with_site += 1
-                    delta.add(site[0], site[1], CallRecord._make(row[:8]))
+        touched: dict[int, LineStats] = {}
+        # SQLite aggregates in C; Python only sees one row per (call site, verb, kind).
+        groups = self.conn.execute(
+            f"SELECT callsite_id, verb, kind, COUNT(*), SUM({_ERROR_SQL}), MIN(seq), MAX(seq),"
+            f" MAX(CASE WHEN verb IN {_WRITES_SQL} AND NOT {_ERROR_SQL} THEN seq END) FROM ops"
+            " WHERE session = ? AND seq > ? AND seq <= ? AND callsite_id IS NOT NULL"
+            f" GROUP BY callsite_id, verb, kind LIMIT {MAX_GROUPS}",
+            bounds,
+        )
+        for site_id, verb, kind, count, errors, first, last, last_write in groups:
+            site = sites.get(int(site_id))
+            if site is None:  # a dangling id would be a corrupt file: counted as no site
+                continue
+            with_site += int(count)
+            stats = delta.line(site[0], site[1])
+            stats.add_group(
+                (str(verb), str(kind)), int(count), int(errors), first, last, last_write
+            )
+            touched[int(site_id)] = stats
+        self._recent_calls(touched, bounds)
         delta.without_call_site = max(delta.operations - with_site, 0)
         return delta
+
+    def _recent_calls(self, touched: dict[int, LineStats], bounds: tuple[int, int, int]) -> None:
+        """The last few calls of each line, through the call-site index."""
+        per_line: dict[int, list[CallRecord]] = {}
+        for site_id, stats in touched.items():
+            rows = self.conn.execute(
+                "SELECT seq, verb, kind, namespace, name, MAX(error_code, status_code),"
+                f" duration_us, {_ERROR_SQL} FROM ops WHERE callsite_id = ? AND session = ?"
+                f" AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT {RECENT_CALLS}",
+                (site_id, *bounds),
+            )
+            per_line.setdefault(id(stats), []).extend(CallRecord._make(row) for row in rows)
+        for stats in {id(stats): stats for stats in touched.values()}.values():
+            calls = sorted(per_line.get(id(stats), []))
+            stats.recent.extend(calls[-RECENT_CALLS:])
 
     def _callsites(self) -> dict[int, tuple[str, int]]:
         rows = self.conn.execute(
