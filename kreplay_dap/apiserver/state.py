@@ -121,6 +121,20 @@ class ClusterState:
             self.resource_version = max(self.resource_version + 1, candidate)
             return self.resource_version
 
+    def replayed_resource_version(self, recorded: str) -> int:
+        """The RV of a replayed event: the recorded one while the log stays non-decreasing
+        (a watcher that listed at that RV already saw the change), else the next one."""
+        with self.lock:
+            if recorded.isdigit() and len(recorded) < 19 and int(recorded) >= self.resource_version:
+                self.resource_version = int(recorded)
+                return self.resource_version
+            return self.next_resource_version()
+
+    def adopt_resource_version(self, recorded: int) -> None:
+        """Raise the counter to a recorded RV kept as it is (seeding from a recording)."""
+        with self.lock:
+            self.resource_version = max(self.resource_version, recorded)
+
     def put(
         self, info: KindInfo, obj: dict[str, Any], event_type: str, emit: bool = True
     ) -> StoredObject:
