@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from kreplay_dap.cli.options import database_option, format_option
+from recorder.errors import InvalidInputError
 from recorder.storage import SessionInfo, open_recording
+from recorder.storage.writer import DEFAULT_MAX_OPS
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_OPS_ENV = "REPLAY_MAX_OPS"
+
+
+def resolve_max_ops(option: int | None) -> int:
+    """``--max-ops``, else ``$REPLAY_MAX_OPS`` (the Go tool's variable), else 1,000,000."""
+    if option is not None:
+        value, origin = str(option), "--max-ops"
+    else:
+        value, origin = os.environ.get(MAX_OPS_ENV, str(DEFAULT_MAX_OPS)), MAX_OPS_ENV
+    try:
+        limit = int(value.strip())
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InvalidInputError(f"{origin} must be a positive integer, not {value!r}")
+    return limit
+
+
+def max_ops_option(func: F) -> F:
+    option = click.option(
+        "--max-ops",
+        type=int,
+        default=None,
+        help=f"Per-session operation limit (default ${MAX_OPS_ENV} or {DEFAULT_MAX_OPS:,}).",
+    )
+    return option(func)
 
 
 def _time(ns: int | None) -> str:
@@ -47,9 +80,10 @@ def session_as_json(info: SessionInfo) -> dict[str, object]:
 @click.command("sessions")
 @database_option
 @format_option("table", "json")
-def command(database: str, output_format: str) -> None:
+@max_ops_option
+def command(database: str, output_format: str, max_ops: int | None) -> None:
     """List the recorded sessions with counts, time ranges, actors and drops."""
-    recording = open_recording(database)
+    recording = open_recording(database, max_ops=resolve_max_ops(max_ops))
     try:
         sessions = recording.sessions()
     finally:

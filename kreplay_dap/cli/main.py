@@ -17,7 +17,16 @@ from recorder.errors import KreplayError
 EXIT_BAD_INPUT = 2
 
 # One module per command; adding a command is adding its module name here.
-COMMAND_MODULES: tuple[str, ...] = ("sessions", "lsp", "replay", "demo", "analyze", "verify")
+COMMAND_MODULES: tuple[str, ...] = (
+    "sessions",
+    "import",
+    "export",
+    "lsp",
+    "replay",
+    "demo",
+    "analyze",
+    "verify",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -257,6 +257,33 @@ class KreplayRecording:
             for row in rows:
                 yield self._operation(session_id, row)
 
+    # -- provenance of imported files --------------------------------------------------
+    def origins(
+        self, session_id: str, item: str, start_key: int | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Original Go-tool column values kept by an import, in key order (seq for ops)."""
+        rowid = self.session_rowid(session_id)
+        if not self._has_origins():
+            return
+        low = -(1 << 62) if start_key is None else start_key
+        sql = (
+            "SELECT key, columns FROM seed_origin WHERE session = ? AND item = ? AND key >= ?"
+            f" ORDER BY key LIMIT {PAGE_SIZE}"
+        )
+        for _ in range(self.max_ops // PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (rowid, item, low)).fetchall()
+            for key, text in rows:
+                yield int(key), _origin_columns(self.path, text)
+            if len(rows) < PAGE_SIZE:
+                return
+            low = int(rows[-1][0]) + 1
+
+    def _has_origins(self) -> bool:
+        row = self.connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seed_origin'"
+        ).fetchone()
+        return row is not None
+
     # -- bodies -------------------------------------------------------------------------
     def body(self, ref: int | None) -> bytes | None:
         return None if ref is None else self._decoder.load(ref)
@@ -320,6 +347,16 @@ def _span(session_id: str, row: tuple[Any, ...]) -> ReconcileSpan:
         actor=row[4], thread=row[5], trigger=row[6], start_ns=row[7], end_ns=row[8],
         start_seq=row[9], end_seq=row[10], error=row[11], external_id=row[12],
     )  # fmt: skip
+
+
+def _origin_columns(path: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise NotARecordingError(f"{path}: corrupt seed_origin row ({error})") from error
+    if not isinstance(value, dict):
+        raise NotARecordingError(f"{path}: corrupt seed_origin row (not an object)")
+    return value
 
 
 def _labels(text: str) -> dict[str, str]:

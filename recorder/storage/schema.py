@@ -131,9 +131,22 @@ CREATE INDEX ops_by_verb_kind ON ops (session, verb, kind, seq);
 CREATE INDEX ops_by_status ON ops (session, error_code, seq) WHERE error_code != 0;
 """
 
+# Values of the Go tool's columns that an import could not derive from our own columns,
+# so that exporting back to its schema is lossless (see recorder/storage/seed.py).
+_V3 = """
+CREATE TABLE seed_origin (
+    session INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    key INTEGER NOT NULL,
+    columns TEXT NOT NULL,
+    PRIMARY KEY (session, item, key)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial format: sessions, ops, blobs, objects, callsites, spans", _V1),
     Migration(2, "indexes for verb/kind and error breakpoints", _V2),
+    Migration(3, "seed_origin: the Go tool's values an import keeps for a lossless export", _V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

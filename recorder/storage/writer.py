@@ -25,6 +25,8 @@ from recorder.storage.schema import migrate
 
 _log = logging.getLogger(__name__)
 
+ORIGIN_ITEMS = frozenset({"session", "op", "span"})
+
 DEFAULT_MAX_OPS = 1_000_000
 DEFAULT_MAX_OBJECT_BYTES = 1 << 20
 _CACHE_LIMIT = 100_000
@@ -123,6 +125,27 @@ class RecordingWriter:
                 f"UPDATE sessions SET {assignments} WHERE session_id = ?",
                 (*values, session_id),
             )
+
+    def session_ids(self) -> set[str]:
+        """The sessions already in the file (any writer's)."""
+        rows = self._conn.execute("SELECT session_id FROM sessions").fetchall()
+        return {str(row[0]) for row in rows}
+
+    def session_summary(self, session_id: str) -> SessionInfo:
+        """The session row as written so far (without the per-kind/actor/verb counts)."""
+        row = self._conn.execute(
+            "SELECT started_ns, ended_ns, op_count, first_seq, last_seq, first_ts_ns,"
+            " last_ts_ns, dropped_ops, oversize_ops, truncated FROM sessions"
+            " WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            raise RecordingError(f"session {session_id!r} was not begun in {self.path}")
+        return SessionInfo(
+            session_id, started_ns=row[0], ended_ns=row[1], op_count=row[2], first_seq=row[3],
+            last_seq=row[4], first_ts_ns=row[5], last_ts_ns=row[6], dropped_ops=row[7],
+            oversize_ops=row[8], truncated=bool(row[9]),
+        )  # fmt: skip
 
     def end_session(self, session_id: str, ended_ns: int | None = None) -> None:
         self.update_session(session_id, ended_ns=ended_ns or time.time_ns())
@@ -322,6 +345,26 @@ class RecordingWriter:
                 " start_seq = COALESCE(spans.start_seq, excluded.start_seq),"
                 " end_seq = COALESCE(excluded.end_seq, spans.end_seq)",
                 rows,
+            )
+
+    # -- provenance of imported files --------------------------------------------------
+    def put_origins(
+        self, session_id: str, item: str, entries: Sequence[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """Keep original column values of an imported row (``item``: session, op or span)."""
+        if item not in ORIGIN_ITEMS:
+            raise RecordingError(f"unknown origin item {item!r}")
+        if not entries:
+            return
+        with self._transaction():
+            rowid = self._state(session_id).rowid
+            self._conn.executemany(
+                "INSERT INTO seed_origin VALUES (?,?,?,?) ON CONFLICT DO UPDATE"
+                " SET columns = excluded.columns",
+                [
+                    (rowid, item, key, json.dumps(columns, separators=(",", ":")))
+                    for key, columns in entries
+                ],
             )
 
     # -- plumbing -----------------------------------------------------------------------
