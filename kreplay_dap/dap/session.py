@@ -87,6 +87,13 @@ class DebugSession:
             self.output.event("thread", {"reason": "started", "threadId": self.threads[key]})
         return self.threads[key]
 
+    def add_threads(self, keys: list[tuple[str, str]]) -> None:
+        for actor, thread in keys:
+            if (actor, thread) not in self.threads:
+                self.threads[(actor, thread)] = len(self.threads) + 1
+                body = {"reason": "started", "threadId": self.threads[(actor, thread)]}
+                self.output.event("thread", body)
+
     def thread_key(self, thread_id: int) -> tuple[str, str] | None:
         for key, value in self.threads.items():
             if value == thread_id:

@@ -70,7 +70,7 @@ class ReplayEngine:
         self.last_seq: int = self.info.last_seq
         self.position = self.first_seq
         self.queries = Queries(recording, session_id)
-        self.history = ObjectHistory(recording, session_id)
+        self.history = ObjectHistory(recording, session_id, self.queries)
         self.cluster = ClusterIndex(self.queries)
         self.breakpoints: dict[str, list[Breakpoint]] = {}
         self._ops: OrderedDict[int, Operation] = OrderedDict()

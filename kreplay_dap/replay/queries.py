@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from kreplay_dap.replay.object_index import ObjectIndex, ObjectLifetime
 from recorder.storage.api import Recording
 from recorder.storage.model import VERBS, ObjectRef, Operation
 
@@ -98,20 +99,6 @@ class OpFilter:
         return bool(self.error_codes or self.errors_only or self.error_min or self.min_duration_us)
 
 
-@dataclass(slots=True)
-class ObjectLifetime:
-    ref: ObjectRef
-    first_seq: int
-    last_create_seq: int
-    last_delete_seq: int
-
-    def exists_at(self, seq: int) -> bool:
-        if self.first_seq > seq:
-            return False
-        gone = self.last_delete_seq and self.last_delete_seq <= seq
-        return not (gone and self.last_create_seq < self.last_delete_seq)
-
-
 class Queries:
     """Searches by index; see the module docstring."""
 
@@ -170,6 +157,12 @@ class Queries:
             if op.call_site and op.call_site[0].line == line
         ]
 
+    def state_seq(self, ref: ObjectRef, seq: int, forward: bool) -> int | bool | None:
+        """Nearest state-bearing op on ``ref`` by index; False when there is no index."""
+        if self._sql is None:
+            return False
+        return self._sql.objects.state_seq(ref, seq, forward)
+
     def object_lifetimes(self) -> list[ObjectLifetime]:
         if self._sql is not None:
             return self._sql.object_lifetimes()
@@ -225,6 +218,7 @@ class _SqlQueries:
         self.conn = conn
         self.session = session_rowid
         self._error_codes: list[int] | None = None
+        self.objects = ObjectIndex(conn, session_rowid)
 
     @classmethod
     def open(cls, recording: Recording, session_id: str) -> _SqlQueries | None:
@@ -232,6 +226,9 @@ class _SqlQueries:
         if recording.flavor != "kreplay" or not isinstance(conn, sqlite3.Connection):
             return None
         row = conn.execute("SELECT id FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        # Replay reads a few rows at a time: with the reader's large mmap every page a scan
+        # ever touched would count in the adapter's resident memory.
+        conn.execute("PRAGMA mmap_size = 0")
         return cls(conn, int(row[0])) if row else None
 
     def next_match(
@@ -327,20 +324,7 @@ class _SqlQueries:
         return sorted(seqs)
 
     def object_lifetimes(self) -> list[ObjectLifetime]:
-        ok = "p.error_code = 0 AND p.status_code < 400"
-        ok += " AND p.verb NOT IN ('list', 'deletecollection')"
-        sql = (
-            f"SELECT o.kind, o.namespace, o.name, MIN(CASE WHEN {ok} THEN p.seq END),"
-            " MAX(CASE WHEN p.verb = 'create' OR p.event_type = 'ADDED' THEN p.seq ELSE 0 END),"
-            " MAX(CASE WHEN p.verb = 'delete' OR p.event_type = 'DELETED' THEN p.seq ELSE 0 END)"
-            " FROM objects o JOIN ops p ON p.object_id = o.id WHERE o.session = ? AND o.name != ''"
-            f" GROUP BY o.id LIMIT {MAX_OBJECTS}"
-        )
-        return [
-            ObjectLifetime(ObjectRef(str(k), str(ns), str(n)), int(a), int(c), int(d))
-            for k, ns, n, a, c, d in self.conn.execute(sql, (self.session,))
-            if a is not None
-        ]
+        return self.objects.lifetimes()
 
     def write_counts(self, min_writes: int) -> list[tuple[ObjectRef, int]]:
         sql = (

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kreplay_dap.replay.diff import Change, diff_values
-from kreplay_dap.replay.queries import ObjectLifetime, Queries
+from kreplay_dap.replay.object_index import ObjectLifetime
+from kreplay_dap.replay.queries import Queries
 from recorder.storage.api import Recording
 from recorder.storage.model import ObjectRef, Operation
 
@@ -57,14 +58,31 @@ def _looks_like_object(body: Any, op: Operation) -> bool:
 class ObjectHistory:
     """Versions of one object, found by walking its operations through the index."""
 
-    def __init__(self, recording: Recording, session_id: str) -> None:
+    def __init__(self, recording: Recording, session_id: str, queries: Queries | None = None):
         self.recording = recording
         self.session_id = session_id
+        self.queries = queries if queries is not None and queries.indexed else None
 
     def version_at(self, ref: ObjectRef, seq: int) -> ObjectVersion | None:
         """The latest version of ``ref`` at or before ``seq``."""
+        if self.queries is not None:
+            return self._indexed_version_at(ref, seq)
         walk = self.recording.object_operations(self.session_id, ref, start_seq=seq, reverse=True)
         return _first_version(self.recording, walk, seq, forward=False)
+
+    def _indexed_version_at(self, ref: ObjectRef, seq: int) -> ObjectVersion | None:
+        """Point lookups: only the operations that can hold state are fetched."""
+        assert self.queries is not None
+        for _ in range(MAX_HISTORY_WALK):
+            found = self.queries.state_seq(ref, seq, forward=False)
+            op = None if found is None else self.recording.operation(self.session_id, found)
+            if found is None or op is None:
+                return None
+            version = version_of(self.recording, op)
+            if version is not None:
+                return version
+            seq = found - 1
+        return None
 
     def version_before(self, op: Operation) -> ObjectVersion | None:
         """The version of op's object just before ``op`` ran."""

@@ -76,6 +76,7 @@ def test_launch_stops_on_entry_with_frames_threads_and_listing(
     frames = client.request("stackTrace", {"threadId": stopped["threadId"]})["stackFrames"]
     assert frames[0]["name"] == "CREATE apps/v1 Deployment default/web (#1)"
     assert frames[0]["line"] == 1 and frames[0]["source"]["sourceReference"] == 1
+    client.event("output")  # background indexing (threads, findings) has finished
     threads = {t["name"] for t in client.request("threads")["threads"]}
     assert {"kubectl/main", "widget-operator/worker-2", "deployment-controller/sync"} <= threads
     listing = client.request("source", {"sourceReference": 1, "source": {"sourceReference": 1}})

@@ -20,6 +20,7 @@ from kreplay_dap.replay.breakpoints import (
 )
 from kreplay_dap.replay.expr import compile_expression
 from kreplay_dap.replay.loops import Finding, load_findings, loop_label
+from kreplay_dap.replay.queries import Queries
 from recorder.errors import InvalidInputError, KreplayError
 from recorder.storage import open_recording
 from recorder.storage.model import ObjectRef
@@ -155,6 +156,8 @@ def start_analysis(session: DebugSession) -> None:
         try:
             recording = open_recording(engine.recording.path)
             try:
+                threads = Queries(recording, engine.session_id).thread_keys()
+                post(lambda: session.add_threads(threads))
                 findings = load_findings(
                     recording, engine.session_id, engine.options.loops,
                     engine.options.slow_threshold_ms, cancel=lambda: session.terminated,

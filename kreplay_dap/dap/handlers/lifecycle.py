@@ -72,8 +72,6 @@ def launch(session: DebugSession, args: dict[str, Any]) -> None:
 @handler("configurationDone")
 def configuration_done(session: DebugSession, args: dict[str, Any]) -> None:
     engine = session.engine
-    for actor, thread in engine.queries.thread_keys():
-        session.threads.setdefault((actor, thread), len(session.threads) + 1)
     assert session.config is not None
     if session.config.stop_on_entry:
         session.later(lambda: session.report_stop(Stop(engine.position, "entry")))
