@@ -105,6 +105,7 @@ def _stream(
                 report.cancelled = True
                 break
         key = (op.kind, op.namespace, op.name)
+        world.prepare(op, key)
         if loops is not None:
             loops.observe(op, key)
         if fights is not None:

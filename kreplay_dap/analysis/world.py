@@ -57,11 +57,25 @@ def trim_oldest(table: dict[K, V], limit: int) -> list[V]:
     return dropped
 
 
+# A change seen through a read or watch event before the write that made it was recorded
+# (the watch thread often records the event first): (rv, seq, (table, previous seq) ...).
+Echo = tuple[str, int, tuple[tuple[dict[str, int], int | None], ...]]
+
+
 class ObjectTrack:
-    __slots__ = ("changes", "last_write_seq", "last_writer", "latest_rv", "rv_writers", "state_ref")
+    __slots__ = (
+        "changes",
+        "echo",
+        "last_write_seq",
+        "last_writer",
+        "latest_rv",
+        "rv_writers",
+        "state_ref",
+    )
 
     def __init__(self) -> None:
         self.changes: dict[str, int] = {}
+        self.echo: Echo | None = None
         self.rv_writers: dict[str, str] = {}
         self.latest_rv = ""
         self.state_ref: int | None = None
@@ -88,6 +102,12 @@ class World:
         if not changes:
             return False
         return any(who != actor and seq > since for who, seq in changes.items())
+
+    def prepare(self, op: Operation, key: Key) -> None:
+        """Before the detectors see a write: its own earlier-recorded echo is not a change."""
+        track = self.objects.get(key)
+        if track is not None and op.verb in {"create", "update", "patch"} and not is_error(op):
+            self._forget_echo(track, op.resource_version)
 
     def observe(self, op: Operation, key: Key) -> None:
         if is_error(op) or not op.kind:
@@ -143,4 +163,19 @@ class World:
         trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
         track.latest_rv = rv
         track.state_ref = None if op.event_type == "DELETED" else op.response_ref
+        tables = [track.changes, *(self.collections.get(c, {}) for c in collection_keys(*key[:2]))]
+        track.echo = (rv, op.seq, tuple((table, table.get(UNRECORDED)) for table in tables))
         self._changed(track, key, UNRECORDED, op.seq)
+
+    def _forget_echo(self, track: ObjectTrack, rv: str) -> None:
+        """The write that produced the last unrecorded change: it was nobody else's change."""
+        echo, track.echo = track.echo, None
+        if echo is None or not rv or echo[0] != rv:
+            return
+        _, seq, tables = echo
+        for table, previous in tables:
+            if table.get(UNRECORDED) != seq:
+                continue  # a later unrecorded change: keep it
+            table.pop(UNRECORDED)
+            if previous is not None:
+                table[UNRECORDED] = previous
