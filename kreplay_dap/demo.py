@@ -58,7 +58,7 @@ class SampleRun:
     namespace: str = "default"
     until_idle: float = 1.0
     max_reconciles: int = 400
-    loop_evidence: int = 12  # Widget changes to observe per step while the bug shows
+    loop_evidence: int = 20  # Widget changes to observe per step while the bug shows
 
     def __post_init__(self) -> None:
         if self.operator not in OPERATORS:
@@ -159,7 +159,7 @@ def _start_operator(
     command = [
         sys.executable, str(script), "--namespace", run.namespace,
         "--until-idle", str(run.until_idle), "--max-reconciles", str(run.max_reconciles),
-        "--record", str(database), "--session", run.session_id,
+        "--record", str(database.resolve()), "--session", run.session_id,
     ]  # fmt: skip
     if run.fixed:
         command.append("--fixed")
@@ -223,9 +223,15 @@ class WidgetObserver:
         self.name = name
         self.alive = alive
         self.report: Progress = lambda _message, _changes: None
+        self.step = ""
         self.last: Widget | None = None
         self.version = ""
         self.changes = 0
+
+    def announce(self, step: str) -> None:
+        """Name the step under way; watch updates report their counts under it."""
+        self.step = step
+        self.report(step, self.changes)
 
     def remember(self, answer: object) -> None:
         """Start from the object a write returned."""
@@ -265,7 +271,7 @@ class WidgetObserver:
                     continue
                 self.last = None if kind == "DELETED" else obj
                 self.changes += kind == "MODIFIED"
-                self.report(f"watching Widget {self.name}", self.changes)
+                self.report(self.step, self.changes)
                 if condition(self.last):
                     return
         except HTTPError:
@@ -352,16 +358,16 @@ def _drive(run: SampleRun, kubeconfig: str, alive: Callable[[], None], report: P
         where = (WIDGET_GROUP, WIDGET_VERSION, run.namespace, WIDGET_PLURAL)
         buggy_loop = run.operator == "hotloop" and not run.fixed
         evidence = run.loop_evidence if buggy_loop else 0
-        report("creating Widget web (1 replica)", observer.changes)
+        observer.announce("creating Widget web (1 replica)")
         observer.remember(
             observer.custom.create_namespaced_custom_object(*where, _widget(run, "web", 1, "hello"))
         )
         observer.wait("the operator to reconcile Widget web", _caught_up(observer, run, evidence))
-        report("editing Widget web (3 replicas, new message)", observer.changes)
+        observer.announce("editing Widget web (3 replicas, new message)")
         edit = {"spec": {"replicas": 3, "message": "bonjour"}}
         observer.remember(observer.custom.patch_namespaced_custom_object(*where, "web", edit))
         observer.wait("the operator to reconcile the edit", _caught_up(observer, run, evidence))
-        report("deleting Widget web", observer.changes)
+        observer.announce("deleting Widget web")
         observer.custom.delete_namespaced_custom_object(*where, "web")
         observer.wait("Widget web to be deleted", lambda obj: obj is None)
     finally:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.syntax import Syntax
 from rich.table import Table
 
 if TYPE_CHECKING:  # the demo pulls in kubernetes and the API server: import it on use
@@ -59,7 +59,8 @@ def _sessions_table(result: DemoResult) -> Table:
         table.add_column(column, justify="right" if column == "operations" else "left")
     for info in result.sessions:
         verbs = ", ".join(f"{verb} {count}" for verb, count in sorted(info.verbs.items()))
-        kinds = ", ".join(f"{kind or '?'} {count}" for kind, count in sorted(info.kinds.items()))
+        ranked = sorted(info.kinds.items(), key=lambda item: -item[1])[:3]
+        kinds = ", ".join(f"{kind or '?'} {count}" for kind, count in ranked)
         table.add_row(info.session_id, str(info.op_count), verbs, kinds)
     return table
 
@@ -72,8 +73,10 @@ def _finding_line(finding: Finding) -> str:
         period = f", period {ops} / {seconds}"
     objects = ", ".join(finding.objects[:3]) or "-"
     return (
-        f"[bold]{finding.type}[/] [{finding.severity}] {objects}: {finding.count}\u00d7"
-        f"{period}, steps {finding.first_seq}..{finding.last_seq}\n    {finding.description}"
+        f"[bold]{finding.type}[/] ({escape(finding.severity)}) {escape(objects)}: "
+        f"{finding.count}\u00d7"
+        f"{period}, steps {finding.first_seq}..{finding.last_seq}\n"
+        f"    {escape(finding.description)}"
     )
 
 
@@ -90,14 +93,16 @@ def _print_next_steps(console: Console, result: DemoResult) -> None:
     database = _shown_path(result.database)
     console.print("\n[bold]Explore it further:[/]")
     for command_line, purpose in next_commands(database, result.session_id):
-        console.print(f"  [cyan]{command_line}[/]\n      [dim]{purpose}[/]", highlight=False)
+        console.print(f"  [cyan]{command_line}[/]", soft_wrap=True)
+        console.print(f"      [dim]{purpose}[/]")
     launch_db = str(result.database.resolve())
     if not Path(database).is_absolute() and not database.startswith(".."):
         launch_db = "${workspaceFolder}/" + Path(database).as_posix()
     launch = launch_configuration(launch_db, result.session_id)
     config = {"version": "0.2.0", "configurations": [launch]}
     console.print("\n[bold]VS Code[/] (.vscode/launch.json, with the kreplay extension):")
-    console.print(Syntax(json.dumps(config, indent=2), "json", theme="ansi_dark"))
+    # Plain text, never wrapped, so that it can be pasted as it is.
+    console.print(json.dumps(config, indent=2), soft_wrap=True, markup=False)
 
 
 @click.command("demo")
@@ -118,12 +123,14 @@ def command(output: Path) -> int:
     result = _record(console, output)
     console.print(_sessions_table(result))
     loops = result.report.of_type(*LOOP_LIKE)
+    # The sample's bug is its Widget rewriting itself; other loops are its consequences.
+    loops.sort(key=lambda finding: not any(o.startswith("Widget/") for o in finding.objects))
     console.print(f"\n[bold]Analysis[/] of {result.session_id}: {len(result.report)} finding(s)")
     for finding in result.report.findings[:10]:
         console.print("  " + _finding_line(finding))
     if not loops:
         console.print("[red]The hot loop was not found: please report this as a bug.[/]")
         return EXIT_LOOP_NOT_FOUND
-    console.print(f"[green]Found the hot loop:[/] {loops[0].description}")
+    console.print(f"\n[green]Found the hot loop:[/] {escape(loops[0].description)}")
     _print_next_steps(console, result)
     return 0

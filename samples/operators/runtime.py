@@ -334,7 +334,8 @@ def recording(options: Options, api_client: client.ApiClient) -> Iterator[Any]:
     from recorder.errors import KreplayError
 
     try:
-        recorder = Recorder(options.record, session_id=options.session)
+        # A stable actor name (not the default program-pid) lets live replay pair the writes.
+        recorder = Recorder(options.record, session_id=options.session, actor=options.name)
     except KreplayError as error:
         raise OperatorError(f"cannot record into {options.record}: {error}") from error
     try:
