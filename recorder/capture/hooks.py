@@ -35,6 +35,15 @@ def thread_label() -> str:
     return name
 
 
+def describe_error(error: BaseException) -> str:
+    """One short line: ApiException's text also lists response headers, which we never keep."""
+    status = getattr(error, "status", None)
+    if isinstance(status, int):
+        return f"{type(error).__name__}: ({status}) {getattr(error, 'reason', '')}"[:1024]
+    first = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {first[0] if first else ''}"[:1024]
+
+
 class RecordedCallApi:
     """Replaces ``api_client.call_api`` on one client instance."""
 
@@ -68,7 +77,7 @@ class RecordedCallApi:
 class CallCapture:
     """One call in flight: what we know before the response, then the response tap."""
 
-    __slots__ = ("content_type", "method", "recorder", "request", "site", "span", "start_ns",
+    __slots__ = ("headers", "method", "recorder", "request", "site", "span", "start_ns",
                  "start_perf", "thread", "url")  # fmt: skip
 
     def __init__(self, recorder: Recorder, method: str, url: str, headers: Any, body: Any) -> None:
@@ -77,7 +86,7 @@ class CallCapture:
         self.start_perf = time.perf_counter_ns()
         self.method = method
         self.url = url
-        self.content_type = headers.get("Content-Type", "") if isinstance(headers, dict) else ""
+        self.headers = headers  # only Content-Type is ever read, after the client settled it
         self.request = body
         self.site = call_site()
         self.thread = thread_label()
@@ -85,9 +94,11 @@ class CallCapture:
 
     def message(self, status: int, reason: str, data: bytes | None, exc: Any = None) -> m.Message:
         duration_us = (time.perf_counter_ns() - self.start_perf) // 1000
-        return (m.CALL, self.start_ns, duration_us, self.method, self.url, self.content_type,
+        headers = self.headers
+        content_type = headers.get("Content-Type", "") if isinstance(headers, dict) else ""
+        return (m.CALL, self.start_ns, duration_us, self.method, self.url, content_type,
                 self.request, status, reason, data, type(exc).__name__ if exc else "",
-                str(exc)[:4096] if exc else "", self.thread, self.site, self.span)  # fmt: skip
+                describe_error(exc) if exc else "", self.thread, self.site, self.span)  # fmt: skip
 
     def failed(self, error: BaseException) -> None:
         self.recorder.emit(self.message(0, "", None, error), 0)

@@ -29,7 +29,7 @@ from typing import Any
 
 import recorder as recorder_package
 from recorder.capture import messages as m
-from recorder.capture.hooks import CallCapture, RecordedCallApi, thread_label
+from recorder.capture.hooks import CallCapture, RecordedCallApi, describe_error, thread_label
 from recorder.capture.pipeline import Pipeline
 from recorder.capture.redact import parse_paths
 from recorder.errors import InvalidInputError
@@ -209,6 +209,6 @@ class ReconcileScope:
     ) -> None:
         if self._reset is not None:
             _current_span.reset(self._reset)
-            error = f"{exc_type.__name__}: {exc}" if exc_type is not None else ""
+            error = describe_error(exc) if exc is not None else ""
             end = (m.SPAN_END, self.token, time.time_ns(), error)
             self.recorder.guarded(self.recorder.emit, end, 0)

@@ -158,8 +158,7 @@ class Sink:
             self._span_start(message)
         elif tag == m.SPAN_END:
             self._span_end(message)
-        elif tag == m.DROPPED:
-            self.stats.dropped += int(message[1])
+        elif tag == m.DROPPED:  # the operator side counts these in its own stats
             self._unreported_drops += int(message[1])
 
     def _write(self, ops: list[Operation]) -> None:
