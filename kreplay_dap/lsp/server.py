@@ -28,7 +28,7 @@ class KreplayLanguageServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__(SERVER_NAME, SERVER_VERSION)
-        self.service = RecordingsService(self.show_error, self.log_info)
+        self.service = RecordingsService(self.show_error, self.log_info, self.publish_all)
         self.base_dir: str | None = None
         self.stop_watching = asyncio.Event()
         self.watcher: asyncio.Task[None] | None = None
@@ -60,7 +60,8 @@ class KreplayLanguageServer(LanguageServer):
             self.workspace_code_lens_refresh(None)
         summary = [
             {"database": item.spec.database, "session": item.index.session_id,
-             "lastSeq": item.index.last_seq, "findings": len(item.findings)}
+             "lastSeq": item.index.last_seq, "findings": len(item.findings),
+             "analyzed": item.analyzed}
             for item in self.service.tracked if item.index is not None
         ]  # fmt: skip
         self.protocol.notify(INDEXED_NOTIFICATION, {"recordings": summary})

@@ -85,6 +85,7 @@ class Tracked:
     reader: Recording | None = None
     noted_no_call_sites: bool = False
     last_error: str = ""
+    analyzed: bool = False
 
     @property
     def origin(self) -> Origin | None:
@@ -102,9 +103,12 @@ Notify = Callable[[str], None]
 class RecordingsService:
     """Configured recordings, their indexes and findings; see the module docstring."""
 
-    def __init__(self, on_error: Notify, on_info: Notify) -> None:
+    def __init__(
+        self, on_error: Notify, on_info: Notify, on_indexed: Callable[[], None] = lambda: None
+    ) -> None:
         self.on_error = on_error
         self.on_info = on_info
+        self.on_indexed = on_indexed  # lenses are ready; findings may still be computing
         self.config = ServerConfig()
         self.mapper = PathMapper([])
         self.tracked: list[Tracked] = []
@@ -168,9 +172,12 @@ class RecordingsService:
         self._note_call_sites(item)
         if not rebuilt and result.delta.operations == 0:
             return False
+        item.analyzed = False
+        self.on_indexed()
         item.findings = await asyncio.to_thread(
             find_in_recording, item.spec.database, result.session_id
         )
+        item.analyzed = True
         return True
 
     def _note_call_sites(self, item: Tracked) -> None:

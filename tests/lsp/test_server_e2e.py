@@ -53,7 +53,7 @@ def client(tmp_path: Path) -> Iterator[LspClient]:
 def indexed(client: LspClient, last_seq: int) -> dict[str, Any]:
     params = client.wait_for(
         "kreplay/indexed",
-        lambda p: any(r["lastSeq"] == last_seq for r in p["recordings"]),
+        lambda p: any(r["lastSeq"] == last_seq and r["analyzed"] for r in p["recordings"]),
     )
     return dict(params)
 
