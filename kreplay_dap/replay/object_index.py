@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from recorder.storage.model import ObjectRef
 
 MAX_CACHED_IDS = 100_000
+STATE_PAGE = 512
 MAX_OBJECTS = 2_000_000
 # An operation that can carry the object's state: successful, single object, with a body
 # (or a delete, which ends it).
@@ -68,6 +70,27 @@ class ObjectIndex:
             (object_id, seq),
         ).fetchone()
         return None if row is None else int(row[0])
+
+    def state_rows(
+        self, ref: ObjectRef, seq: int, forward: bool, max_rows: int
+    ) -> Iterator[tuple[int, str, str, int | None, int | None]]:
+        """(seq, verb, event_type, response_ref, request_ref) of the state-bearing operations
+        after ``seq`` (forward) or at or before it, paged through the object index."""
+        object_id = self.object_id(ref)
+        if object_id is None:
+            return
+        comparison, order = (">", "ASC") if forward else ("<=", "DESC")
+        sql = (
+            "SELECT seq, verb, event_type, response_blob, request_blob FROM ops"
+            f" INDEXED BY ops_by_object WHERE object_id = ? AND seq {comparison} ?"
+            f" AND {STATE_CONDITION} ORDER BY seq {order} LIMIT {STATE_PAGE}"
+        )
+        for _ in range(max_rows // STATE_PAGE + 1):
+            rows = self.conn.execute(sql, (object_id, seq)).fetchall()
+            yield from rows
+            if len(rows) < STATE_PAGE:
+                return
+            seq = int(rows[-1][0]) if forward else int(rows[-1][0]) - 1
 
     def lifetimes(self) -> list[ObjectLifetime]:
         refs = {

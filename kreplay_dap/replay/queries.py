@@ -14,7 +14,7 @@ import fnmatch
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kreplay_dap.replay.object_index import ObjectIndex, ObjectLifetime
 from recorder.storage.api import Recording
@@ -163,6 +163,14 @@ class Queries:
             return False
         return self._sql.objects.state_seq(ref, seq, forward)
 
+    def state_rows(
+        self, ref: ObjectRef, seq: int, forward: bool, max_rows: int
+    ) -> Iterator[tuple[int, str, str, int | None, int | None]]:
+        """Light rows of the state-bearing operations on ``ref`` (only when ``indexed``)."""
+        if self._sql is None:
+            raise RuntimeError("state_rows needs the kreplay index; check Queries.indexed")
+        return self._sql.objects.state_rows(ref, seq, forward, max_rows)
+
     def object_lifetimes(self) -> list[ObjectLifetime]:
         if self._sql is not None:
             return self._sql.object_lifetimes()
@@ -246,30 +254,40 @@ class _SqlQueries:
 
     def _first(self, where: str, params: list[object], seq: int, forward: bool) -> int | None:
         comparison, order = (">", "ASC") if forward else ("<", "DESC")
-        sql = (
-            f"SELECT seq FROM ops WHERE {where} AND seq {comparison} ? ORDER BY seq {order} LIMIT 1"
-        )
+        sql = f"SELECT seq FROM {where} AND seq {comparison} ? ORDER BY seq {order} LIMIT 1"
         row = self.conn.execute(sql, [*params, seq]).fetchone()
         return int(row[0]) if row else None
 
     def _plans(self, op_filter: OpFilter) -> list[tuple[str, list[object]]]:
-        """One indexed query per verb/kind, error code or object; else one range scan."""
-        residual, residual_params = _residual_sql(op_filter)
+        """One indexed query per verb/kind, error code or object; else one range scan.
+
+        Conditions an index already pins are left out of the residual, and the index is
+        named: otherwise SQLite prefers walking the primary key in ``seq`` order."""
         if op_filter.kind and not _is_glob(op_filter.kind):
+            residual, extra = _residual_sql(replace(op_filter, kind="", verbs=frozenset()))
+            base = "ops INDEXED BY ops_by_verb_kind WHERE session = ? AND verb = ? AND kind = ?"
             verbs = sorted(op_filter.verbs or VERBS)
-            base = "session = ? AND verb = ? AND kind = ?"
-            return [
-                (base + residual, [self.session, verb, op_filter.kind, *residual_params])
-                for verb in verbs
-            ]
+            return [(base + residual, [self.session, v, op_filter.kind, *extra]) for v in verbs]
         codes = self._codes_for(op_filter)
         if codes is not None and len(codes) <= MAX_OBJECT_FANOUT:
-            base = "session = ? AND error_code = ?"
-            return [(base + residual, [self.session, code, *residual_params]) for code in codes]
+            plain = replace(op_filter, error_codes=frozenset(), errors_only=False, error_min=0)
+            residual, extra = _residual_sql(plain)
+            # A literal code lets SQLite prove the partial index (error_code != 0) applies.
+            return [
+                (
+                    f"ops WHERE session = ? AND error_code = {int(code)}{residual}",
+                    [self.session, *extra],
+                )
+                for code in codes
+            ]
         objects = self._object_ids(op_filter) if op_filter.name or op_filter.namespace else None
         if objects is not None and len(objects) <= MAX_OBJECT_FANOUT:
-            return [("object_id = ?" + residual, [oid, *residual_params]) for oid in objects]
-        return [("session = ?" + residual, [self.session, *residual_params])]
+            plain = replace(op_filter, kind="", namespace="", name="")
+            residual, extra = _residual_sql(plain)
+            base = "ops INDEXED BY ops_by_object WHERE object_id = ?"
+            return [(base + residual, [oid, *extra]) for oid in objects]
+        residual, extra = _residual_sql(op_filter)
+        return [("ops WHERE session = ?" + residual, [self.session, *extra])]
 
     def _codes_for(self, op_filter: OpFilter) -> list[int] | None:
         if op_filter.error_codes:

@@ -18,6 +18,7 @@ from kreplay_dap.replay.queries import Queries
 from recorder.storage.api import Recording
 from recorder.storage.model import ObjectRef, Operation
 
+MAX_VERSION_WALK = 5_000_000
 MAX_HISTORY_WALK = 10_000  # operations examined backwards to find an object's last body
 
 
@@ -103,6 +104,9 @@ class ObjectHistory:
 
     def versions(self, ref: ObjectRef, seq: int, forward: bool) -> Iterator[ObjectVersion]:
         """Versions after (forward) or at-or-before (backward) ``seq``, in walk order."""
+        if self.queries is not None:
+            yield from self._indexed_versions(ref, seq, forward)
+            return
         start = seq + 1 if forward else seq
         walk = self.recording.object_operations(
             self.session_id, ref, start_seq=start, reverse=not forward
@@ -110,6 +114,25 @@ class ObjectHistory:
         for op in walk:
             if (forward and op.seq <= seq) or (not forward and op.seq > seq):
                 continue
+            version = version_of(self.recording, op)
+            if version is not None:
+                yield version
+
+    def _indexed_versions(self, ref: ObjectRef, seq: int, forward: bool) -> Iterator[ObjectVersion]:
+        """Only the columns a version needs, straight from the object index."""
+        assert self.queries is not None
+        rows = self.queries.state_rows(ref, seq, forward, MAX_VERSION_WALK)
+        for found, verb, event_type, response_ref, request_ref in rows:
+            op = Operation(
+                self.session_id,
+                found,
+                0,
+                verb,
+                event_type=event_type,
+                kind=ref.kind,
+                response_ref=response_ref,
+                request_ref=request_ref,
+            )
             version = version_of(self.recording, op)
             if version is not None:
                 yield version
