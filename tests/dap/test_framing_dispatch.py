@@ -123,3 +123,25 @@ def test_secrets_are_redacted_for_display() -> None:
     }
     assert redact("Secret", secret)["data"] == {"password": "<redacted>"}
     assert secret["data"]["password"] == "aHVudGVyMg=="
+
+
+def test_launch_without_session_lists_the_sessions_when_there_are_several(tmp_path: Any) -> None:
+    from recorder.storage import Operation, RecordingWriter, SessionInfo
+
+    path = tmp_path / "two.db"
+    with RecordingWriter(str(path)) as writer:
+        for name in ("first", "second"):
+            writer.begin_session(SessionInfo(name))
+            writer.append([Operation(name, 0, 1, "get", kind="Pod", name="p", status_code=200)])
+    request = {
+        "seq": 2,
+        "type": "request",
+        "command": "launch",
+        "arguments": {"database": str(path)},
+    }
+    (answer,) = run_dispatch(request)
+    assert answer["success"] is False
+    assert "first" in answer["message"] and "second" in answer["message"]
+    request["arguments"] = {"database": str(path), "session": "second"}
+    (answer,) = run_dispatch(request)
+    assert answer["success"] is True
