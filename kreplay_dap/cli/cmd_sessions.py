@@ -86,8 +86,11 @@ def command(database: str, output_format: str, max_ops: int | None) -> None:
     recording = open_recording(database, max_ops=resolve_max_ops(max_ops))
     try:
         sessions = recording.sessions()
+        limits = list(getattr(recording, "limit_events", []))
     finally:
         recording.close()
+    for event in limits:  # a bound that was hit is reported, never hidden
+        click.echo(f"kreplay: limit: {event}", err=True)
     if output_format == "json":
         payload: dict[str, object] = {"database": database, "format": recording.flavor}
         payload["sessions"] = [session_as_json(info) for info in sessions]

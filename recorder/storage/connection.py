@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import Any
 
-from recorder.errors import NotARecordingError
+from recorder.errors import (
+    NotARecordingError,
+    ReadOnlyRecordingError,
+    RecordingError,
+)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_FORMAT = 2  # header byte 18: file format write version, 2 = WAL
@@ -32,6 +37,85 @@ def open_writable(path: str) -> sqlite3.Connection:
     return conn
 
 
+# SQLite result codes that mean "this file cannot be used", not "this query is wrong".
+_CORRUPT_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR", "SQLITE_FORMAT"}
+_READ_ONLY_CODES = {"SQLITE_READONLY"}
+_UNAVAILABLE_CODES = {"SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOMEM"}
+
+
+def recording_error(path: str, error: sqlite3.DatabaseError) -> Exception:
+    """The kreplay error for a SQLite failure while reading; programming errors unchanged."""
+    code = str(getattr(error, "sqlite_errorname", ""))
+    primary = "_".join(code.split("_")[:2])  # SQLITE_IOERR_SHORT_READ -> SQLITE_IOERR
+    if primary in _CORRUPT_CODES or type(error) is sqlite3.DatabaseError:
+        return NotARecordingError(f"{path}: corrupt or truncated recording ({error})")
+    if primary in _READ_ONLY_CODES:
+        return ReadOnlyRecordingError(f"{path}: opened read-only; recordings are never changed")
+    if primary in _UNAVAILABLE_CODES:
+        return RecordingError(f"{path}: cannot read the recording ({error})")
+    return error
+
+
+class GuardedCursor(sqlite3.Cursor):
+    """Turns corruption found while stepping through rows into one-line kreplay errors."""
+
+    def _path(self) -> str:
+        return str(getattr(self.connection, "recording_path", "recording"))
+
+    def execute(self, sql: str, parameters: Any = (), /) -> GuardedCursor:
+        try:
+            super().execute(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> GuardedCursor:
+        try:
+            super().executemany(sql, seq_of_parameters)
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+        return self
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.DatabaseError as error:
+            raise recording_error(self._path(), error) from error
+
+
+class GuardedConnection(sqlite3.Connection):
+    """A ``sqlite3.Connection`` (so SQL users keep working) whose cursors are guarded."""
+
+    recording_path = "recording"
+
+    def cursor(self, factory: Any = GuardedCursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+
 def open_read_only(path: str) -> sqlite3.Connection:
     """A read-only connection; refuses files that are missing or not SQLite, with one line.
 
@@ -41,18 +125,38 @@ def open_read_only(path: str) -> sqlite3.Connection:
     """
     header = _check_sqlite_file(path)
     uri = "file:" + _uri_path(path) + "?mode=ro"
-    if header[18] == _WAL_FORMAT and not os.path.exists(path + "-wal"):
-        uri += "&immutable=1"
+    if not os.path.exists(path + "-wal"):  # with a log, the file may lag its header
+        _check_length(path, header)
+        if header[18] == _WAL_FORMAT:
+            uri += "&immutable=1"
+    conn = sqlite3.connect(
+        uri, uri=True, isolation_level=None, check_same_thread=False, factory=GuardedConnection
+    )
+    conn.recording_path = path
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
         conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
         conn.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, RecordingError) as error:
+        conn.close()
         raise NotARecordingError(f"{path}: corrupt or unreadable SQLite file ({error})") from error
     return conn
+
+
+def _check_length(path: str, header: bytes) -> None:
+    """A file shorter than the page count its header states was truncated (copy cut short)."""
+    if header[24:28] != header[92:96]:  # the header's page count is stale: cannot tell
+        return
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    actual = os.path.getsize(path)
+    if actual < pages * page_size:
+        raise NotARecordingError(
+            f"{path}: truncated ({actual} of {pages * page_size} bytes; the copy was cut short)"
+        )
 
 
 def _check_sqlite_file(path: str) -> bytes:

@@ -21,7 +21,7 @@ from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionI
 PAGE_SIZE = 2000
 _JSON_CACHE = 1024
 _ERROR_CODES = (
-    (re.compile(r"\b409\b|conflict|already exists", re.I), 409),
+    (re.compile(r"\b409\b|conflict|already exists|cannot be fulfilled|been modified", re.I), 409),
     (re.compile(r"\b404\b|not found", re.I), 404),
     (re.compile(r"\b403\b|forbidden", re.I), 403),
     (re.compile(r"\b401\b|unauthorized", re.I), 401),
@@ -114,6 +114,14 @@ class SeedRecording:
             info.verbs[verb] = info.verbs.get(verb, 0) + count
             info.actors[actor_name] = info.actors.get(actor_name, 0) + count
         info.op_count = sum(info.kinds.values())
+        if info.op_count >= self.max_ops:
+            info.truncated = True
+            self._note_limit(session_id)
+
+    def _note_limit(self, session_id: str) -> None:
+        message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
+        if message not in self.limit_events:
+            self.limit_events.append(message)
 
     def operation(self, session_id: str, seq: int) -> Operation | None:
         row = self.connection.execute(
@@ -149,7 +157,7 @@ class SeedRecording:
             rows = self.connection.execute(sql, (session_id, low, high)).fetchall()
             for row in rows:
                 if served >= self.max_ops:
-                    self.limit_events.append(f"session {session_id!r}: stopped at the op limit")
+                    self._note_limit(session_id)
                     return
                 served += 1
                 yield self._operation(session_id, row)

@@ -101,10 +101,14 @@ def body_text(op: Operation, request: bytes | None, response: bytes | None) -> s
 
 
 def error_text(op: Operation) -> str | None:
+    """The Go tool's one error string; with our code and reason up front when we have them,
+    so that its readers (and ours, via ``legacy.infer_error_code``) get the code back."""
+    if op.error_reason and op.error_code:
+        return f"{op.error_code} {op.error_reason}: {op.error_message}".rstrip(": ")
     if op.error_message:
         return op.error_message
     if op.error_code:
-        return f"{op.error_reason or 'error'} ({op.error_code})"
+        return f"error ({op.error_code})"
     return None
 
 
