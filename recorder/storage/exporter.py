@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from recorder.errors import InvalidInputError, RecordingError
+from recorder.errors import InvalidInputError
 from recorder.storage import jsonl
 from recorder.storage.api import Recording
 from recorder.storage.seed import (
@@ -75,8 +75,7 @@ def export_session(
         if output == "-":
             return _write_jsonl(recording, session_id, sys.stdout, progress)
         _refuse_existing(output)
-        with open(output, "w", encoding="utf-8") as handle:
-            return _write_jsonl(recording, session_id, handle, progress)
+        return _write_jsonl_file(recording, session_id, output, progress)
     if output == "-":
         raise InvalidInputError("--format seed writes a SQLite file: give -o PATH")
     _refuse_existing(output)
@@ -109,6 +108,20 @@ def _write_jsonl(
     return count
 
 
+def _write_jsonl_file(
+    recording: Recording, session_id: str, path: str, progress: Progress | None
+) -> int:
+    partial = path + ".partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            count = _write_jsonl(recording, session_id, handle, progress)
+    except BaseException:
+        os.remove(partial)
+        raise
+    os.replace(partial, path)  # the output appears complete or not at all
+    return count
+
+
 def _spans_by_id(recording: Recording, session_id: str) -> list[Any]:
     spans = [span for _, span in zip(range(MAX_SPANS), recording.spans(session_id), strict=False)]
     return sorted(spans, key=lambda span: span.span_id)
@@ -128,7 +141,7 @@ def _write_seed_file(
         count = _insert_seed_ops(conn, recording, session_id, progress)
         _insert_seed_spans(conn, recording, session_id)
         conn.execute("COMMIT")
-    except (sqlite3.DatabaseError, RecordingError):
+    except BaseException:
         conn.close()
         os.remove(partial)
         raise
