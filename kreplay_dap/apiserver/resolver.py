@@ -116,7 +116,8 @@ class ApiServer:
     def _resource(self, request: ApiRequest, target: Target) -> ApiResponse:
         method = request.method
         if method == "GET":
-            return self._read(request, target)
+            recorded = self._intercept_read(request, target)
+            return recorded if recorded is not None else self._read(request, target)
         if method == "POST" and not target.name:
             return self._write(request, WriteIntent("create", target, parse_body(request)))
         if method == "PUT" and target.name:
@@ -129,6 +130,15 @@ class ApiServer:
             verb = "delete" if target.name else "deletecollection"
             return self._write(request, WriteIntent(verb, target, options))
         raise _not_allowed()
+
+    def _intercept_read(self, request: ApiRequest, target: Target) -> ApiResponse | None:
+        """A backend that follows the client's progress (live replay) may answer a read with
+        the recorded response; it is an optional method, absent from plain backends."""
+        intercept = getattr(self.backend, "intercept_read", None)
+        if intercept is None or request.query.get("watch") in ("1", "true"):
+            return None
+        answer = intercept("get" if target.name else "list", target)
+        return answer if isinstance(answer, ApiResponse) else None
 
     def _patch_body(self, request: ApiRequest) -> Any:
         if request.content_type == APPLY_PATCH:

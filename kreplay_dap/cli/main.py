@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "analyze",
     "verify",
+    "serve",
+    "live",
 )
 
 
