@@ -1,5 +1,9 @@
-"""The thin HTTP layer: stdlib ``ThreadingHTTPServer`` (one thread per connection), keep-alive,
-chunked transfer encoding for watches. Everything else is the resolver's job.
+"""The thin HTTP layer: a threading TCP server (one thread per connection) speaking HTTP/1.1
+with keep-alive, and chunked transfer encoding for watches. Everything else is the resolver's.
+
+Requests are parsed here rather than by ``http.server``, whose e-mail based header parser
+costs more CPU than the whole resolver; the parser is strict and bounded (line length,
+header count, body size), and anything malformed gets a 400 ``Status`` and a closed socket.
 """
 
 from __future__ import annotations
@@ -9,22 +13,34 @@ import logging
 import os
 import select
 import socket
+import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 from kreplay_dap.apiserver.backend import Backend
 from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse, WatchStream
 from kreplay_dap.apiserver.resolver import MAX_BODY_BYTES, ApiServer
-from kreplay_dap.apiserver.status import failure_status
+from kreplay_dap.apiserver.status import encode, failure_status
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+MAX_LINE_BYTES = 16_384
 MAX_HEADER_COUNT = 100
 MAX_CHUNKS = 10_000
+MAX_REQUESTS_PER_CONNECTION = 10_000_000
 POLL_SECONDS = 0.05
+DRAIN_SECONDS = 2.0
+DRAIN_READS = 64
+REASON_PHRASES = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
+                  405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
+                  413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+                  422: "Unprocessable Entity", 500: "Internal Server Error"}  # fmt: skip
+
+
+class MalformedRequest(ValueError):
+    """The bytes on the socket are not an HTTP/1.x request we accept."""
 
 
 def _client_gone(connection: socket.socket) -> bool:
@@ -38,109 +54,164 @@ def _client_gone(connection: socket.socket) -> bool:
         return True
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Requests too broken to reach the resolver still get a Status body.
-    error_content_type = "application/json"
-    error_message_format = (
-        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
-        '"message":"%(message)s","reason":"BadRequest","code":%(code)d}'
-    )
+class _Connection(socketserver.StreamRequestHandler):
+    """Serves the requests of one connection, one after the other."""
+
     server: _HttpServer
 
-    def setup(self) -> None:
-        super().setup()
+    def handle(self) -> None:
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
-
-    def _serve(self) -> None:
         try:
-            body = self._read_body()
-        except ValueError as error:
-            self._send(ApiResponse.json(400, failure_status(400, "BadRequest", str(error))))
-            self.close_connection = True
-            return
-        headers = dict(list(self.headers.items())[:MAX_HEADER_COUNT])
-        request = ApiRequest.from_target(self.command, self.path, headers, body)
-        response = self.server.api.handle(request)
+            self._serve_requests()
+        except OSError as error:
+            logger.debug("connection ended: %s", error)
+
+    def _serve_requests(self) -> None:
+        try:
+            for _request in range(MAX_REQUESTS_PER_CONNECTION):
+                if not self._serve_one():
+                    return
+        except MalformedRequest as error:
+            logger.info("malformed request from %s: %s", self.client_address[0], error)
+            body = encode(failure_status(400, "BadRequest", str(error)))
+            self._write_response(ApiResponse(400, body), keep_alive=False, head_only=False)
+            self._drain()
+
+    def _drain(self) -> None:
+        """Lingering close: read what the client still sends (bounded), so closing with unread
+        input does not reset the connection before the client has read our 400."""
+        self.connection.shutdown(socket.SHUT_WR)
+        self.connection.settimeout(DRAIN_SECONDS)
+        for _read in range(DRAIN_READS):
+            if not self.connection.recv(65_536):
+                return
+
+    def _serve_one(self) -> bool:
+        """Serve one request; False when the connection should close."""
+        request_line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if not request_line or request_line in (b"\r\n", b"\n"):
+            return bool(request_line)
+        method, target, version = self._request_line(request_line)
+        headers = self._headers()
+        keep_alive = _keep_alive(version, headers.get("connection", ""))
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = self._body(headers)
+        response = self.server.api.handle(ApiRequest.from_target(method, target, headers, body))
         if response.stream is not None:
-            self._send_stream(response, response.stream)
-        else:
-            self._send(response)
+            return self._write_stream(response, response.stream) and keep_alive
+        self._write_response(response, keep_alive, head_only=method == "HEAD")
+        return keep_alive
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    @staticmethod
+    def _request_line(line: bytes) -> tuple[str, str, str]:
+        if len(line) > MAX_LINE_BYTES:
+            raise MalformedRequest("request line too long")
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            raise MalformedRequest(f"malformed request line {line[:100]!r}")
+        method, target, version = parts
+        if not method.isalpha() or not target.startswith("/"):
+            raise MalformedRequest(f"malformed request line {line[:100]!r}")
+        return method, target, version
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _header in range(MAX_HEADER_COUNT):
+            line = self.rfile.readline(MAX_LINE_BYTES + 1)
+            if line in (b"\r\n", b"\n"):
+                return headers
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not line.endswith(b"\n") or not colon or not name.strip() or " " in name:
+                raise MalformedRequest("malformed header line")
+            headers[name.strip().lower()] = value.strip()
+        raise MalformedRequest(f"more than {MAX_HEADER_COUNT} headers")
+
+    def _body(self, headers: dict[str, str]) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
             return self._read_chunked()
-        length_text = self.headers.get("Content-Length", "0") or "0"
+        length_text = headers.get("content-length", "0") or "0"
         if not length_text.isdigit():
-            raise ValueError("invalid Content-Length")
+            raise MalformedRequest("invalid Content-Length")
         length = int(length_text)
         if length > MAX_BODY_BYTES:
-            raise ValueError("request body too large")
-        return self.rfile.read(length) if length else b""
+            raise MalformedRequest("request body too large")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise MalformedRequest("request body shorter than its Content-Length")
+        return body
 
     def _read_chunked(self) -> bytes:
         parts: list[bytes] = []
         total = 0
         for _chunk in range(MAX_CHUNKS):
-            size_line = self.rfile.readline(100).split(b";")[0].strip()
-            size = int(size_line, 16)
+            size_text = self.rfile.readline(100).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError as error:
+                raise MalformedRequest("malformed chunk size") from error
             if size == 0:
                 self.rfile.readline(100)
                 return b"".join(parts)
             total += size
             if total > MAX_BODY_BYTES:
-                raise ValueError("request body too large")
+                raise MalformedRequest("request body too large")
             parts.append(self.rfile.read(size))
             self.rfile.readline(100)
-        raise ValueError("too many chunks in request body")
+        raise MalformedRequest("too many chunks in request body")
 
-    def _head(self, response: ApiResponse, framing: str) -> bytes:
-        lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
-                 f"Content-Type: {response.content_type}", framing,
-                 "Cache-Control: no-cache, private"]  # fmt: skip
+    @staticmethod
+    def _head(response: ApiResponse, framing: str, keep_alive: bool) -> bytes:
+        reason = REASON_PHRASES.get(response.status, "Unknown")
+        lines = [f"HTTP/1.1 {response.status} {reason}", f"Content-Type: {response.content_type}",
+                 framing, "Cache-Control: no-cache, private"]  # fmt: skip
         lines.extend(f"{k}: {v}" for k, v in response.headers.items())
-        if self.close_connection:
+        if not keep_alive:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send(self, response: ApiResponse) -> None:
-        body = b"" if self.command == "HEAD" else response.body
-        head = self._head(response, f"Content-Length: {len(response.body)}")
-        self.wfile.write(head + body)
-        self.log_request(response.status, len(body))
+    def _write_response(self, response: ApiResponse, keep_alive: bool, head_only: bool) -> None:
+        head = self._head(response, f"Content-Length: {len(response.body)}", keep_alive)
+        self.wfile.write(head if head_only else head + response.body)
 
-    def _send_stream(self, response: ApiResponse, stream: WatchStream) -> None:
-        self.wfile.write(self._head(response, "Transfer-Encoding: chunked"))
+    def _write_stream(self, response: ApiResponse, stream: WatchStream) -> bool:
+        """Send a watch; False if the watcher went away (the connection is then closed)."""
+        self.wfile.write(self._head(response, "Transfer-Encoding: chunked", keep_alive=True))
         try:
             for chunk in stream:
                 if chunk is None:
                     if _client_gone(self.connection):
-                        break
+                        return False
                     continue
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
+            return True
         except (BrokenPipeError, ConnectionResetError) as error:
             logger.debug("watcher went away: %s", error)
-            self.close_connection = True
+            return False
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        self.log_request(response.status, 0)
 
 
-class _HttpServer(ThreadingHTTPServer):
+def _keep_alive(version: str, connection: str) -> bool:
+    tokens = {t.strip().lower() for t in connection.split(",")}
+    if version == "HTTP/1.0":
+        return "keep-alive" in tokens
+    return "close" not in tokens
+
+
+class _HttpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    allow_reuse_address = True
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], api: ApiServer) -> None:
         self.api = api
-        super().__init__(address, _Handler)
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Connection)
 
 
 class RunningServer:
