@@ -76,3 +76,13 @@ def test_contributed_configurations_are_valid_launch_arguments() -> None:
     for keys in snippet_keys:
         assert keys <= set(schema["properties"]), f"snippet uses unknown arguments {keys}"
         assert set(schema.get("required", [])) <= keys
+
+
+def test_sample_launch_configurations_are_valid_launch_arguments() -> None:
+    schema = _load(SCHEMA_PATH)
+    launch = _load(ROOT / "samples" / ".vscode" / "launch.json")
+    configurations = [c for c in launch["configurations"] if c.get("type") == "kreplay"]
+    assert configurations, "samples/.vscode/launch.json has no kreplay configuration"
+    for configuration in configurations:
+        arguments = {k: v for k, v in configuration.items() if k not in CLIENT_KEYS}
+        jsonschema.validate(arguments, schema)
