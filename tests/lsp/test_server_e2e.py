@@ -6,8 +6,10 @@ the container, ``/app/controllers/widget.py``; ``pathMappings`` joins the two.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -267,3 +269,33 @@ def test_kreplay_lsp_command_serves_too(tmp_path: Path) -> None:
         assert len(lenses_by_line(lsp, uri)) == len(MARKERS)
     finally:
         assert lsp.close() == 0
+
+
+def test_committed_sample_recording(tmp_path: Path, client: LspClient) -> None:
+    """A recording made by the real recorder: lenses match its call sites line by line."""
+    repo = Path(__file__).resolve().parents[2]
+    source = repo / "samples" / "recordings" / "hotloop.db"
+    if not source.exists():
+        pytest.skip("samples/recordings/hotloop.db not present")
+    database = tmp_path / "hotloop.db"
+    shutil.copyfile(source, database)
+    recording = open_recording(str(database))
+    try:
+        files = recording.callsite_files("hotloop-buggy")
+        recorded = next(f for f in files if f.endswith("/samples/operators/children.py"))
+        wanted = Counter(op.call_site[0].line for op in recording.callsite_operations(
+            "hotloop-buggy", recorded))  # fmt: skip
+    finally:
+        recording.close()
+    remote_root = recorded.rsplit("/samples/", 1)[0]
+    client.initialize(
+        tmp_path,
+        {"kreplay": {"recordings": [{"database": str(database), "session": "hotloop-buggy"}],
+                     "pathMappings": [{"localRoot": str(repo), "remoteRoot": remote_root}]}},
+    )  # fmt: skip
+    client.wait_for("kreplay/indexed", lambda p: any(r["analyzed"] for r in p["recordings"]))
+    uri = client.open(repo / "samples" / "operators" / "children.py")
+    lenses = lenses_by_line(client, uri)
+    assert sorted(lenses) == sorted(wanted)
+    for line, count in wanted.items():
+        assert lenses[line]["command"]["title"].startswith(f"{count} call")
