@@ -140,5 +140,6 @@ def watch_response(state: ClusterState, request: ApiRequest, target: Target) -> 
         timeout_seconds=float(timeout),
         bookmarks=request.query.get("allowWatchBookmarks") in ("1", "true"),
         encode=encoder,
+        send_initial_events=request.query.get("sendInitialEvents") == "true",
     )
     return ApiResponse(200, stream=watch.stream(state, spec))

@@ -20,6 +20,7 @@ MAX_TIMEOUT_SECONDS = 3_600
 IDLE_TICK_SECONDS = 1.0
 BATCH_EVENTS = 512
 DEFAULT_BOOKMARK_SECONDS = 30.0
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 Accept = Callable[[dict[str, Any]], bool]
 Encode = Callable[[str, dict[str, Any]], bytes]
@@ -36,6 +37,7 @@ class WatchSpec:
     bookmarks: bool
     encode: Encode | None = None  # per-watcher re-encoding (Tables for kubectl)
     bookmark_seconds: float = DEFAULT_BOOKMARK_SECONDS
+    send_initial_events: bool = False  # the watch-list protocol: initial ADDED, then a marker
 
 
 def encode_event(event_type: str, obj: dict[str, Any]) -> bytes:
@@ -85,25 +87,29 @@ def _render(spec: WatchSpec, events: list[WatchEvent]) -> bytes:
     return b"".join(lines)
 
 
-def _bookmark(spec: WatchSpec, resource_version: int) -> bytes:
-    obj = {"kind": spec.info.kind, "apiVersion": spec.info.api_version(),
-           "metadata": {"resourceVersion": str(resource_version)}}  # fmt: skip
+def _bookmark(spec: WatchSpec, resource_version: int, initial_end: bool = False) -> bytes:
+    metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
+    if initial_end:
+        metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
+    obj = {"kind": spec.info.kind, "apiVersion": spec.info.api_version(), "metadata": metadata}
     return encode_event("BOOKMARK", obj)
 
 
 def _initial(state: ClusterState, spec: WatchSpec) -> tuple[bytes, int]:
     """Current objects as ADDED events and the log position that follows them."""
     with state.lock:
-        stored, _ = state.items(spec.info, spec.namespace)
+        stored, resource_version = state.items(spec.info, spec.namespace)
         position = state.end_position()
     encode = spec.encode or encode_event
     lines = [encode("ADDED", s.obj) for s in stored if spec.accept(s.obj)]
+    if spec.send_initial_events:
+        lines.append(_bookmark(spec, resource_version, initial_end=True))
     return b"".join(lines), position
 
 
 def stream(state: ClusterState, spec: WatchSpec) -> Iterator[bytes | None]:
     """Yield event chunks until timeout, server shutdown, or the watcher falls behind."""
-    if spec.resource_version is None:
+    if spec.resource_version is None or spec.send_initial_events:
         first, position = _initial(state, spec)
         if first:
             yield first

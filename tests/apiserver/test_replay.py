@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 from kreplay_dap.apiserver import start_server
 from kreplay_dap.apiserver.replay import Divergence, ReplayBackend, ReplayHooks
+from recorder.errors import InvalidInputError, UnknownSessionError
 from recorder.storage import Recording, open_recording
 from tests.apiserver.helpers import kubectl
 from tests.apiserver.recording_fixture import EXPECTED_AT_STEP, SESSION, write_recording
@@ -224,3 +226,30 @@ def test_cli_rejects_unknown_session(tmp_path: Path) -> None:
     process = _serve("nope", "-d", write_recording(tmp_path / "rec.db"))
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2 and "unknown session 'nope'" in stderr
+
+
+def test_recorded_pace_feeder_delivers_every_event(recording: Recording) -> None:
+    done = threading.Event()
+    delivered: list[int] = []
+
+    def note(op: Any) -> None:
+        delivered.append(op.seq)
+        if len(delivered) == 5:
+            done.set()
+
+    backend = ReplayBackend(recording, SESSION, 1, pace="recorded",
+                            hooks=ReplayHooks(on_event_delivered=note))  # fmt: skip
+    backend.start()
+    try:
+        assert done.wait(60)
+    finally:
+        backend.stop()
+    assert delivered == [2, 5, 6, 8, 10]
+    assert backend.position == 10 and backend.pending_events() == 0
+
+
+def test_bad_arguments_are_rejected(recording: Recording) -> None:
+    with pytest.raises(InvalidInputError):
+        ReplayBackend(recording, SESSION, 0, pace="slow")
+    with pytest.raises(UnknownSessionError):
+        ReplayBackend(recording, "missing")

@@ -431,3 +431,26 @@ def test_delete_collection_with_selector(api: ApiServer) -> None:
     deleted = call(api, "DELETE", f"{CM}?labelSelector=x").decoded()
     assert [i["metadata"]["name"] for i in deleted["items"]] == ["a"]
     assert [i["metadata"]["name"] for i in call(api, "GET", CM).decoded()["items"]] == ["b"]
+
+
+def test_send_initial_events_ends_with_marker_bookmark(api: ApiServer) -> None:
+    created(api, CM, configmap("a"))
+    events = read_watch(api, "sendInitialEvents=true&allowWatchBookmarks=true&resourceVersion=1", 2)
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    annotations = events[1]["object"]["metadata"]["annotations"]
+    assert annotations == {"k8s.io/initial-events-end": "true"}
+
+
+def test_unconsumed_watch_does_not_hold_back_writers_or_other_watchers(api: ApiServer) -> None:
+    before = call(api, "GET", CM).decoded()["metadata"]["resourceVersion"]
+    created(api, CM, configmap("first"))
+    stalled = call(api, "GET", f"{CM}?watch=1&timeoutSeconds=5&resourceVersion={before}")
+    assert stalled.stream is not None
+    assert next(stalled.stream)  # positioned after its first event, then never read again
+    for index in range(20):
+        created(api, CM, configmap(f"cm-{index}"))
+    events = read_watch(api, f"resourceVersion={before}", 21)
+    assert [e["object"]["metadata"]["name"] for e in events] == ["first"] + [
+        f"cm-{i}" for i in range(20)
+    ]
+    stalled.stream.close()  # type: ignore[attr-defined]
