@@ -138,9 +138,8 @@ def launch_configuration(database: str, session_id: str) -> dict[str, Any]:
     }
 
 
-def next_commands(database: str, session_id: str) -> list[tuple[str, str]]:
-    """(command, what it does) to explore a recording further."""
-    script = "samples/operators/hotloop.py"
+def next_commands(database: str, session_id: str, script: str) -> list[tuple[str, str]]:
+    """(command, what it does) to explore a recording of ``script`` further."""
     return [
         (f"kreplay sessions -d {database}", "list the recorded sessions"),
         (f"kreplay replay {session_id} -d {database} -i", "step through it, forwards and back"),

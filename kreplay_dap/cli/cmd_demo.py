@@ -88,11 +88,12 @@ def _shown_path(path: Path) -> str:
 
 
 def _print_next_steps(console: Console, result: DemoResult) -> None:
-    from kreplay_dap.demo import launch_configuration, next_commands
+    from kreplay_dap.demo import launch_configuration, next_commands, operator_script
 
     database = _shown_path(result.database)
+    script = _shown_path(operator_script("hotloop"))
     console.print("\n[bold]Explore it further:[/]")
-    for command_line, purpose in next_commands(database, result.session_id):
+    for command_line, purpose in next_commands(database, result.session_id, script):
         console.print(f"  [cyan]{command_line}[/]", soft_wrap=True)
         console.print(f"      [dim]{purpose}[/]")
     launch_db = str(result.database.resolve())
