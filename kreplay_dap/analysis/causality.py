@@ -99,7 +99,8 @@ class _Builder:
         if self.node(node_id, payload):
             self.edge(writer, node_id, "notifies")
             self.last_event[(op.actor, key)] = node_id
-            trim_oldest(self.last_event, _LIMIT)
+            if len(self.last_event) > _LIMIT:
+                trim_oldest(self.last_event, _LIMIT)
             self.actor_event[op.actor] = (op.seq, node_id)
 
     def _write(self, op: Operation, key: Key) -> None:
@@ -111,8 +112,10 @@ class _Builder:
         if op.resource_version:
             versions = self.writes_by_rv.setdefault(key, {})
             versions[op.resource_version] = node_id
-            trim_oldest(versions, 32)
-            trim_oldest(self.writes_by_rv, _LIMIT)
+            if len(versions) > 32:
+                trim_oldest(versions, 32)
+            if len(self.writes_by_rv) > _LIMIT:
+                trim_oldest(self.writes_by_rv, _LIMIT)
         if op.span_id is not None:
             span_node = self._span(op)
             if span_node is not None:
@@ -135,7 +138,8 @@ class _Builder:
         if not self.node(node_id, payload):
             return None
         self.spans[op.span_id] = node_id
-        trim_oldest(self.spans, _LIMIT)
+        if len(self.spans) > _LIMIT:
+            trim_oldest(self.spans, _LIMIT)
         trigger = self.last_event.get((op.actor, (key.kind, key.namespace, key.name)))
         if trigger is not None:
             self.edge(trigger, node_id, "triggers")

@@ -62,7 +62,8 @@ class ConflictDetector:
         if sent and self.rejected_rv.get((op.actor, key)) == sent:
             burst.stale += 1
         self.rejected_rv[(op.actor, key)] = sent
-        trim_oldest(self.rejected_rv, self.limit)
+        if len(self.rejected_rv) > self.limit:
+            trim_oldest(self.rejected_rv, self.limit)
 
     def _evict(self) -> list[tuple[Key, _Burst]]:
         evicted = []

@@ -2,8 +2,9 @@
 
 The same error is the same (actor, verb, object or collection, code). ``window`` or more
 of it form a series; the series *backs off* when its gaps grow geometrically by at least
-25 % per retry (a least-squares fit of log(gap)), else it is a storm at a steady rate.
-Both are ``error`` findings; only storms are high severity. 409s belong to the conflict
+25 % per retry (a least-squares fit of log(gap)). A *storm* has no backoff and a steady
+rate (gaps vary by at most half their mean); irregular repeats are reported as such. All
+are ``error`` findings; only storms are high severity. 409s belong to the conflict
 detector.
 """
 
@@ -20,6 +21,7 @@ from recorder.storage.model import Operation
 MAX_ERROR_TYPES = 1000
 EDGE_GAPS = 32
 BACKOFF_GROWTH = 1.25
+STEADY_SPREAD = 0.5  # coefficient of variation of the gaps of a storm
 
 
 class _Series:
@@ -81,7 +83,8 @@ class ErrorDetector:
         if series is None:
             series = _Series(op, text)
             self.series[series_key] = series
-            trim_oldest(self.series, self.limit)
+            if len(self.series) > self.limit:
+                trim_oldest(self.series, self.limit)
         elif len(series.early) < EDGE_GAPS:
             series.early.append(op.ts_ns - series.last_ts)
         else:
@@ -103,19 +106,24 @@ class ErrorDetector:
             gaps = series.early + list(series.late)
             backoff = growth_per_retry(series) >= BACKOFF_GROWTH
             period_s = statistics.median(gaps) / 1e9
+            spread = statistics.pstdev(gaps) / max(1.0, statistics.mean(gaps))
+            steady = not backoff and spread <= STEADY_SPREAD
             what = f"{actor or 'an actor'}: {verb} {key_text(target)} failed {series.count}x"
             if backoff:
                 description = f"errors retried with backoff: {what} ({series.text}); fix the cause"
-            else:
+            elif steady:
                 description = (
                     f"error storm: {what} ({series.text}) every {period_s:.2f} s with no "
                     "backoff; stop retrying or back off"
                 )
+            else:
+                description = f"repeated errors: {what} ({series.text}) at irregular times"
+            severity = "high" if steady else ("low" if backoff else "medium")
             findings.append(
                 Finding(
                     "error", [key_text(target)], series.first_seq, series.last_seq, series.count,
-                    description, series.evidence, "low" if backoff else "high", [actor],
-                    None, period_s, {"backoff": backoff, "error": series.text},
+                    description, series.evidence, severity, [actor],
+                    None, period_s, {"backoff": backoff, "steady": steady, "error": series.text},
                 )
             )  # fmt: skip
         return findings

@@ -56,27 +56,36 @@ class FightDetector:
         self.min_flips = min_flips
         self.limit = limit
         self.objects: dict[Key, _ObjectFights] = {}
+        self.last_writers: dict[tuple[str, str, str, str], str] = {}
 
     def observe(self, op: Operation, key: Key) -> None:
         if op.verb not in {"update", "patch"} or is_error(op):
             return
+        # Status-subresource writes and main-resource writes touch disjoint fields, so only
+        # a switch of writer within one lane can be a fight (and is worth decoding).
+        lane = (*key, "status" if op.subresource == "status" else "")
+        previous = self.last_writers.get(lane)
+        self.last_writers[lane] = op.actor
+        if len(self.last_writers) > self.limit:
+            trim_oldest(self.last_writers, self.limit)
         state = self.world.track(key)
-        if state is None or state.last_writer is None or state.last_writer == op.actor:
+        if state is None or previous is None or previous == op.actor:
             return
         fights = self.objects.get(key)
         if fights is None:
             fights = _ObjectFights()
             self.objects[key] = fights
-            trim_oldest(self.objects, self.limit)
+            if len(self.objects) > self.limit:
+                trim_oldest(self.objects, self.limit)
         fights.switches += 1
         before = self.bodies.flat(state.state_ref)
         after = self.bodies.flat(op.response_ref or op.request_ref)
         if before is None or after is None:
             return
         fights.actors.add(op.actor)
-        fights.actors.add(state.last_writer)
+        fights.actors.add(previous)
         for path, value in list(changed_paths(before, after).items())[:MAX_FIELDS_PER_OBJECT]:
-            self._set(fights, path, op, value, before.get(path), state.last_writer)
+            self._set(fights, path, op, value, before.get(path), previous)
 
     def _set(
         self,

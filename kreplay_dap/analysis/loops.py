@@ -89,11 +89,13 @@ class Reads:
             reads = self.by_span.setdefault(op.span_id, set())
             if len(reads) < MAX_SPAN_READS:
                 reads.add(read)
-            trim_oldest(self.by_span, MAX_OPEN_SPANS)
+            if len(self.by_span) > MAX_OPEN_SPANS:
+                trim_oldest(self.by_span, MAX_OPEN_SPANS)
         else:
             recent = self.by_actor.setdefault(op.actor, deque(maxlen=MAX_ACTOR_READS))
             recent.append((op.seq, read))
-            trim_oldest(self.by_actor, MAX_OPEN_SPANS)
+            if len(self.by_actor) > MAX_OPEN_SPANS:
+                trim_oldest(self.by_actor, MAX_OPEN_SPANS)
 
     def inputs(self, op: Operation, since: int) -> Iterable[Key]:
         if op.span_id is not None:

@@ -15,10 +15,19 @@ from __future__ import annotations
 
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
-from kreplay_dap.analysis.world import Key, World, is_error, key_text, rv_number, trim_oldest
+from kreplay_dap.analysis.world import (
+    UNRECORDED,
+    Key,
+    World,
+    is_error,
+    key_text,
+    rv_number,
+    trim_oldest,
+)
 from recorder.storage.model import Operation
 
 MAX_REVERTED_FIELDS = 10
+MAX_ACTORS = 16
 _MISSING = object()
 
 
@@ -51,6 +60,7 @@ class RaceDetector:
         self.limit = limit
         self.seen: dict[tuple[str, Key], _Seen] = {}
         self.races: dict[tuple[str, str, Key], _Race] = {}
+        self.lane_changes: dict[tuple[str, str, str, str], dict[str, int]] = {}
 
     def observe(self, op: Operation, key: Key) -> None:
         if is_error(op) or not op.name:
@@ -59,9 +69,17 @@ class RaceDetector:
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
             self._saw(op, key)
         elif op.verb in {"update", "patch"}:
-            self._wrote(op, key)
+            lane = (*key, "status" if op.subresource == "status" else "")
+            self._wrote(op, key, lane)
             # The actor knows what it wrote: its next write starts from this version.
             self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, None)
+            changes = self.lane_changes.setdefault(lane, {})
+            changes.pop(op.actor, None)
+            changes[op.actor] = op.seq
+            if len(changes) > MAX_ACTORS:
+                trim_oldest(changes, MAX_ACTORS)
+            if len(self.lane_changes) > self.limit:
+                trim_oldest(self.lane_changes, self.limit)
 
     def _saw(self, op: Operation, key: Key) -> None:
         stale_of = None
@@ -73,14 +91,20 @@ class RaceDetector:
             if latest is not None and number < latest and writer not in {None, op.actor}:
                 stale_of = state.last_write_seq
         self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, stale_of)
-        trim_oldest(self.seen, self.limit)
+        if len(self.seen) > self.limit:
+            trim_oldest(self.seen, self.limit)
 
-    def _wrote(self, op: Operation, key: Key) -> None:
+    def _wrote(self, op: Operation, key: Key, lane: tuple[str, str, str, str]) -> None:
         seen = self.seen.get((op.actor, key))
         state = self.world.track(key)
         if seen is None or state is None:
             return
-        other = [seq for who, seq in state.changes.items() if who != op.actor and seq > seen.seq]
+        # Only a change in the same lane (status subresource or main resource) can be
+        # reverted by this write; changes by unrecorded writers count in both lanes.
+        changes = dict(self.lane_changes.get(lane, {}))
+        if UNRECORDED in state.changes:
+            changes[UNRECORDED] = state.changes[UNRECORDED]
+        other = [seq for who, seq in changes.items() if who != op.actor and seq > seen.seq]
         if not other and seen.stale_of is None:
             return
         reverted = self._reverted(seen.ref, state.state_ref, op)
@@ -111,7 +135,8 @@ class RaceDetector:
         if race is None:
             race = _Race(min(seqs))
             self.races[(kind, op.actor, key)] = race
-            trim_oldest(self.races, self.limit)
+            if len(self.races) > self.limit:
+                trim_oldest(self.races, self.limit)
         race.count += 1
         race.last_seq = op.seq
         race.actors.add(op.actor)

@@ -122,26 +122,31 @@ class World:
         if track is None:
             track = ObjectTrack()
             self.objects[key] = track
-            self.evicted += len(trim_oldest(self.objects, self.max_objects))
+            if len(self.objects) > self.max_objects:
+                self.evicted += len(trim_oldest(self.objects, self.max_objects))
         return track
 
     def _changed(self, track: ObjectTrack, key: Key, who: str, seq: int) -> None:
         track.changes.pop(who, None)
         track.changes[who] = seq
-        trim_oldest(track.changes, MAX_ACTORS_PER_OBJECT)
+        if len(track.changes) > MAX_ACTORS_PER_OBJECT:
+            trim_oldest(track.changes, MAX_ACTORS_PER_OBJECT)
         for collection in collection_keys(key[0], key[1]):
             changes = self.collections.setdefault(collection, {})
             changes.pop(who, None)
             changes[who] = seq
-            trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
-        trim_oldest(self.collections, self.max_objects)
+            if len(changes) > MAX_ACTORS_PER_OBJECT:
+                trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
+        if len(self.collections) > self.max_objects:
+            trim_oldest(self.collections, self.max_objects)
 
     def _write(self, op: Operation, key: Key) -> None:
         track = self._ensure(key)
         self._changed(track, key, op.actor, op.seq)
         if op.resource_version:
             track.rv_writers[op.resource_version] = op.actor
-            trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
+            if len(track.rv_writers) > MAX_RVS_PER_OBJECT:
+                trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
             track.latest_rv = op.resource_version
         deleted = op.verb == "delete"
         track.state_ref = None if deleted else (op.response_ref or op.request_ref)
@@ -160,7 +165,8 @@ class World:
         if latest is not None and number is not None and number < latest:
             return  # a stale read tells nothing new
         track.rv_writers[rv] = UNRECORDED
-        trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
+        if len(track.rv_writers) > MAX_RVS_PER_OBJECT:
+            trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
         track.latest_rv = rv
         track.state_ref = None if op.event_type == "DELETED" else op.response_ref
         tables = [track.changes, *(self.collections.get(c, {}) for c in collection_keys(*key[:2]))]
