@@ -8,7 +8,8 @@ and prints medians and ratios against baselines measured in this same process:
 * a naive one-row-per-transaction insert of plain JSON rows (the Go tool's way), on a subset;
 * the same operations stored as plain JSON text rows in SQLite (bytes per operation).
 
-Usage: ``python bench/storage.py [--ops N] [--dir DIR]``.
+Usage: ``python -m bench.storage [--ops N] [--dir DIR]`` (as a module: ``bench/recorder.py``
+would shadow the ``recorder`` package if this file were run as a script).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from recorder.storage.seed import (
     SPAN_COLUMNS,
     V2_OP_COLUMNS,
     body_text,
-    seed_op_row,
+    seed_op_values,
     seed_span_row,
     split_statements,
 )
@@ -160,11 +160,16 @@ def _insert_seed_ops(
     sql = f"INSERT INTO operations ({', '.join(V2_OP_COLUMNS)}) VALUES ({_marks(V2_OP_COLUMNS)})"
     rows: list[tuple[Any, ...]] = []
     count = 0
+    seq_offset = int(offsets.get("seq_offset", 0))
     for op in recording.operations(session_id):
         data = body_text(op, recording.body(op.request_ref), recording.body(op.response_ref))
-        row = seed_op_row(op, data, op.seq + id_offset, offsets)
-        row.update(kept.pop(op.seq) or {})
-        rows.append(tuple(row[column] for column in V2_OP_COLUMNS))
+        values = seed_op_values(op, data, op.seq + id_offset, seq_offset)
+        override = kept.pop(op.seq)
+        if override:
+            row = dict(zip(V2_OP_COLUMNS, values, strict=True))
+            row.update(override)
+            values = tuple(row[column] for column in V2_OP_COLUMNS)
+        rows.append(values)
         count += 1
         if len(rows) >= BATCH:
             conn.executemany(sql, rows)

@@ -25,7 +25,8 @@ from recorder.storage.seed import (
     V1_OP_COLUMNS,
     V2_OP_COLUMNS,
     overrides,
-    seed_op_row,
+    same_values,
+    seed_op_values,
     seed_span_row,
 )
 from recorder.storage.writer import AppendResult, RecordingWriter
@@ -79,13 +80,13 @@ def import_recording(
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
+    if value.__class__ is str:
+        return value
+    return "" if value is None else str(value)
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if value.__class__ is int:
         return value
     try:
         return int(str(value))
@@ -95,6 +96,8 @@ def _integer(value: Any) -> int:
 
 def _verb(verb: Any, operation_type: Any) -> tuple[str, str]:
     """(our verb, watch event type) from the Go tool's verb and operation_type columns."""
+    if verb.__class__ is str and verb in VERBS:
+        return verb, ""
     for candidate in (_text(verb), _text(operation_type)):
         if candidate.lower() in VERBS:
             return candidate.lower(), ""
@@ -122,9 +125,13 @@ class SeedImporter:
         try:
             self._detect()
             total = self._estimate_rows()
+            # Bodies come as bytes: no decode here and encode again for the writer.
+            selected = ", ".join(
+                "CAST(resource_data AS BLOB)" if name == "resource_data" else name
+                for name in self.columns
+            )
             cursor = self.conn.execute(
-                f"SELECT {', '.join(self.columns)} FROM operations"
-                " ORDER BY session_id, sequence_number, id"
+                f"SELECT {selected} FROM operations ORDER BY session_id, sequence_number, id"
             )
             for _ in range(MAX_SOURCE_ROWS // BATCH + 1):
                 rows = cursor.fetchmany(BATCH)
@@ -161,45 +168,47 @@ class SeedImporter:
     def _batch(self, rows: list[tuple[Any, ...]]) -> None:
         ops: list[Operation] = []
         origins: list[tuple[int, dict[str, Any]]] = []
+        seq_offset = 0
         for values in rows:
-            original = dict(zip(self.columns, values, strict=True))
-            if original["session_id"] != self._session:
+            if values[1] != self._session:
                 self._flush(ops, origins)
                 self._finish_session()
-                self._start_session(original)
-            op = self._operation(original)
+                self._start_session(dict(zip(self.columns, values, strict=True)))
+                seq_offset = self._offsets["seq_offset"]
+            op = self._operation(values)
             ops.append(op)
-            derived = seed_op_row(op, _text(original["resource_data"]), 0, self._offsets)
-            derived["id"] = op.seq + self._offsets["id_offset"]
-            derived["resource_data"] = original["resource_data"]  # kept as the body
-            kept = overrides(derived, original)
-            if kept:
+            # resource_data is kept as the body, byte for byte, and exported as text.
+            row_id = op.seq + self._offsets["id_offset"]
+            derived = seed_op_values(op, values[8], row_id, seq_offset)
+            if not same_values(derived, values):
+                kept = overrides(
+                    dict(zip(V2_OP_COLUMNS, derived, strict=True)),
+                    dict(zip(self.columns, values, strict=True)),
+                )
                 origins.append((op.seq, kept))
         self._rows_done += len(rows)
         self._flush(ops, origins)
 
-    def _operation(self, original: dict[str, Any]) -> Operation:
-        number = _integer(original["sequence_number"])
-        seq = number - self._offsets["seq_offset"]
+    def _operation(self, values: tuple[Any, ...]) -> Operation:
+        """One Go-tool row (``self.columns`` order) as our operation."""
+        (_, _, number, timestamp, operation_type, kind, namespace, name, data, error,
+         duration_ms) = values[:11]  # fmt: skip
+        actor, uid, resource_version, generation, verb = values[11:] or (None,) * 5
+        seq = _integer(number) - self._offsets["seq_offset"]
         if seq <= self._last_seq:  # duplicate sequence numbers: keep order, renumber
             seq = self._last_seq + 1
         self._last_seq = seq
-        error = _text(original["error"])
-        verb, event_type = _verb(original.get("verb"), original["operation_type"])
-        data = original["resource_data"]
-        body = None if data is None else (data.encode() if isinstance(data, str) else bytes(data))
-        generation = original.get("generation")
+        error = error if error.__class__ is str else _text(error)
+        verb, event_type = _verb(verb, operation_type)
+        body = None if data is None else bytes(data)
         return Operation(
-            self._session, seq, _integer(original["timestamp"]) * NS_PER_S, verb,
-            event_type=event_type, kind=_text(original["resource_kind"]),
-            namespace=_text(original["namespace"]), name=_text(original["name"]),
-            uid=_text(original.get("uid")),
-            resource_version=_text(original.get("resource_version")),
+            self._session, seq, _integer(timestamp) * NS_PER_S, verb, event_type=event_type,
+            kind=_text(kind), namespace=_text(namespace), name=_text(name), uid=_text(uid),
+            resource_version=_text(resource_version),
             generation=None if generation is None else _integer(generation),
             response_body=body, error_message=error,
             error_code=infer_error_code(error) if error else 0,
-            duration_us=_integer(original["duration_ms"]) * 1000,
-            actor=_text(original.get("actor_id")),
+            duration_us=_integer(duration_ms) * 1000, actor=_text(actor),
         )  # fmt: skip
 
     def _start_session(self, first: dict[str, Any]) -> None:

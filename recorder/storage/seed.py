@@ -112,28 +112,32 @@ def error_text(op: Operation) -> str | None:
     return None
 
 
+def seed_op_values(
+    op: Operation, data: str | None, row_id: int, seq_offset: int
+) -> tuple[Any, ...]:
+    """The Go tool's later-schema row for one of our operations, in ``V2_OP_COLUMNS`` order
+    (before stored overrides). The one place this mapping is written down."""
+    verb = op.verb
+    return (
+        row_id, op.session_id, op.seq + seq_offset, op.ts_ns // NS_PER_S,
+        OPERATION_TYPES.get(verb) or verb.upper(), op.kind, op.namespace, op.name, data,
+        error_text(op) if op.error_code or op.error_message else None,
+        op.duration_us // 1000, op.actor, op.uid, op.resource_version, op.generation, verb,
+    )  # fmt: skip
+
+
 def seed_op_row(
     op: Operation, data: str | None, row_id: int, offsets: dict[str, int]
 ) -> dict[str, Any]:
-    """The Go tool's later-schema row for one of our operations (before stored overrides)."""
-    return {
-        "id": row_id,
-        "session_id": op.session_id,
-        "sequence_number": op.seq + offsets.get("seq_offset", 0),
-        "timestamp": op.ts_ns // NS_PER_S,
-        "operation_type": OPERATION_TYPES.get(op.verb, op.verb.upper()),
-        "resource_kind": op.kind,
-        "namespace": op.namespace,
-        "name": op.name,
-        "resource_data": data,
-        "error": error_text(op),
-        "duration_ms": op.duration_us // 1000,
-        "actor_id": op.actor,
-        "uid": op.uid,
-        "resource_version": op.resource_version,
-        "generation": op.generation,
-        "verb": op.verb,
-    }
+    """``seed_op_values`` by column name."""
+    values = seed_op_values(op, data, row_id, offsets.get("seq_offset", 0))
+    return dict(zip(V2_OP_COLUMNS, values, strict=True))
+
+
+def same_values(derived: tuple[Any, ...], original: tuple[Any, ...]) -> bool:
+    """Equal value for value, types included (1 and 1.0 are not the same column value)."""
+    head = derived[: len(original)]
+    return head == original and tuple(map(type, head)) == tuple(map(type, original))
 
 
 def seed_span_row(span: ReconcileSpan) -> dict[str, Any]:
