@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from kreplay_dap.apiserver import discovery, objects, openapi, removal, scale, status
+from kreplay_dap.apiserver import discovery, objects, openapi, protobuf, removal, scale, status
 from kreplay_dap.apiserver.backend import Backend, WriteIntent
 from kreplay_dap.apiserver.kinds import kind_from_crd
 from kreplay_dap.apiserver.listing import list_response, selectors_of, watch_response
@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 NOT_ALLOWED = "the server does not allow this method on the requested resource"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 
 
@@ -28,14 +29,16 @@ def _not_allowed() -> status.ApiStatusError:
 
 
 def parse_body(request: ApiRequest) -> Any:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise status.ApiStatusError(413, "request entity too large")
+    if request.content_type == PROTOBUF:
+        return protobuf.decode_object(request.body)
     if "protobuf" in request.content_type or "cbor" in request.content_type:
         raise status.ApiStatusError(
             415,
-            f"the body of the request was in an unknown format - accepted media types include: "
-            f"application/json, application/yaml (got {request.content_type})",
+            "the body of the request was in an unknown format - accepted media types include: "
+            f"application/json, {PROTOBUF} (got {request.content_type})",
         )
-    if len(request.body) > MAX_BODY_BYTES:
-        raise status.ApiStatusError(413, "request entity too large")
     if not request.body:
         raise status.bad_request("the request body is empty")
     try:

@@ -157,3 +157,20 @@ def test_get_watch_receives_events(server: RunningServer, kubeconfig: str, tmp_p
         process.wait()
     events = [line.split() for line in lines if "seen" in line]
     assert events == [["ADDED", "seen", "1"], ["MODIFIED", "seen", "2"], ["DELETED", "seen", "2"]]
+
+
+def test_imperative_create_sends_protobuf(kubeconfig: str) -> None:
+    kubectl(kubeconfig, "create", "namespace", "team")
+    kubectl(kubeconfig, "create", "configmap", "c1", "-n", "team", "--from-literal=a=1")
+    kubectl(
+        kubeconfig, "create", "secret", "generic", "s1", "-n", "team", "--from-literal=pw=hunter2"
+    )
+    kubectl(kubeconfig, "create", "serviceaccount", "bot", "-n", "team")
+    assert get_json(kubeconfig, "configmap", "c1", "-n", "team")["data"] == {"a": "1"}
+    assert get_json(kubeconfig, "secret", "s1", "-n", "team")["data"] == {"pw": "aHVudGVyMg=="}
+    assert (
+        get_json(kubeconfig, "serviceaccount", "bot", "-n", "team")["metadata"]["namespace"]
+        == "team"
+    )
+    refused = kubectl(kubeconfig, "create", "deployment", "d", "--image=nginx", check=False)
+    assert refused.returncode != 0 and "protobuf only for" in refused.stderr

@@ -454,3 +454,33 @@ def test_unconsumed_watch_does_not_hold_back_writers_or_other_watchers(api: ApiS
         f"cm-{i}" for i in range(20)
     ]
     stalled.stream.close()  # type: ignore[attr-defined]
+
+
+def _length_delimited(number: int, payload: bytes) -> bytes:
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"k8s\x00" + _length_delimited(1, _length_delimited(2, b"Deployment")), 415),
+        (b"k8s\x00\x0a\x7f", 400),
+        (b"not-k8s", 400),
+    ],
+)
+def test_protobuf_bodies_outside_the_supported_set(
+    api: ApiServer, body: bytes, expected: int
+) -> None:
+    response = call(api, "POST", DEPLOY, body, "application/vnd.kubernetes.protobuf")
+    assert status_of(response)[0] == expected
+
+
+def test_protobuf_configmap_is_decoded(api: ApiServer) -> None:
+    metadata = _length_delimited(1, b"pb")
+    entry = _length_delimited(1, b"k") + _length_delimited(2, b"v")
+    raw = _length_delimited(1, metadata) + _length_delimited(2, entry)
+    type_meta = _length_delimited(1, b"v1") + _length_delimited(2, b"ConfigMap")
+    body = b"k8s\x00" + _length_delimited(1, type_meta) + _length_delimited(2, raw)
+    response = call(api, "POST", CM, body, "application/vnd.kubernetes.protobuf")
+    assert response.status == 201
+    assert response.decoded()["data"] == {"k": "v"}
