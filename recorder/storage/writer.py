@@ -31,6 +31,7 @@ DEFAULT_MAX_OPS = 1_000_000
 DEFAULT_MAX_OBJECT_BYTES = 1 << 20
 _CACHE_LIMIT = 100_000
 _IDENTITY_CACHE_LIMIT = 4096
+MAX_FRAMES = 64  # call-site frames kept per operation
 
 _INSERT_OP = (
     "INSERT INTO ops (session, seq, ts_ns, verb, event_type, api_version, kind, resource,"
@@ -245,7 +246,7 @@ class RecordingWriter:
         if cached is not None:
             self._remember_callsite_tuple(frames, cached)
             return cached
-        text = "\n".join(str(frame) for frame in frames)
+        text = "\n".join(str(frame) for frame in frames[:MAX_FRAMES])
         top = frames[0]
         self._conn.execute(
             "INSERT INTO callsites (frames, file, line, function) VALUES (?,?,?,?)"
