@@ -214,6 +214,15 @@ class _HttpServer(socketserver.ThreadingTCPServer):
         super().__init__(address, _Connection)
 
 
+def _url_host(host: str) -> str:
+    """The host to put in URLs: loopback for wildcard binds, brackets for IPv6."""
+    if host in ("0.0.0.0", ""):
+        return LOOPBACK
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 class RunningServer:
     """A server answering on ``url`` until ``stop()`` (also a context manager)."""
 
@@ -224,7 +233,7 @@ class RunningServer:
         bound_host, bound_port = self._http.server_address[:2]
         self.host = str(bound_host)
         self.port = int(bound_port)
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"http://{_url_host(self.host)}:{self.port}"
         self.api.server_address = f"{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._http.serve_forever,

@@ -6,6 +6,7 @@ import errno
 import http.client
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,40 @@ def test_malformed_requests_do_not_kill_the_server(server: RunningServer) -> Non
             assert b'"kind":"Status"' in answer
     status, body = raw(server, "GET", "/api/v1/namespaces/default")
     assert (status, body["metadata"]["name"]) == (200, "default")
+
+
+def test_fifty_concurrent_watchers_each_receive_every_event(
+    server: RunningServer, api_client: Any
+) -> None:
+    core = client.CoreV1Api(api_client)
+    since = core.list_namespaced_config_map("default").metadata.resource_version
+    events_per_watcher = 100
+    received: dict[int, list[str]] = {}
+    ready = threading.Barrier(51)
+
+    def watch_all(index: int) -> None:
+        configuration = client.Configuration()
+        configuration.host = server.url
+        with client.ApiClient(configuration) as own:
+            listing = client.CoreV1Api(own).list_namespaced_config_map
+            names: list[str] = []
+            ready.wait()
+            stream = watch.Watch().stream(listing, "default", resource_version=since,
+                                          timeout_seconds=120, deserialize=False)  # fmt: skip
+            for event in stream:
+                names.append(event["object"]["metadata"]["name"])
+                if len(names) == events_per_watcher:
+                    break
+            received[index] = names
+
+    threads = [threading.Thread(target=watch_all, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    for index in range(events_per_watcher):
+        core.create_namespaced_config_map("default", cm(f"cm-{index}"))
+    for thread in threads:
+        thread.join(timeout=300)
+    expected = [f"cm-{i}" for i in range(events_per_watcher)]
+    assert len(received) == 50
+    assert all(names == expected for names in received.values())

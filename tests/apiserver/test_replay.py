@@ -253,3 +253,21 @@ def test_bad_arguments_are_rejected(recording: Recording) -> None:
         ReplayBackend(recording, SESSION, 0, pace="slow")
     with pytest.raises(UnknownSessionError):
         ReplayBackend(recording, "missing")
+
+
+@needs_kubectl
+def test_cli_remote_address_needs_flag_and_warns(tmp_path: Path) -> None:
+    kubeconfig = str(tmp_path / "kc")
+    process = _serve(
+        "--empty", "--address", "0.0.0.0", "--allow-remote", "--kubeconfig-out", kubeconfig
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(
+            "kreplay API server listening on http://127.0.0.1:"
+        )
+        assert "default" in kubectl(kubeconfig, "get", "namespaces").stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert "warning: binding 0.0.0.0" in stderr
