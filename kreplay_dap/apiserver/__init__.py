@@ -10,14 +10,21 @@ In-process use (tests, sample operators, ``kreplay demo``, live replay)::
 
 ``start_server(backend, host="127.0.0.1", port=0) -> RunningServer`` returns once the socket
 listens; ``RunningServer`` has ``url``, ``host``, ``port``, ``api`` (the resolver), ``backend``,
-``write_kubeconfig(path)``, ``kubeconfig()`` and ``stop()`` (idempotent; also on ``with`` exit).
+``write_kubeconfig(path)``, ``kubeconfig()``, ``divergences`` (replay) and ``stop()``
+(idempotent; also on ``with`` exit).
 
 Backends: ``FakeBackend(ClusterState())`` for an empty cluster (namespace "default" exists;
-``manifests.load_manifests(state, paths)`` seeds it), and ``replay.ReplayBackend(recording,
-session_id, step)`` for a recording as of operation ``step`` (see that module).
+``manifests.load_manifests(server.api, paths)`` seeds it from YAML/JSON), and
+``replay.ReplayBackend(recording, session_id, step, pace=..., hooks=ReplayHooks(...))`` for a
+recording as of operation ``step``, with ``advance()``, ``divergences()`` (see that module).
 
 Without sockets: ``ApiServer(backend).handle(ApiRequest.from_target("GET", "/api/v1/pods"))``
 returns an ``ApiResponse`` (``status``, ``body`` bytes, or ``stream`` for watches).
+
+Not served: server-side apply (415), protobuf bodies other than Namespace/ConfigMap/Secret/
+ServiceAccount (415; kubectl's typed ``create deployment`` etc.), full OpenAPI schemas (kubectl
+falls back to built-in ones), admission/defaulting beyond server-managed metadata, and the
+controllers themselves (no pods appear for a Deployment; ``rollout status`` waits).
 
 Layers: ``state`` (objects, resourceVersion, event log) <- ``objects``/``removal``/``scale``
 (lifecycle) and ``patching`` <- ``resolver`` (routing, with ``discovery``, ``listing``,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,4 @@ class ApiResponse:
 
     def decoded(self) -> Any:
         """The JSON body, for tests and callers that want data rather than bytes."""
-        import json
-
         return json.loads(self.body) if self.body else None

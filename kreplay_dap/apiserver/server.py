@@ -248,6 +248,12 @@ class RunningServer:
         self._thread.start()
         return self
 
+    @property
+    def divergences(self) -> list[Any]:
+        """Writes that did not match the recording (replay backends), oldest first."""
+        found = getattr(self.backend, "divergences", None)
+        return list(found()) if callable(found) else []
+
     def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
         return {
             "apiVersion": "v1",

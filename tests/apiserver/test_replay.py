@@ -134,6 +134,7 @@ def test_matching_write_gets_recorded_response_and_other_writes_diverge(
         created = core.create_namespaced_config_map("default", body)
         assert core.read_namespaced_config_map("surprise", "default").data == {"a": "b"}
     assert created.metadata.name == "surprise"
+    assert server.divergences == backend.divergences()
     assert [d.describe() for d in backend.divergences()] == [d.describe() for d in reported]
     assert len(reported) == 2
     assert (reported[0].verb, reported[0].name, reported[0].expected_seq) == ("patch", "web", 4)
