@@ -61,10 +61,13 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection)
         try:
             self._serve_requests()
         except OSError as error:
             logger.debug("connection ended: %s", error)
+        finally:
+            self.server.untrack(self.connection)
 
     def _serve_requests(self) -> None:
         try:
@@ -209,9 +212,29 @@ class _HttpServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, address: tuple[str, int], api: ApiServer) -> None:
         self.api = api
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Connection)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._open_lock:
+            self._open.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(connection)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections too, so a stopped server answers nobody."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError as error:
+                logger.debug("closing a connection: %s", error)
 
 
 def _url_host(host: str) -> str:
@@ -285,6 +308,7 @@ class RunningServer:
         if self._thread.is_alive():
             self._http.shutdown()
         self._http.server_close()
+        self._http.close_connections()
         self._thread.join(timeout=10)
 
     def __enter__(self) -> RunningServer:

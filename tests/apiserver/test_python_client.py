@@ -229,3 +229,15 @@ def test_fifty_concurrent_watchers_each_receive_every_event(
     expected = [f"cm-{i}" for i in range(events_per_watcher)]
     assert len(received) == 50
     assert all(names == expected for names in received.values())
+
+
+def test_stopped_server_closes_kept_alive_connections() -> None:
+    running = start_server(FakeBackend())
+    connection = http.client.HTTPConnection(running.host, running.port, timeout=30)
+    connection.request("GET", "/version")
+    assert connection.getresponse().read()
+    running.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        connection.request("GET", "/version")
+        connection.getresponse()
+    connection.close()
