@@ -63,6 +63,7 @@ class RecordedCallApi:
         recorder = self.recorder
         if not recorder.enabled:
             return self.original(method, url, header_params, body, post_params, _request_timeout)
+        recorder.guarded(finish_unread_body)
         call = recorder.begin_call(method, url, header_params, body)
         timeout = _request_timeout
         try:
@@ -113,7 +114,26 @@ class CallCapture:
         if 200 <= status <= 299 and self.method == "GET" and is_watch_url(self.url):
             WatchTap(self, raw).install()
         else:
-            BodyTap(self, raw, status, reason).install()
+            tap = BodyTap(self, raw, status, reason)
+            tap.install()
+            _unread.tap = tap
+
+
+class _UnreadBody(threading.local):
+    tap: BodyTap | None = None
+
+
+# The last body tap of each thread: with ``_preload_content=False`` the caller may never
+# read the body (a create whose answer it ignores); the call is then recorded, without its
+# body, when the thread makes its next call, so the recording keeps the calls in order.
+_unread = _UnreadBody()
+
+
+def finish_unread_body() -> None:
+    tap = _unread.tap
+    _unread.tap = None
+    if tap is not None and not tap.done:
+        tap.finish()
 
 
 class BodyTap:
@@ -161,7 +181,8 @@ class BodyTap:
         whole = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         if self.size > self.call.recorder.max_object_bytes:
             whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
-        self.call.recorder.emit(self.call.message(self.status, self.reason, whole), len(whole))
+        body = whole or None  # an unread or empty body is no body, not an empty document
+        self.call.recorder.emit(self.call.message(self.status, self.reason, body), len(whole))
 
     def release_conn(self) -> Any:
         if not self.reading:

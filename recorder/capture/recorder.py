@@ -29,7 +29,13 @@ from typing import Any
 
 import recorder as recorder_package
 from recorder.capture import messages as m
-from recorder.capture.hooks import CallCapture, RecordedCallApi, describe_error, thread_label
+from recorder.capture.hooks import (
+    CallCapture,
+    RecordedCallApi,
+    describe_error,
+    finish_unread_body,
+    thread_label,
+)
 from recorder.capture.pipeline import Pipeline
 from recorder.capture.redact import parse_paths
 from recorder.errors import InvalidInputError
@@ -150,6 +156,7 @@ class Recorder:
 
     def close(self, timeout: float = 10.0) -> dict[str, Any]:
         """Flush, end the session and stop the writer. Idempotent; also runs at exit."""
+        self.guarded(finish_unread_body)
         self.enabled = False
         self._pipeline.close(timeout)
         atexit.unregister(self.close)

@@ -287,3 +287,32 @@ def test_the_go_style_facade(configuration: Any, db: str) -> None:
     ops, _, _ = read_ops(db)
     assert [op.verb for op in ops] == ["create", "get", "update", "delete", "get"]
     assert ops[0].uid == created["metadata"]["uid"] and ops[4].error_code == 404
+
+
+def test_an_unread_raw_response_is_recorded_in_order(
+    recorded: tuple[Recorder, Any], db: str
+) -> None:
+    """``_preload_content=False`` answers the caller never reads still become operations,
+    in call order (an operator installing its CRD often ignores the answer)."""
+    recorder, api = recorded
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "gadgets", "kind": "Gadget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+    }  # fmt: skip
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.create_custom_resource_definition(crd, _preload_content=False)  # never read
+    client.CoreV1Api(api).list_namespaced_config_map("default")
+    extensions.delete_custom_resource_definition("gadgets.example.com", _preload_content=False)
+    recorder.close()
+
+    ops, _, _ = read_ops(db)
+    assert [(op.verb, op.kind, op.status_code) for op in ops] == [
+        ("create", "CustomResourceDefinition", 201),
+        ("list", "ConfigMap", 200),
+        ("delete", "CustomResourceDefinition", 200),
+    ]
