@@ -27,6 +27,7 @@ CODEC_ZSTD_DELTA = 3
 _SMALL_BODY = 64
 _ZSTD_LEVEL = 3
 _KEYFRAME_CACHE = 2048  # each cached keyframe holds a zstd context (~100 KB)
+_DECODER_CACHE = 4096  # keyframe decompressors kept by a reader (~24 KB each)
 _DIGEST_CACHE = 200_000
 _LAST_BODY_BUDGET = 64 << 20  # bytes of recent bodies kept to skip hashing repeats
 _LAST_BODY_MAX = 256 << 10
@@ -215,6 +216,13 @@ class BlobDecoder:
         self._path = path
         self._plain = zstandard.ZstdDecompressor()
         self._bases: OrderedDict[int, zstandard.ZstdDecompressor] = OrderedDict()
+        self._primed: tuple[int, tuple[int, int | None, int, bytes]] | None = None
+
+    def prime(
+        self, blob_id: int, codec: int, base: int | None, raw_size: int, payload: bytes
+    ) -> None:
+        """Hand over a blob row read along with its operation; the next ``load`` uses it."""
+        self._primed = (blob_id, (codec, base, raw_size, payload))
 
     def load(self, blob_id: int) -> bytes:
         codec, base, raw_size, payload = self._fetch(blob_id)
@@ -227,6 +235,9 @@ class BlobDecoder:
             raise NotARecordingError(f"{self._path}: body {blob_id} is corrupt: {error}") from error
 
     def _fetch(self, blob_id: int) -> tuple[int, int | None, int, bytes]:
+        primed = self._primed
+        if primed is not None and primed[0] == blob_id:
+            return primed[1]
         row = self._conn.execute(
             "SELECT codec, base, raw_size, data FROM blobs WHERE id = ?", (blob_id,)
         ).fetchone()
@@ -254,6 +265,6 @@ class BlobDecoder:
         as_dict = zstandard.ZstdCompressionDict(raw, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         decompressor = zstandard.ZstdDecompressor(dict_data=as_dict)
         self._bases[base_id] = decompressor
-        if len(self._bases) > _KEYFRAME_CACHE:
+        if len(self._bases) > _DECODER_CACHE:
             self._bases.popitem(last=False)
         return decompressor

@@ -22,6 +22,14 @@ OP_COLUMNS = (
 )
 
 
+_OP_WITH_RESPONSE = (
+    "SELECT "
+    + ", ".join(f"o.{name.strip()}" for name in OP_COLUMNS.split(","))
+    + ", b.codec, b.base, b.raw_size, b.data FROM ops o"
+    " LEFT JOIN blobs b ON b.id = o.response_blob WHERE o.session = ? AND o.seq = ?"
+)
+
+
 def parse_frames(text: str) -> tuple[CallFrame, ...]:
     """``file:line:function`` lines back to frames (file names may contain ':')."""
     frames = []
@@ -95,11 +103,15 @@ class KreplayRecording:
 
     # -- operations ---------------------------------------------------------------------
     def operation(self, session_id: str, seq: int) -> Operation | None:
-        row = self.connection.execute(
-            f"SELECT {OP_COLUMNS} FROM ops WHERE session = ? AND seq = ?",
-            (self.session_rowid(session_id), seq),
-        ).fetchone()
-        return None if row is None else self._operation(session_id, row)
+        # The response body's row comes in the same lookup: body(response_ref) then needs
+        # no second query (the commonest access: step to N, show its object).
+        row = self.connection.execute(_OP_WITH_RESPONSE, (self.session_rowid(session_id), seq))
+        found = row.fetchone()
+        if found is None:
+            return None
+        if found[15] is not None and found[25] is not None:
+            self._decoder.prime(found[15], found[25], found[26], found[27], found[28])
+        return self._operation(session_id, found)
 
     def operations(
         self, session_id: str, start_seq: int | None = None, end_seq: int | None = None
