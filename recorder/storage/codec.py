@@ -39,14 +39,24 @@ def digest(data: bytes) -> bytes:
 
 
 class _Keyframe:
-    __slots__ = ("blob_id", "compressor", "raw_size")
+    """A keyframe body; its zstd context is built on first use (many are never used)."""
+
+    __slots__ = ("_compressor", "blob_id", "raw")
 
     def __init__(self, blob_id: int, raw: bytes) -> None:
         self.blob_id = blob_id
-        self.raw_size = len(raw)
-        as_dict = zstandard.ZstdCompressionDict(raw, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        as_dict.precompute_compress(level=_ZSTD_LEVEL)
-        self.compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, dict_data=as_dict)
+        self.raw = raw
+        self._compressor: zstandard.ZstdCompressor | None = None
+
+    def compress(self, data: bytes) -> bytes:
+        if self._compressor is None:
+            as_dict = zstandard.ZstdCompressionDict(
+                self.raw, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
+            as_dict.precompute_compress(level=_ZSTD_LEVEL)
+            self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, dict_data=as_dict)
+        result: bytes = self._compressor.compress(data)
+        return result
 
 
 class DigestFilter:
@@ -156,12 +166,9 @@ class BlobEncoder:
         return blob_id
 
     def _lookup(self, key: bytes) -> int | None:
-        cached = self._known.get(key)
+        cached = self._known.get(key)  # holds this batch's pending blobs too
         if cached is not None:
             return cached
-        pending = self._pending_ids.get(key)
-        if pending is not None:
-            return pending
         if self._next_id is None:
             self._start_batch()
         if not self._filter.may_contain(key):
@@ -175,6 +182,7 @@ class BlobEncoder:
     def _remember(self, key: bytes, blob_id: int) -> None:
         if len(self._known) >= _DIGEST_CACHE:
             self._known.clear()  # the filter and the index still find older bodies
+            self._known.update(self._pending_ids)  # those are not in the index yet
         self._known[key] = blob_id
 
     def _remember_last(self, object_id: int, data: bytes, blob_id: int) -> None:
@@ -194,7 +202,7 @@ class BlobEncoder:
             return CODEC_RAW, None, data
         keyframe = self._keyframes.get(object_id)
         if keyframe is not None:
-            delta = keyframe.compressor.compress(data)
+            delta = keyframe.compress(data)
             # Far from its keyframe, the object deserves a fresh one.
             if len(delta) <= max(128, len(data) // 10):
                 self._keyframes.move_to_end(object_id)
@@ -202,6 +210,8 @@ class BlobEncoder:
         return CODEC_ZSTD, None, self._plain.compress(data)
 
     def _set_keyframe(self, object_id: int, blob_id: int, data: bytes) -> None:
+        if len(data) > _LAST_BODY_MAX:  # huge bodies: plain zstd, no context kept for them
+            return
         self._keyframes[object_id] = _Keyframe(blob_id, data)
         self._keyframes.move_to_end(object_id)
         if len(self._keyframes) > _KEYFRAME_CACHE:
