@@ -36,6 +36,7 @@ export async function resolveServerSettings(output: vscode.OutputChannel): Promi
 
 export class KreplayLanguageClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  private settings: ServerSettings = { recordings: [], pathMappings: [] };
   private timer: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -76,6 +77,7 @@ export class KreplayLanguageClient implements vscode.Disposable {
   private async refresh(): Promise<void> {
     try {
       const settings = await resolveServerSettings(this.output);
+      this.settings = settings;
       if (this.client === undefined) {
         if (this.enabled() && settings.recordings.length > 0) {
           await this.start(settings);
@@ -97,6 +99,17 @@ export class KreplayLanguageClient implements vscode.Disposable {
       documentSelector: [{ scheme: 'file', language: 'python' }],
       initializationOptions: settings,
       outputChannel: this.output,
+      middleware: {
+        workspace: {
+          // A server that pulls its `kreplay` section gets the resolved recordings, not the globs.
+          configuration: (params, token, next) => {
+            if (params.items.every((item) => item.section === 'kreplay')) {
+              return params.items.map(() => this.settings);
+            }
+            return next(params, token);
+          },
+        },
+      },
     };
     this.client = new LanguageClient('kreplay', 'kreplay language server', server, clientOptions);
     this.output.appendLine(`kreplay: language server for ${settings.recordings.length} recording(s)`);

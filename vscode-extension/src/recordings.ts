@@ -4,6 +4,8 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export const MAX_RECORDINGS = 100;
+/** The language server reads at most this many recordings (kreplay_dap/lsp/config.py). */
+export const MAX_SERVER_RECORDINGS = 32;
 /** Bytes read to recognise a recording: SQLite keeps the schema on its first pages. */
 export const PROBE_BYTES = 64 * 1024;
 const SQLITE_HEADER = 'SQLite format 3\u0000';
@@ -98,7 +100,7 @@ export function serverSettings(
   const seen = new Set<string>();
   const recordings: RecordingEntry[] = [];
   for (const entry of [...explicit, ...[...found].sort().map((database) => ({ database }))]) {
-    if (!seen.has(entry.database) && recordings.length < MAX_RECORDINGS) {
+    if (!seen.has(entry.database) && recordings.length < MAX_SERVER_RECORDINGS) {
       seen.add(entry.database);
       recordings.push(entry);
     }

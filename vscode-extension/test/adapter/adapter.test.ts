@@ -232,6 +232,35 @@ describe('kreplay debug adapter through DebugClient', function () {
     assert.equal(await position(client), mark(recording, 'loop_first'));
   });
 
+  it('stops at the adapter\'s exception filters and explains the stop', async () => {
+    await start(client, launchArgs({ loopDetection: { enabled: false } }), ['conflict']);
+    const stop = await move(client, 'continue', 1);
+    assert.equal(stop.reason, 'exception');
+    assert.equal(await position(client), mark(recording, 'conflict'));
+    const info = await client.exceptionInfoRequest({ threadId: stop.threadId ?? 1 });
+    assert.match(`${info.body.exceptionId} ${info.body.description ?? ''}`, /409|[Cc]onflict/);
+  });
+
+  it('finds who changed a field with a data breakpoint, backwards and forwards', async () => {
+    await start(client, launchArgs({ startAt: mark(recording, 'last') }), []);
+    const spec = (await scopeVariables(client, 'Object')).get('spec');
+    assert.ok(spec !== undefined && spec.variablesReference > 0);
+    const info = await client.dataBreakpointInfoRequest({ variablesReference: spec.variablesReference, name: 'replicas' });
+    const dataId = info.body.dataId;
+    assert.ok(typeof dataId === 'string' && dataId !== '', `dataId for spec.replicas: ${info.body.description}`);
+    const set = await client.setDataBreakpointsRequest({ breakpoints: [{ dataId }] });
+    assert.equal(set.body.breakpoints[0]?.verified, true);
+    const back = await move(client, 'reverseContinue', 1);
+    assert.equal(back.reason, 'data breakpoint');
+    assert.equal(await position(client), mark(recording, 'scale_deployment'), 'kubectl scaled it to 5');
+    assert.match((await scopeVariables(client, 'Operation')).get('actor')?.value ?? '', /kubectl/);
+    await move(client, 'reverseContinue', 1);
+    assert.equal(await position(client), mark(recording, 'create_deployment'), 'created with 3');
+    const forward = await move(client, 'continue', 1);
+    assert.equal(forward.reason, 'data breakpoint');
+    assert.equal(await position(client), mark(recording, 'scale_deployment'));
+  });
+
   it('stays at the last operation instead of terminating, so the user can still go back', async () => {
     await start(client, launchArgs({ startAt: mark(recording, 'last') }), []);
     const end = await move(client, 'stepIn', 1);

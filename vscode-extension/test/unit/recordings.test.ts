@@ -5,6 +5,7 @@ import {
   isRecordingFile,
   looksLikeRecording,
   MAX_RECORDINGS,
+  MAX_SERVER_RECORDINGS,
   parsePathMappings,
   serverSettings,
   splitRecordingSetting,
@@ -58,6 +59,6 @@ describe('language server settings', () => {
     const settings = serverSettings([{ database: '/w/a.db', session: 's' }], ['/w/c.db', '/w/a.db', '/w/b.db'], []);
     assert.deepEqual(settings.recordings, [{ database: '/w/a.db', session: 's' }, { database: '/w/b.db' }, { database: '/w/c.db' }]);
     const many = Array.from({ length: MAX_RECORDINGS * 2 }, (_, i) => `/w/${i}.db`);
-    assert.equal(serverSettings([], many, []).recordings.length, MAX_RECORDINGS);
+    assert.equal(serverSettings([], many, []).recordings.length, MAX_SERVER_RECORDINGS);
   });
 });
