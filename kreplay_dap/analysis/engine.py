@@ -13,6 +13,10 @@ from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import World
 from recorder.storage.api import Recording
 
+_WRITES = frozenset({"create", "update", "patch", "delete"})
+_NOT_RACY = frozenset({"list", "create", "delete", "deletecollection"})
+_READS = frozenset({"get", "watch"})
+
 
 class _Detectors:
     """The enabled detectors; each one streams and ends with ``finish()``."""
@@ -105,17 +109,22 @@ def _stream(
                 report.cancelled = True
                 break
         key = (op.kind, op.namespace, op.name)
-        world.prepare(op, key)
-        if loops is not None:
+        verb = op.verb
+        # Cheap routing: each detector only sees the verbs (or failures) it reads.
+        failed = op.error_code >= 400 or op.status_code >= 400 or op.error_message != ""
+        if verb in _WRITES:
+            world.prepare(op, key)
+            if fights is not None and not failed:
+                fights.observe(op, key)
+        if loops is not None and verb != "watch":
             loops.observe(op, key)
-        if fights is not None:
-            fights.observe(op, key)
-        if races is not None:
+        if races is not None and verb not in _NOT_RACY:
             races.observe(op, key)
-        if conflicts is not None:
+        if conflicts is not None and (failed or verb in _READS):
             conflicts.observe(op, key)
-        errors.observe(op, key)
-        if slow is not None:
+        if failed or op.event_type == "ERROR":
+            errors.observe(op, key)
+        if slow is not None and op.duration_us > 0:
             slow.observe(op)
         world.observe(op, key)
     if options.progress is not None:

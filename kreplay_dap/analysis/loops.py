@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable
 
 from kreplay_dap.analysis.bodies import BodyCache
@@ -30,10 +30,12 @@ MAX_ACTOR_READS = 64
 MIN_NOOP_WRITES = 3
 SWEEP_OBJECTS = 3
 MAX_REQUEUE_CANDIDATES = 2000
+NOOP_SAMPLE = 32
 
 
 class _Track:
     __slots__ = (
+        "episode_noops",
         "evidence",
         "labels",
         "last_error_seq",
@@ -56,8 +58,9 @@ class _Track:
         self.streak = 0
         self.evidence: list[int] = []
         self.times: list[int] = []
-        self.labels: Counter[str] = Counter()
+        self.labels: dict[str, int] = {}
         self.noops = 0
+        self.episode_noops = 0
         self.noop_evidence: list[int] = []
         self.last_read_seq = -1
         self.last_read_ts = 0
@@ -118,6 +121,7 @@ class LoopDetector:
         self.reads = Reads()
         self.tracks: dict[tuple[str, Key], _Track] = {}
         self.findings: list[Finding] = []
+        self.loops: dict[tuple[str, Key], Finding] = {}
         self.requeues: list[Finding] = []
 
     def observe(self, op: Operation, key: Key) -> None:
@@ -164,7 +168,8 @@ class LoopDetector:
             return
         if op.span_id is not None and op.span_id == track.last_span:
             track.last_write_seq = op.seq  # a second write in the same reconcile
-            track.labels[_label(op)] += 1
+            label = _label(op)
+            track.labels[label] = track.labels.get(label, 0) + 1
             return
         since = track.last_write_seq
         justified = self.world.changed_by_other(key, actor, since) or any(
@@ -177,7 +182,8 @@ class LoopDetector:
         track.streak += 1
         track.last_write_seq = op.seq
         track.last_span = op.span_id
-        track.labels[_label(op)] += 1
+        label = _label(op)
+        track.labels[label] = track.labels.get(label, 0) + 1
         if len(track.evidence) < MAX_EVIDENCE:
             track.evidence.append(op.seq)
         track.times.append(op.ts_ns)
@@ -187,20 +193,24 @@ class LoopDetector:
 
     def _restart(self, track: _Track, op: Operation) -> None:
         track.streak = 0
+        track.episode_noops = 0
         track.last_write_seq = op.seq
         track.last_span = op.span_id
         track.evidence = [op.seq]
         track.times = [op.ts_ns]
-        track.labels = Counter({_label(op): 1})
+        track.labels = {_label(op): 1}
 
     def _check_noop(self, op: Operation, key: Key, track: _Track) -> None:
-        if op.verb not in {"update", "patch"}:
+        # Decoding every write of a long loop would cost more than it tells: a sample of
+        # each episode is enough to name the cause.
+        if op.verb not in {"update", "patch"} or track.streak > NOOP_SAMPLE:
             return
         state = self.world.track(key)
         before = self.bodies.flat(state.state_ref if state is not None else None)
         after = self.bodies.flat(op.response_ref or op.request_ref)
         if before is not None and after is not None and before == after:
             track.noops += 1
+            track.episode_noops += 1
             if len(track.noop_evidence) < MAX_EVIDENCE:
                 track.noop_evidence.append(op.seq)
 
@@ -213,8 +223,8 @@ class LoopDetector:
         period_ops = float(statistics.median(gaps)) if gaps else None
         period_s = statistics.median(time_gaps) / 1e9 if time_gaps else None
         writes = track.streak + 1
-        pattern = [label for label, _ in track.labels.most_common(4)]
-        noop_share = track.noops / max(1, track.streak)
+        pattern = sorted(track.labels, key=lambda label: -track.labels[label])[:4]
+        noop_share = track.episode_noops / max(1, min(track.streak, NOOP_SAMPLE))
         if noop_share >= 0.5:
             cause = "its writes change nothing but resourceVersion, managedFields or times"
         elif any("status" in label for label in pattern):
@@ -225,13 +235,19 @@ class LoopDetector:
             f"reconcile loop: {actor or 'an actor'} wrote {key_text(key)} {writes}x "
             f"({', '.join(pattern)}) with no external change; {cause}"
         )
-        self.findings.append(
-            Finding(
+        earlier = self.loops.get((actor, key))
+        if earlier is not None:  # another episode of the same loop: one finding per object
+            earlier.count += writes
+            earlier.last_seq = track.last_write_seq
+            earlier.evidence.extend(seqs[: MAX_EVIDENCE - len(earlier.evidence)])
+            earlier.fields["episodes"] += 1
+        else:
+            self.loops[(actor, key)] = Finding(
                 "loop", [key_text(key)], seqs[0], track.last_write_seq, writes, description,
                 seqs[:MAX_EVIDENCE], "high", [actor], period_ops, period_s,
-                {"pattern": pattern, "cause": "noop-write" if noop_share >= 0.5 else "self-write"},
-            )
-        )  # fmt: skip
+                {"pattern": pattern, "cause": "noop-write" if noop_share >= 0.5 else "self-write",
+                 "episodes": 1},
+            )  # fmt: skip
         track.streak = 0
 
     # -- read cycles (requeue without backoff) ------------------------------------------
@@ -301,7 +317,8 @@ class LoopDetector:
             self._close(actor, key, track)
             self._close_reads(actor, key, track)
             self._noop_finding(actor, key, track)
-        return self.findings + without_sweeps(self.requeues[:MAX_REQUEUE_CANDIDATES])
+        loops = list(self.loops.values())
+        return loops + self.findings + without_sweeps(self.requeues[:MAX_REQUEUE_CANDIDATES])
 
 
 def without_sweeps(candidates: list[Finding]) -> list[Finding]:
