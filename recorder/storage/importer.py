@@ -117,6 +117,7 @@ class SeedImporter:
         self.report = ImportReport()
         self.columns: tuple[str, ...] = V1_OP_COLUMNS
         self._session = ""
+        self._session_key: Any = None
         self._offsets: dict[str, int] = {}
         self._last_seq = 0
         self._rows_done = 0
@@ -170,7 +171,7 @@ class SeedImporter:
         origins: list[tuple[int, dict[str, Any]]] = []
         seq_offset = 0
         for values in rows:
-            if values[1] != self._session:
+            if values[1] != self._session_key:
                 self._flush(ops, origins)
                 self._finish_session()
                 self._start_session(dict(zip(self.columns, values, strict=True)))
@@ -217,6 +218,7 @@ class SeedImporter:
         seq_offset = min(number - 1, 0)  # sequence numbers from 1 stay as they were
         self._offsets = {"seq_offset": seq_offset, "id_offset": _integer(first["id"]) - 1}
         self._session, self._last_seq = session_id, 0
+        self._session_key = first["session_id"]  # as stored, whatever its SQLite type
         if session_id in self._existing_sessions():
             raise InvalidInputError(
                 f"session {session_id!r} already exists in {self.writer.path}; import into"

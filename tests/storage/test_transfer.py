@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,19 @@ def test_exported_seed_file_is_read_by_the_seed_reader(tmp_path: Path) -> None:
     )  # fmt: skip
     assert seed.body_json(op.response_ref)["kind"] == "Deployment"
     assert [span.kind for span in seed.spans("ours")] == ["Deployment"]
+
+
+def test_odd_sqlite_types_in_a_seed_file_survive_the_round_trip(tmp_path: Path) -> None:
+    source = write_seed_v1(tmp_path / "v1.db", {"x": 3})
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE operations SET session_id = 42")  # an integer session id
+    conn.execute("UPDATE operations SET duration_ms = 2.5 WHERE sequence_number = 2")
+    conn.execute("UPDATE operations SET timestamp = 'soon' WHERE sequence_number = 3")
+    conn.commit()
+    conn.close()
+    import_recording(str(source), str(tmp_path / "ours.db"), max_ops=10)
+    recording = open_recording(str(tmp_path / "ours.db"))
+    assert [info.session_id for info in recording.sessions()] == ["42"]
+    export_session(recording, "42", "seed", str(tmp_path / "out.db"))
+    rows = all_rows(tmp_path / "out.db", "operations")
+    assert [{c: row[c] for c in V1_OP_COLUMNS} for row in rows] == all_rows(source, "operations")
