@@ -40,6 +40,7 @@ class LaunchConfig:
     slow_threshold_ms: int = 1000
     loops_enabled: bool = True
     loop_min_repeats: int = 5
+    full_analysis_max_ops: int = 200_000
     path_mappings: list[tuple[str, str]] = field(default_factory=list)
     redact_secrets: bool = True
     program: str | None = None
@@ -110,6 +111,7 @@ def parse_launch(arguments: dict[str, Any]) -> LaunchConfig:
         slow_threshold_ms=arguments.get("slowThresholdMs", 1000),
         loops_enabled=loops.get("enabled", True),
         loop_min_repeats=loops.get("minRepeats", 5),
+        full_analysis_max_ops=loops.get("fullAnalysisMaxOps", 200_000),
         path_mappings=mappings,
         redact_secrets=arguments.get("redactSecrets", True),
         program=arguments.get("program"),

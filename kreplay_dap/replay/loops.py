@@ -49,6 +49,9 @@ class LoopOptions:
     enabled: bool = True
     min_repeats: int = 5
     max_candidates: int = MAX_LOOP_CANDIDATES
+    # Above this many operations the index-driven built-in detector is used: the full
+    # analysis streams the whole session, which takes minutes at a million operations.
+    full_analysis_max_ops: int = 200_000
 
 
 FindingSource = Callable[[Recording, str, LoopOptions], list[Finding]]
@@ -65,7 +68,8 @@ def load_findings(
     if not options.enabled:
         return []
     library = _analysis_library()
-    if library is not None:
+    size = recording.session(session_id).op_count
+    if library is not None and size <= options.full_analysis_max_ops:
         analyze, options_class = library
         settings = options_class(
             threshold_ms=slow_threshold_ms, window=options.min_repeats, cancel=cancel

@@ -60,7 +60,11 @@ def launch(session: DebugSession, args: dict[str, Any]) -> None:
     session_id = _pick_session(recording, config.session)
     options = EngineOptions(
         slow_threshold_ms=config.slow_threshold_ms,
-        loops=LoopOptions(enabled=config.loops_enabled, min_repeats=config.loop_min_repeats),
+        loops=LoopOptions(
+            enabled=config.loops_enabled,
+            min_repeats=config.loop_min_repeats,
+            full_analysis_max_ops=config.full_analysis_max_ops,
+        ),
     )
     session.attach_engine(ReplayEngine(recording, session_id, options))
     if config.start_at is not None:
