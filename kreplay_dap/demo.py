@@ -9,7 +9,9 @@ deadline) until the operator has caught up. The operator then goes idle and exit
 
 from __future__ import annotations
 
+import itertools
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,7 @@ STEP_DEADLINE_SECONDS = 60.0
 EXIT_DEADLINE_SECONDS = 120.0
 MAX_WATCH_ROUNDS = 1_000
 WATCH_ROUND_SECONDS = 2.0
+MAX_EVENTS_PER_ROUND = 100_000
 LOG_TAIL_LINES = 15
 DEMO_SESSION = "hotloop-demo"
 DEMO_DATABASE = "demo.db"
@@ -138,16 +141,25 @@ def launch_configuration(database: str, session_id: str) -> dict[str, Any]:
     }
 
 
-def next_commands(database: str, session_id: str, script: str) -> list[tuple[str, str]]:
-    """(command, what it does) to explore a recording of ``script`` further."""
+def next_commands(
+    database: str, session_id: str, script: str, step: int = 0
+) -> list[tuple[str, str]]:
+    """(command, what it does) to explore a recording of ``script``; ``step`` is of interest."""
+    db, session = shlex.quote(database), shlex.quote(session_id)
+    kubeconfig = shlex.quote(str(Path(database).with_name("kubeconfig")))
     return [
-        (f"kreplay sessions -d {database}", "list the recorded sessions"),
-        (f"kreplay replay {session_id} -d {database} -i", "step through it, forwards and back"),
-        (f"kreplay analyze {session_id} -d {database}", "the full analysis"),
-        (f"kreplay serve {session_id} -d {database}", "serve the recorded cluster to kubectl"),
+        (f"kreplay sessions -d {db}", "list the recorded sessions"),
+        (f"kreplay replay {session} -d {db} -i", "step through it, forwards and back"),
+        (f"kreplay analyze {session} -d {db}", "the full analysis"),
         (
-            f"kreplay live {session_id} -d {database} -- python {script} --fixed",
-            "re-run the fixed operator against the recording",
+            f"kreplay serve {session} -d {db} --step {step} --pace manual "
+            f"--kubeconfig-out {kubeconfig}",
+            f"serve the cluster as of step {step}; then: kubectl --kubeconfig {kubeconfig} "
+            "get widgets",
+        ),
+        (
+            f"kreplay live {session} -d {db} -- python {shlex.quote(script)} --fixed",
+            "re-run the operator, fixed, against the recording, and see where it diverges",
         ),
     ]
 
@@ -260,7 +272,7 @@ class WidgetObserver:
             _request_timeout=remaining, deserialize=False,
         )  # fmt: skip
         try:
-            for event in stream:
+            for event in itertools.islice(stream, MAX_EVENTS_PER_ROUND):
                 kind = event.get("type") if isinstance(event, dict) else None
                 obj = event.get("object") if isinstance(event, dict) else None
                 if not isinstance(obj, dict):
@@ -300,7 +312,7 @@ def wait_for_crd(api: client.ApiClient, alive: Callable[[], None]) -> None:
             _request_timeout=min(remaining, WATCH_ROUND_SECONDS), deserialize=False,
         )  # fmt: skip
         try:
-            for event in stream:
+            for event in itertools.islice(stream, MAX_EVENTS_PER_ROUND):
                 obj = event.get("object") if isinstance(event, dict) else None
                 if isinstance(obj, dict) and (obj.get("metadata") or {}).get("name") == CRD_NAME:
                     return

@@ -87,13 +87,13 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _print_next_steps(console: Console, result: DemoResult) -> None:
+def _print_next_steps(console: Console, result: DemoResult, step: int) -> None:
     from kreplay_dap.demo import launch_configuration, next_commands, operator_script
 
     database = _shown_path(result.database)
     script = _shown_path(operator_script("hotloop"))
     console.print("\n[bold]Explore it further:[/]")
-    for command_line, purpose in next_commands(database, result.session_id, script):
+    for command_line, purpose in next_commands(database, result.session_id, script, step):
         console.print(f"  [cyan]{command_line}[/]", soft_wrap=True)
         console.print(f"      [dim]{purpose}[/]")
     launch_db = str(result.database.resolve())
@@ -133,5 +133,5 @@ def command(output: Path) -> int:
         console.print("[red]The hot loop was not found: please report this as a bug.[/]")
         return EXIT_LOOP_NOT_FOUND
     console.print(f"\n[green]Found the hot loop:[/] {escape(loops[0].description)}")
-    _print_next_steps(console, result)
+    _print_next_steps(console, result, loops[0].first_seq)
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import queue
@@ -35,6 +36,7 @@ MAX_LIST_ITEMS = 10_000
 MAX_RELISTS = 1_000
 MAX_WATCH_RESTARTS = 100_000
 WATCH_TIMEOUT_SECONDS = 300
+MAX_EVENTS_PER_WATCH = 1_000_000  # then watch again from the last resourceVersion
 CRD_READY_ATTEMPTS = 200
 CRD_READY_INTERVAL = 0.05
 DEFAULT_MAX_RECONCILES = 100_000
@@ -245,7 +247,7 @@ class WidgetWatcher:
                 widget.GROUP, widget.VERSION, self.ctx.options.namespace, widget.PLURAL,
                 resource_version=version, timeout_seconds=WATCH_TIMEOUT_SECONDS,
             )  # fmt: skip
-            for event in stream:
+            for event in itertools.islice(stream, MAX_EVENTS_PER_WATCH):
                 obj = event.get("object") or {}
                 metadata = obj.get("metadata") or {}
                 version = str(metadata.get("resourceVersion") or version)

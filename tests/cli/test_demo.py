@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import jsonschema  # type: ignore[import-untyped]
@@ -55,6 +58,7 @@ def test_demo_records_the_hot_loop_finds_it_and_cleans_up(tmp_path: Path) -> Non
     assert list(scratch.iterdir()) == []  # kubeconfig, operator log: all removed
     for command in ("replay", "analyze", "serve"):
         assert f"kreplay {command} hotloop-demo -d kreplay-demo/demo.db" in output
+    assert "--kubeconfig-out kreplay-demo/kubeconfig" in output
 
     launch = launch_configuration(output)
     assert launch["type"] == "kreplay" and launch["request"] == "launch"
@@ -72,6 +76,39 @@ def test_demo_records_the_hot_loop_finds_it_and_cleans_up(tmp_path: Path) -> Non
     finally:
         recording.close()
     assert any("Widget/default/web" in finding.objects for finding in loops)
+    check_printed_serve_command(output, work, env)
+
+
+def printed_command(output: str, prefix: str) -> list[str]:
+    line = next(line.strip() for line in output.splitlines() if line.strip().startswith(prefix))
+    return shlex.split(line)
+
+
+def check_printed_serve_command(output: str, work: Path, env: dict[str, str]) -> None:
+    """The printed ``kreplay serve`` really serves the recorded Widget to kubectl."""
+    arguments = printed_command(output, "kreplay serve")
+    server = subprocess.Popen(
+        [console_script(), *arguments[1:]], cwd=work, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(x) for x in server.stdout or []], daemon=True
+    ).start()
+    try:
+        for _ in range(20):  # bounded: the server prints a few lines, then "listening"
+            if "listening on" in lines.get(timeout=60):
+                break
+        kubeconfig = arguments[arguments.index("--kubeconfig-out") + 1]
+        shown = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "get", "widgets", "-o", "name"], cwd=work,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["widget.demo.kreplay.dev/web"]
 
 
 def test_demo_output_option_and_rerun_replaces_the_database(tmp_path: Path) -> None:
