@@ -92,9 +92,12 @@ def check_printed_serve_command(output: str, work: Path, env: dict[str, str]) ->
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(x) for x in server.stdout or []], daemon=True
-    ).start()
+
+    def read_lines() -> None:
+        for line in server.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=read_lines, daemon=True).start()
     try:
         for _ in range(20):  # bounded: the server prints a few lines, then "listening"
             if "listening on" in lines.get(timeout=60):
