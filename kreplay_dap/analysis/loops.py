@@ -18,6 +18,7 @@ import itertools
 import statistics
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
@@ -225,30 +226,21 @@ class LoopDetector:
         writes = track.streak + 1
         pattern = sorted(track.labels, key=lambda label: -track.labels[label])[:4]
         noop_share = track.episode_noops / max(1, min(track.streak, NOOP_SAMPLE))
-        if noop_share >= 0.5:
-            cause = "its writes change nothing but resourceVersion, managedFields or times"
-        elif any("status" in label for label in pattern):
-            cause = "each status write triggers its own watch event and a new reconcile"
-        else:
-            cause = "it rewrites the object although nothing outside it changed"
-        description = (
-            f"reconcile loop: {actor or 'an actor'} wrote {key_text(key)} {writes}x "
-            f"({', '.join(pattern)}) with no external change; {cause}"
-        )
+        cause_key = "noop-write" if noop_share >= 0.5 else "self-write"
         earlier = self.loops.get((actor, key))
         if earlier is not None:  # another episode of the same loop: one finding per object
             earlier.count += writes
             earlier.last_seq = track.last_write_seq
             earlier.evidence.extend(seqs[: MAX_EVIDENCE - len(earlier.evidence)])
             earlier.fields["episodes"] += 1
-        else:
-            self.loops[(actor, key)] = Finding(
-                "loop", [key_text(key)], seqs[0], track.last_write_seq, writes, description,
-                seqs[:MAX_EVIDENCE], "high", [actor], period_ops, period_s,
-                {"pattern": pattern, "cause": "noop-write" if noop_share >= 0.5 else "self-write",
-                 "episodes": 1},
-            )  # fmt: skip
-        track.streak = 0
+            earlier.description = _loop_text(actor, key, earlier.count, earlier.fields)
+            return
+        fields: dict[str, Any] = {"pattern": pattern, "cause": cause_key, "episodes": 1}
+        self.loops[(actor, key)] = Finding(
+            "loop", [key_text(key)], seqs[0], track.last_write_seq, writes,
+            _loop_text(actor, key, writes, fields), seqs[:MAX_EVIDENCE], "high", [actor],
+            period_ops, period_s, fields,
+        )  # fmt: skip
 
     # -- read cycles (requeue without backoff) ------------------------------------------
     def _read_cycle(self, op: Operation, key: Key, track: _Track) -> None:
@@ -319,6 +311,26 @@ class LoopDetector:
             self._noop_finding(actor, key, track)
         loops = list(self.loops.values())
         return loops + self.findings + without_sweeps(self.requeues[:MAX_REQUEUE_CANDIDATES])
+
+
+_CAUSES = {
+    "noop-write": "its writes change nothing but resourceVersion, managedFields or times",
+    "status": "each status write triggers its own watch event and a new reconcile",
+    "self-write": "it rewrites the object although nothing outside it changed",
+}
+
+
+def _loop_text(actor: str, key: Key, writes: int, fields: dict[str, Any]) -> str:
+    pattern = [str(label) for label in fields["pattern"]]
+    cause = str(fields["cause"])
+    if cause == "self-write" and any("status" in label for label in pattern):
+        cause = "status"
+    episodes = int(str(fields["episodes"]))
+    spread = f" in {episodes} episodes" if episodes > 1 else ""
+    return (
+        f"reconcile loop: {actor or 'an actor'} wrote {key_text(key)} {writes}x{spread} "
+        f"({', '.join(pattern)}) with no external change; {_CAUSES[cause]}"
+    )
 
 
 def without_sweeps(candidates: list[Finding]) -> list[Finding]:

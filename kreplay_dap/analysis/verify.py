@@ -1,7 +1,7 @@
 """Integrity checks of a recording file (ours or the Go tool's), as ``kreplay verify``.
 
 Checks: SQLite integrity, the expected tables and columns, NULLs where the Go schema
-requires values, sequence gaps and duplicates, timestamps going backwards, negative
+requires values, sequence gaps and duplicates, end times going backwards, negative
 durations, session summaries that disagree with the operations, open or inverted
 reconcile spans, operations pointing at unknown spans, and undecodable bodies.
 """
@@ -19,6 +19,7 @@ from recorder.storage.model import SessionInfo
 from recorder.storage.open import open_recording
 
 MAX_EXAMPLES = 5
+CLOCK_SLACK_NS = 1_000_000
 BODY_SAMPLE = 2000
 MAX_SPANS = 1_000_000
 _KREPLAY_TABLES = ("schema_migrations", "sessions", "ops", "blobs", "objects", "spans")
@@ -150,8 +151,12 @@ def _session(recording: Recording, info: SessionInfo, report: VerifyReport) -> N
             checks.add(
                 "seq-gap", f"{previous_seq} -> {op.seq} ({op.seq - previous_seq - 1} missing)"
             )
-        if previous_ts is not None and op.ts_ns < previous_ts:
-            checks.add("time-backwards", f"seq {op.seq}: {op.ts_ns} < {previous_ts}")
+        # Operations are numbered when they complete and stamped when they start, so it
+        # is the end times (start + duration) that must not go backwards.
+        end_ns = op.ts_ns + max(0, op.duration_us) * 1000
+        if previous_ts is not None and end_ns < previous_ts - CLOCK_SLACK_NS:
+            checks.add("time-backwards", f"seq {op.seq} ends {previous_ts - end_ns} ns earlier")
+        previous_ts = end_ns if previous_ts is None else max(previous_ts, end_ns)
         if op.duration_us < 0:
             checks.add("negative-duration", f"seq {op.seq}: {op.duration_us} us")
         if op.span_id is not None and span_ids is not None and op.span_id not in span_ids:
@@ -159,7 +164,7 @@ def _session(recording: Recording, info: SessionInfo, report: VerifyReport) -> N
         if bodies_checked < BODY_SAMPLE and (op.response_ref or op.request_ref):
             bodies_checked += 1
             _body(recording, op.response_ref or op.request_ref, op.seq, checks)
-        previous_seq, previous_ts = op.seq, op.ts_ns
+        previous_seq = op.seq
     report.operations += count
     if recording.flavor == "kreplay" and count != info.op_count:
         checks.add("summary-mismatch", f"op_count {info.op_count} but {count} operations")

@@ -149,3 +149,22 @@ def test_go_tool_files_are_analysed_from_their_error_text(tmp_path: Path) -> Non
     found = run(seed_file(tmp_path / "go.db", rows), "go-1", threshold_ms=1000)
     assert ("error", "Secret/shop/creds") in found
     assert ("slow", "") in found or any(f[0] == "slow" for f in found)
+
+
+def test_recordings_of_the_sample_operators() -> None:
+    """Real recorder output: the buggy operators are flagged, their fixed versions are not."""
+    recordings = Path(__file__).resolve().parents[2] / "samples" / "recordings"
+    expected = {
+        ("hotloop.db", "hotloop-buggy"): {"loop", "noop-write"},
+        ("hotloop.db", "hotloop-fixed"): set(),
+        ("conflicts.db", "conflicts-buggy"): {"conflict"},
+        ("conflicts.db", "conflicts-fixed"): set(),
+    }
+    for (name, session), types in expected.items():
+        recording = open_recording(str(recordings / name))
+        try:
+            report = analyze(recording, session)
+        finally:
+            recording.close()
+        found = {f.type for f in report.findings if f.type != "slow"}
+        assert found == types, (session, [f.description for f in report.findings])
