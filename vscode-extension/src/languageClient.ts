@@ -7,7 +7,7 @@ import { LanguageClient, type LanguageClientOptions, type ServerOptions } from '
 import { expandVariables } from './configuration';
 import { findRecordings } from './debugProvider';
 import type { PythonEnvironment } from './environment';
-import { parsePathMappings, serverSettings, type ServerSettings, splitRecordingSetting } from './recordings';
+import { describeIndexed, parsePathMappings, serverSettings, type ServerSettings, splitRecordingSetting } from './recordings';
 
 const REFRESH_DELAY_MS = 500;
 
@@ -114,6 +114,10 @@ export class KreplayLanguageClient implements vscode.Disposable {
     this.client = new LanguageClient('kreplay', 'kreplay language server', server, clientOptions);
     this.output.appendLine(`kreplay: language server for ${settings.recordings.length} recording(s)`);
     await this.client.start();
+    // The server says what it indexed: worth a line in the output channel.
+    this.disposables.push(this.client.onNotification('kreplay/indexed', (summary: unknown) => {
+      this.output.appendLine(`kreplay: indexed ${describeIndexed(summary)}`);
+    }));
   }
 
   private async restart(): Promise<void> {

@@ -107,3 +107,14 @@ export function serverSettings(
   }
   return { recordings, pathMappings: [...pathMappings] };
 }
+
+/** One line for a `kreplay/indexed` notification: session, last sequence number, findings. */
+export function describeIndexed(summary: unknown): string {
+  const recordings = (summary as { recordings?: unknown } | null)?.recordings;
+  if (!Array.isArray(recordings)) {
+    return 'nothing (malformed kreplay/indexed notification)';
+  }
+  return (recordings as Record<string, unknown>[]).slice(0, 32).map((r) =>
+    `${String(r.session)} in ${String(r.database)} (up to #${String(r.lastSeq)}, ${String(r.findings)} findings)`,
+  ).join('; ') || 'no recordings';
+}

@@ -3,99 +3,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
-import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import { listSessions } from '../../src/sessions';
+import { makeRecording, mark, type RecordingDescription, repoRoot, temporaryDirectory, testPython } from '../support';
 import {
-  makeRecording,
-  mark,
-  pythonEnv,
-  type RecordingDescription,
-  repoRoot,
-  temporaryDirectory,
-  testPython,
-} from '../support';
-
-// A guard against a hung adapter, not a performance assertion: the machine is shared.
-const EVENT_TIMEOUT_MS = 60_000;
-
-interface Started {
-  capabilities: DebugProtocol.Capabilities;
-  stopped: DebugProtocol.StoppedEvent['body'];
-}
-
-function newClient(): DebugClient {
-  // `-mkreplay_dap` is `-m kreplay_dap` as one argument: DebugClient passes exactly one.
-  const client = new DebugClient(testPython(), '-mkreplay_dap', 'kreplay', { cwd: repoRoot, env: pythonEnv() }, true);
-  client.defaultTimeout = EVENT_TIMEOUT_MS;
-  return client;
-}
-
-/** initialize, launch, exception filters (the adapter's defaults unless given), configurationDone. */
-async function start(client: DebugClient, launch: Record<string, unknown>, filters?: string[]): Promise<Started> {
-  // The adapter may send `initialized` right after answering `initialize` (DAP allows it).
-  const initialized = client.waitForEvent('initialized');
-  const capabilities = (await client.initializeRequest()).body ?? {};
-  const stopped = client.waitForEvent('stopped');
-  await client.launchRequest(launch);
-  await initialized;
-  const defaults = (capabilities.exceptionBreakpointFilters ?? []).filter((f) => f.default === true).map((f) => f.filter);
-  await client.setExceptionBreakpointsRequest({ filters: filters ?? defaults });
-  await client.configurationDoneRequest();
-  return { capabilities, stopped: ((await stopped) as DebugProtocol.StoppedEvent).body };
-}
-
-async function topFrame(client: DebugClient, threadId = 1): Promise<DebugProtocol.StackFrame> {
-  const frames = (await client.stackTraceRequest({ threadId })).body.stackFrames;
-  const top = frames[0];
-  assert.ok(top !== undefined, 'a stopped adapter reports at least one frame');
-  return top;
-}
-
-/** The sequence number of the current operation, from the top frame `... (#N)`. */
-async function position(client: DebugClient): Promise<number> {
-  const name = (await topFrame(client)).name;
-  const match = /\(#(\d+)\)$/.exec(name);
-  assert.ok(match?.[1] !== undefined, `frame name "${name}" ends with (#seq)`);
-  return Number(match[1]);
-}
-
-/** Sends a movement request and returns the `stopped` event it leads to. */
-async function move(client: DebugClient, command: string, threadId: number): Promise<DebugProtocol.StoppedEvent['body']> {
-  const stopped = client.waitForEvent('stopped');
-  await client.customRequest(command, { threadId });
-  return ((await stopped) as DebugProtocol.StoppedEvent).body;
-}
-
-async function variables(client: DebugClient, reference: number): Promise<Map<string, DebugProtocol.Variable>> {
-  const body = (await client.variablesRequest({ variablesReference: reference })).body;
-  return new Map(body.variables.map((v) => [v.name, v]));
-}
-
-async function scopeVariables(client: DebugClient, scopeName: string): Promise<Map<string, DebugProtocol.Variable>> {
-  const frame = await topFrame(client);
-  const scopes = (await client.scopesRequest({ frameId: frame.id })).body.scopes;
-  const scope = scopes.find((s) => s.name === scopeName);
-  assert.ok(scope !== undefined, `scope ${scopeName} among ${scopes.map((s) => s.name).join(', ')}`);
-  return variables(client, scope.variablesReference);
-}
-
-/** The first breakpoint the adapter announces for a reconcile loop (its analysis runs in the background). */
-function loopAnnouncement(client: DebugClient): Promise<DebugProtocol.Breakpoint> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`no reconcile loop announced within ${EVENT_TIMEOUT_MS} ms`));
-    }, EVENT_TIMEOUT_MS);
-    const listener = (event: DebugProtocol.BreakpointEvent): void => {
-      if (event.body.reason === 'new' && event.body.breakpoint.message?.startsWith('reconcile loop') === true) {
-        clearTimeout(timer);
-        client.removeListener('breakpoint', listener);
-        resolve(event.body.breakpoint);
-      }
-    };
-    client.on('breakpoint', listener);
-  });
-}
+  EVENT_TIMEOUT_MS, loopAnnouncement, move, newClient, position, scopeVariables, start, topFrame, variables,
+} from './dap';
 
 describe('kreplay debug adapter through DebugClient', function () {
   this.timeout(4 * EVENT_TIMEOUT_MS);

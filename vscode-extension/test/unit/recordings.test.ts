@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  describeIndexed,
   isRecordingFile,
   looksLikeRecording,
   MAX_RECORDINGS,
@@ -60,5 +61,14 @@ describe('language server settings', () => {
     assert.deepEqual(settings.recordings, [{ database: '/w/a.db', session: 's' }, { database: '/w/b.db' }, { database: '/w/c.db' }]);
     const many = Array.from({ length: MAX_RECORDINGS * 2 }, (_, i) => `/w/${i}.db`);
     assert.equal(serverSettings([], many, []).recordings.length, MAX_SERVER_RECORDINGS);
+  });
+});
+
+describe('describeIndexed', () => {
+  it('summarises the server\'s kreplay/indexed notification in one line', () => {
+    const summary = { recordings: [{ database: '/w/a.db', session: 's1', lastSeq: 20, findings: 2, analyzed: true }] };
+    assert.equal(describeIndexed(summary), 's1 in /w/a.db (up to #20, 2 findings)');
+    assert.equal(describeIndexed({ recordings: [] }), 'no recordings');
+    assert.match(describeIndexed(null), /malformed/);
   });
 });
