@@ -72,8 +72,12 @@ def _event_type(spec: WatchSpec, event: WatchEvent) -> str | None:
 def _render(spec: WatchSpec, events: list[WatchEvent]) -> bytes:
     lines: list[bytes] = []
     bucket = (spec.info.group, spec.info.plural)
+    # A replayed event can carry a recorded RV not above the one this watch started from.
+    floor = spec.resource_version or 0
     for event in events:
         if event.bucket != bucket or (spec.namespace and event.namespace != spec.namespace):
+            continue
+        if event.resource_version <= floor:
             continue
         event_type = _event_type(spec, event)
         if event_type is None:

@@ -16,7 +16,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kreplay_dap.apiserver import start_server
+from kreplay_dap.apiserver import ApiRequest, ApiServer, start_server
 from kreplay_dap.apiserver.replay import Divergence, ReplayBackend, ReplayHooks
 from recorder.errors import InvalidInputError, UnknownSessionError
 from recorder.storage import Recording, open_recording
@@ -272,3 +272,23 @@ def test_cli_remote_address_needs_flag_and_warns(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert "warning: binding 0.0.0.0" in stderr
+
+
+def test_watch_started_before_replayed_events_skips_older_ones(recording: Recording) -> None:
+    backend = ReplayBackend(recording, SESSION, 4, pace="manual")
+    api = ApiServer(backend)
+    request = ApiRequest.from_target(
+        "GET", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=14&timeoutSeconds=5"
+    )
+    response = api.handle(request)
+    assert response.stream is not None
+    assert next(response.stream) is None  # positioned at the (empty) log end: an idle tick
+    assert backend.advance() == 4
+    events: list[tuple[str, str]] = []
+    for chunk in response.stream:
+        if chunk:
+            lines = [json.loads(line) for line in chunk.splitlines()]
+            events.extend((e["type"], e["object"]["metadata"]["name"]) for e in lines)
+        if len(events) >= 2:
+            break
+    assert events == [("ADDED", "out"), ("DELETED", "cfg")]
