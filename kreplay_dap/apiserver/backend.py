@@ -43,6 +43,11 @@ class Backend(Protocol):
     def stop(self) -> None: ...
 
 
+# A backend may also define ``intercept_read(verb: str, target: Target) -> ApiResponse | None``
+# ("get" or "list"; watches are not intercepted): ``ApiServer._intercept_read`` calls it when
+# present and sends a non-None answer instead of serving the read (live replay uses it).
+
+
 class FakeBackend:
     """An in-memory cluster; writes always apply."""
 

@@ -188,7 +188,7 @@ class ReplayBackend:
         assert expected is not None
         if self.hooks.on_write_matched is not None:
             self.hooks.on_write_matched(expected)
-        return self._recorded_response(expected)
+        return self.recorded_response(expected)
 
     def _diverge(self, intent: WriteIntent, expected: Operation | None) -> Divergence:
         info = intent.target.info
@@ -208,7 +208,7 @@ class ReplayBackend:
             self.dropped_divergences += 1
         return divergence
 
-    def _recorded_response(self, op: Operation) -> ApiResponse | None:
+    def recorded_response(self, op: Operation) -> ApiResponse | None:
         """The recorded answer; the state takes the recorded object (without a watch event,
         since the recorded watch events deliver the change)."""
         body = self._body(op)
@@ -222,6 +222,8 @@ class ReplayBackend:
         recorded.apply_operation(self.state, op, body, emit=False)
         code = op.status_code or (201 if op.verb == "create" else 200)
         return ApiResponse.json(code, body)
+
+    _recorded_response = recorded_response  # the name live replay first used
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:

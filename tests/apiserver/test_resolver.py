@@ -484,3 +484,28 @@ def test_protobuf_configmap_is_decoded(api: ApiServer) -> None:
     response = call(api, "POST", CM, body, "application/vnd.kubernetes.protobuf")
     assert response.status == 201
     assert response.decoded()["data"] == {"k": "v"}
+
+
+class _AnsweringBackend(FakeBackend):
+    """A backend that answers reads of one object itself, as live replay does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, str]] = []
+
+    def intercept_read(self, verb: str, target: Any) -> Any:
+        self.reads.append((verb, target.name))
+        if target.name != "answered":
+            return None
+        from kreplay_dap.apiserver import ApiResponse
+
+        return ApiResponse.json(200, configmap("answered"))
+
+
+def test_backend_can_answer_reads() -> None:
+    backend = _AnsweringBackend()
+    api = ApiServer(backend)
+    assert call(api, "GET", f"{CM}/answered").decoded()["metadata"]["name"] == "answered"
+    assert call(api, "GET", f"{CM}/other").status == 404
+    assert call(api, "GET", CM).status == 200
+    assert backend.reads == [("get", "answered"), ("get", "other"), ("list", "")]
