@@ -300,8 +300,15 @@ class ReplayEngine:
     def findings_loaded(self) -> bool:
         return self._findings is not None
 
-    def findings_at(self, seq: int) -> list[Finding]:
-        return [f for f in self.findings() if f.first_seq <= seq <= f.last_seq]
+    def findings_at(self, seq: int, limit: int = 100) -> list[Finding]:
+        """Findings whose span covers ``seq`` (at most ``limit``)."""
+        found: list[Finding] = []
+        for finding in self.findings():
+            if finding.first_seq <= seq <= finding.last_seq:
+                found.append(finding)
+                if len(found) >= limit:
+                    break
+        return found
 
 
 def _field(version: Any, path: tuple[Any, ...]) -> Any:

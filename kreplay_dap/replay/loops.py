@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_EVIDENCE = 1000
 MAX_LOOP_CANDIDATES = 2000
 MAX_WRITES_PER_OBJECT = 100_000
+MAX_LOOP_GAP_OPS = 1000  # writes further apart than this are not one hot loop
 _IGNORED_TOP = frozenset({"status"})
 _IGNORED_METADATA = frozenset({"resourceVersion", "managedFields", "generation"})
 
@@ -162,13 +163,14 @@ def _loop_of(
         version = version_of(recording, op)
         if version is None or version.body is None:
             continue
+        if op.is_write and run and op.seq - run[-1][0] > MAX_LOOP_GAP_OPS:
+            best, run = max(best, run, key=len), []  # too far apart to be one loop
         if op.is_write and previous is not None and _is_status_only(previous, version.body):
             run.append((op.seq, op.ts_ns, op.verb))
         elif op.is_write:
-            run = []
+            best, run = max(best, run, key=len), []
         previous = None if version.deleted else version.body
-        if len(run) > len(best):
-            best = list(run)
+    best = max(best, run, key=len)
     return _finding(ref, best) if len(best) >= min_repeats else None
 
 

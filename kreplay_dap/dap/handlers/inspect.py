@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any
 
 from kreplay_dap.dap.dispatch import handler
@@ -13,8 +12,10 @@ from kreplay_dap.dap.variables import Container, json_children, json_variable
 from kreplay_dap.replay.context import ROOT_NAMES, change_dicts, operation_fields
 from kreplay_dap.replay.engine import Stop
 from kreplay_dap.replay.expr import compile_expression, resolve_path
+from kreplay_dap.replay.loops import Finding
 from recorder.errors import InvalidInputError
 
+MAX_EVIDENCE_SHOWN = 50
 _GOTO = re.compile(r"^\s*goto\s+#?(\d{1,12})\s*$")
 _FIND = re.compile(r"^\s*find(back)?\s+(.+)$")
 
@@ -59,7 +60,9 @@ def scopes(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     body = redact(op.kind, version.body) if version is not None and not version.deleted else None
     changes = change_dicts(engine.history.changes(op)[1])
     request = redact(op.kind, engine.recording.body_json(op.request_ref))
-    findings = [asdict(f) for f in engine.findings_at(op.seq)] if engine.findings_loaded else []
+    findings = (
+        [_finding_fields(f) for f in engine.findings_at(op.seq)] if engine.findings_loaded else []
+    )
     entries = [
         ("Operation", Container("json", fields), len(fields), False),
         (
@@ -85,6 +88,18 @@ def scopes(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     ]  # fmt: skip
     result[1]["presentationHint"] = "locals"
     return {"scopes": result}
+
+
+def _finding_fields(finding: Finding) -> dict[str, Any]:
+    return {
+        "type": finding.type,
+        "objects": list(finding.objects),
+        "first_seq": finding.first_seq,
+        "last_seq": finding.last_seq,
+        "count": finding.count,
+        "description": finding.description,
+        "evidence": finding.evidence[:MAX_EVIDENCE_SHOWN],
+    }
 
 
 def _size(value: Any) -> int:
