@@ -130,7 +130,8 @@ def loop_label(recording: Recording, session_id: str, finding: Finding) -> str:
 def detect_loops(recording: Recording, session_id: str, options: LoopOptions) -> list[Finding]:
     """Built-in detector: runs of status-only writes on one object."""
     queries = Queries(recording, session_id)
-    candidates = queries.write_counts(options.min_repeats)[: options.max_candidates]
+    candidates = queries.write_counts(options.min_repeats - 1, MAX_LOOP_GAP_OPS)
+    candidates = candidates[: options.max_candidates]
     findings: list[Finding] = []
     for ref, _count in candidates:
         finding = _loop_of(recording, session_id, ref, options.min_repeats)

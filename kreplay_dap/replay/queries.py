@@ -176,14 +176,19 @@ class Queries:
             return self._sql.object_lifetimes()
         return _protocol_lifetimes(self.recording, self.session_id)
 
-    def write_counts(self, min_writes: int) -> list[tuple[ObjectRef, int]]:
-        """Objects written (successfully) at least ``min_writes`` times."""
+    def write_counts(self, min_writes: int, max_gap: int) -> list[tuple[ObjectRef, int]]:
+        """Objects with at least ``min_writes`` successful updates/patches that each follow
+        the object's previous one within ``max_gap`` operations."""
         if self._sql is not None:
-            return self._sql.write_counts(min_writes)
+            return self._sql.write_counts(min_writes, max_gap)
         counts: dict[ObjectRef, int] = {}
+        last: dict[ObjectRef, int] = {}
         for op in self.recording.operations(self.session_id):
-            if op.is_write and not op.is_error:
-                counts[op.object_ref] = counts.get(op.object_ref, 0) + 1
+            if op.verb in ("update", "patch") and not op.is_error:
+                ref = op.object_ref
+                if op.seq - last.get(ref, -max_gap - 1) <= max_gap:
+                    counts[ref] = counts.get(ref, 0) + 1
+                last[ref] = op.seq
         return [(ref, n) for ref, n in counts.items() if n >= min_writes]
 
 
@@ -344,17 +349,19 @@ class _SqlQueries:
     def object_lifetimes(self) -> list[ObjectLifetime]:
         return self.objects.lifetimes()
 
-    def write_counts(self, min_writes: int) -> list[tuple[ObjectRef, int]]:
-        sql = (
-            "SELECT o.kind, o.namespace, o.name, COUNT(*) FROM ops p JOIN objects o"
-            " ON o.id = p.object_id WHERE p.session = ? AND p.verb IN ('update', 'patch')"
-            " AND p.error_code = 0 AND p.status_code < 400"
-            " GROUP BY p.object_id HAVING COUNT(*) >= ? LIMIT 100000"
+    def write_counts(self, min_writes: int, max_gap: int) -> list[tuple[ObjectRef, int]]:
+        writes = (
+            "SELECT object_id, seq - LAG(seq) OVER (PARTITION BY object_id ORDER BY seq) AS gap"
+            " FROM ops WHERE session = ? AND verb IN ('update', 'patch')"
+            " AND error_code = 0 AND status_code < 400"
         )
-        return [
-            (ObjectRef(str(k), str(ns), str(n)), int(c))
-            for k, ns, n, c in self.conn.execute(sql, (self.session, min_writes))
-        ]
+        sql = (
+            f"SELECT o.kind, o.namespace, o.name, w.n FROM (SELECT object_id, COUNT(*) AS n"
+            f" FROM ({writes}) WHERE gap <= ? GROUP BY object_id HAVING n >= ?) w"
+            " JOIN objects o ON o.id = w.object_id LIMIT 100000"
+        )
+        rows = self.conn.execute(sql, (self.session, max_gap, min_writes))
+        return [(ObjectRef(str(k), str(ns), str(n)), int(c)) for k, ns, n, c in rows]
 
 
 def _residual_sql(op_filter: OpFilter) -> tuple[str, list[object]]:
