@@ -58,8 +58,9 @@ def trim_oldest(table: dict[K, V], limit: int) -> list[V]:
 
 
 # A change seen through a read or watch event before the write that made it was recorded
-# (the watch thread often records the event first): (rv, seq, (table, previous seq) ...).
-Echo = tuple[str, int, tuple[tuple[dict[str, int], int | None], ...]]
+# (the watch thread often records the event first):
+# (rv, seq, ((table, previous seq), ...), the state before it).
+Echo = tuple[str, int, tuple[tuple[dict[str, int], int | None], ...], int | None]
 
 
 class ObjectTrack:
@@ -168,9 +169,11 @@ class World:
         if len(track.rv_writers) > MAX_RVS_PER_OBJECT:
             trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
         track.latest_rv = rv
+        before = track.state_ref
         track.state_ref = None if op.event_type == "DELETED" else op.response_ref
         tables = [track.changes, *(self.collections.get(c, {}) for c in collection_keys(*key[:2]))]
-        track.echo = (rv, op.seq, tuple((table, table.get(UNRECORDED)) for table in tables))
+        previous = tuple((table, table.get(UNRECORDED)) for table in tables)
+        track.echo = (rv, op.seq, previous, before)
         self._changed(track, key, UNRECORDED, op.seq)
 
     def _forget_echo(self, track: ObjectTrack, rv: str) -> None:
@@ -178,7 +181,8 @@ class World:
         echo, track.echo = track.echo, None
         if echo is None or not rv or echo[0] != rv:
             return
-        _, seq, tables = echo
+        _, seq, tables, before = echo
+        track.state_ref = before  # the write's "before" is the state before its echo
         for table, previous in tables:
             if table.get(UNRECORDED) != seq:
                 continue  # a later unrecorded change: keep it

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 
-from kreplay_dap.apiserver import RunningServer
-from kreplay_dap.demo import WidgetObserver
+from kreplay_dap.apiserver import FakeBackend, RunningServer, start_server
+from kreplay_dap.demo import WidgetObserver, api_client_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIDGETS = ("demo.kreplay.dev", "v1", "default", "widgets")
@@ -72,3 +74,15 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
         output, _ = process.communicate()
         raise AssertionError(f"operator did not exit:\n{output}") from None
     return process.returncode, output
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture(tmp_path: Path) -> Iterator[Cluster]:
+    """A fresh in-memory cluster per test (import this fixture into the test module)."""
+    with start_server(FakeBackend()) as server:
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        api = api_client_for(kubeconfig)
+        try:
+            yield Cluster(server, kubeconfig, api)
+        finally:
+            api.close()  # type: ignore[no-untyped-call]

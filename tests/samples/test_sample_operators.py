@@ -9,7 +9,9 @@ import pytest
 from kubernetes import client
 
 from kreplay_dap.demo import wait_for_crd
-from tests.samples.harness import REPO_ROOT, WIDGETS, Cluster, finish
+from tests.samples.harness import REPO_ROOT, WIDGETS, Cluster, cluster_fixture, finish
+
+__all__ = ["cluster_fixture"]  # the ``cluster`` fixture
 
 WIDGET = {
     "apiVersion": "demo.kreplay.dev/v1",
