@@ -58,12 +58,14 @@ class LiveBackend:
         actor: str | None = None,
         ignore: tuple[tuple[str, ...], ...] = (),
         on_divergence: Callable[[Divergence], None] | None = None,
+        on_step: Callable[[int], None] | None = None,
     ) -> None:
         self.replay = ReplayBackend(recording, session_id, from_step, pace="manual")
         self.state: ClusterState = self.replay.state
         self.actor = actor if actor is not None else busiest_writer(recording, session_id)
         self.until_step = until_step
         self._on_divergence = on_divergence
+        self._on_step = on_step
         self._ops: dict[int, Operation] = {}
         self._calls: deque[_Call] = deque()
         expected = self._expected_writes(recording, session_id, from_step)
@@ -100,7 +102,9 @@ class LiveBackend:
             seq = self._consume_call(verb, target.info.kind, target.namespace, target.name)
             self.last_activity = time.monotonic()
             self.calls_seen += 1
-        response = None if seq is None else self.replay._recorded_response(self._ops[seq])
+        response = None if seq is None else self.replay.recorded_response(self._ops[seq])
+        if seq is not None and self._on_step is not None:
+            self._on_step(seq)
         self._deliver_until_next_call()
         return response
 
@@ -131,6 +135,8 @@ class LiveBackend:
                 self._consume_calls_through(verdict.step.seq)
             self.last_activity = time.monotonic()
             self.calls_seen += 1
+        if verdict.step is not None and self._on_step is not None:
+            self._on_step(verdict.step.seq)
         for divergence in verdict.divergences:
             if self._on_divergence is not None:
                 self._on_divergence(divergence)
@@ -146,7 +152,7 @@ class LiveBackend:
     def _answer(self, verdict: Verdict) -> ApiResponse | None:
         if not verdict.matched or verdict.step is None:
             return None  # applied live, so the run can continue
-        return self.replay._recorded_response(self._ops[verdict.step.seq])
+        return self.replay.recorded_response(self._ops[verdict.step.seq])
 
     def _deliver_until_next_call(self) -> None:
         """Deliver the recorded events the operator saw before its next expected call."""

@@ -61,8 +61,11 @@ def free_port() -> int:
 
 @dataclass
 class LiveHooks:
+    """Callbacks, called on server or supervisor threads: keep them short and thread safe."""
+
     on_divergence: Callable[[Divergence], None] | None = None
     on_started: Callable[[OperatorCommand, str], None] | None = None
+    on_step: Callable[[int], None] | None = None
 
 
 class LiveRun:
@@ -71,7 +74,13 @@ class LiveRun:
         self.options = options
         self.hooks = hooks or LiveHooks()
         self.diverged = threading.Event()
+        self.cancelled = threading.Event()
         self.command: OperatorCommand | None = None
+
+    def cancel(self) -> None:
+        """End the run from another thread (the debugger disconnected)."""
+        self.cancelled.set()
+        self.diverged.set()
 
     def _divergence(self, divergence: Divergence) -> None:
         self.diverged.set()
@@ -86,7 +95,7 @@ class LiveRun:
             backend = LiveBackend(
                 recording, options.session_id, from_step=options.from_step,
                 until_step=options.until_step, actor=options.actor, ignore=ignore,
-                on_divergence=self._divergence,
+                on_divergence=self._divergence, on_step=self.hooks.on_step,
             )  # fmt: skip
             with start_server(backend) as server, tempfile.TemporaryDirectory() as folder:
                 kubeconfig = server.write_kubeconfig(os.path.join(folder, "kubeconfig"))
@@ -116,7 +125,7 @@ class LiveRun:
         options = self.options
         deadline = time.monotonic() + options.timeout_seconds
         # Without --stop-on-divergence nothing ends the wait early: poll at a steady pace.
-        stop = self.diverged if options.stop_on_divergence else threading.Event()
+        stop = self.diverged if options.stop_on_divergence else self.cancelled
         for _ in range(int(options.timeout_seconds / POLL_SECONDS) + 1):
             if stop.wait(POLL_SECONDS):
                 return True
