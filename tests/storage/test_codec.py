@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from recorder.errors import NotARecordingError, RecordingError
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
-from recorder.storage.codec import CODEC_RAW, CODEC_ZSTD, CODEC_ZSTD_DELTA
+from recorder.storage.codec import CODEC_RAW, CODEC_ZSTD, CODEC_ZSTD_DELTA, digest
 
 SESSION = "s1"
 
@@ -125,3 +126,13 @@ def test_a_corrupt_body_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(NotARecordingError, match=r"body \d+ is corrupt") as caught:
         recording.body(op.response_ref)
     assert "\n" not in str(caught.value)
+
+
+def test_blobs_are_keyed_by_the_documented_digest(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    body = big_object("web", 1)
+    write(path, [body])
+    conn = sqlite3.connect(path)
+    (stored,) = conn.execute("SELECT digest FROM blobs").fetchone()
+    conn.close()
+    assert stored == digest(body) == hashlib.sha256(body).digest()[:16]
