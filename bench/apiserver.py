@@ -207,6 +207,20 @@ def report_watchers(kind: str, rates: list[float], watchers: int, events: int) -
           f" {min(rates) / middle:.2f}, starved {starved}")  # fmt: skip
 
 
+def report_cpu(
+    what: str, servers: dict[str, ServerProcess], workload: Callable[[str], float], count: int
+) -> None:
+    """Server CPU time per operation: independent of how busy the shared machine is."""
+    cpu = {}
+    for kind, server in servers.items():
+        before = server.cpu_seconds()
+        workload(server.url)
+        cpu[kind] = (server.cpu_seconds() - before) / count * 1e6
+    ratio = cpu["kreplay"] / cpu["baseline"]
+    print(f"server CPU per {what} (load-independent): kreplay {cpu['kreplay']:.1f} us, "
+          f"baseline {cpu['baseline']:.1f} us, ratio {ratio:.2f}")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> None:
     servers = {kind: ServerProcess(kind, args.events) for kind in ("kreplay", "baseline")}
     try:
@@ -223,14 +237,9 @@ def run(args: argparse.Namespace) -> None:
         report("get round trips/s (CoreV1Api, typed models)", values, TARGET_GETS)
         values = interleaved_medians(args.rounds, {k: single(u) for k, u in urls.items()})
         report("watch events/s, 1 watcher (deserialize=False)", values, TARGET_EVENTS)
-        cpu = {}
-        for kind, server in servers.items():
-            before = server.cpu_seconds()
-            gets_per_second(server.url, args.gets)
-            cpu[kind] = (server.cpu_seconds() - before) / args.gets * 1e6
-        ratio = cpu["kreplay"] / cpu["baseline"]
-        print(f"server CPU per get (load-independent): kreplay {cpu['kreplay']:.0f} us, "
-              f"baseline {cpu['baseline']:.0f} us, ratio {ratio:.2f}")  # fmt: skip
+        report_cpu("get", servers, lambda url: gets_per_second(url, args.gets), args.gets)
+        report_cpu("watch event", servers, lambda url: watchers_round(url, args.events, 1)[0],
+                   args.events)  # fmt: skip
         per_watcher = args.events // 5
         for kind, url in urls.items():
             rates = watchers_round(url, per_watcher, args.watchers)
