@@ -52,6 +52,13 @@ export class KreplayLanguageClient implements vscode.Disposable {
       watcher,
       watcher.onDidCreate(() => { this.scheduleRefresh(); }),
       watcher.onDidDelete(() => { this.scheduleRefresh(); }),
+      // A new recording may hold its schema only in its WAL at first: look again when it
+      // changes, until it is known (the server itself follows known recordings as they grow).
+      watcher.onDidChange((uri) => {
+        if (!this.settings.recordings.some((r) => r.database === uri.fsPath)) {
+          this.scheduleRefresh();
+        }
+      }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('kreplay.pythonPath') || event.affectsConfiguration('kreplay.languageServer')) {
           this.environment.forget();

@@ -27,28 +27,52 @@ export interface ServerSettings {
   pathMappings: PathMapping[];
 }
 
-/** True when the bytes start a SQLite file whose schema holds kreplay sessions. */
-export function looksLikeRecording(head: Buffer): boolean {
-  if (head.subarray(0, SQLITE_HEADER.length).toString('latin1') !== SQLITE_HEADER) {
-    return false;
-  }
-  const text = head.toString('latin1');
+function isSqlite(head: Buffer): boolean {
+  return head.subarray(0, SQLITE_HEADER.length).toString('latin1') === SQLITE_HEADER;
+}
+
+function hasMarker(bytes: Buffer): boolean {
+  const text = bytes.toString('latin1');
   return MARKERS.some((marker) => text.includes(marker));
 }
 
-/** Reads the first PROBE_BYTES of `file`; false for anything unreadable. */
-export async function isRecordingFile(file: string): Promise<boolean> {
+/** True when the bytes start a SQLite file whose schema holds kreplay sessions. */
+export function looksLikeRecording(head: Buffer): boolean {
+  return isSqlite(head) && hasMarker(head);
+}
+
+/** The first PROBE_BYTES of `file`, or undefined when it cannot be read. */
+async function readHead(file: string): Promise<Buffer | undefined> {
   let handle;
   try {
     handle = await open(file, 'r');
     const buffer = Buffer.alloc(PROBE_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, PROBE_BYTES, 0);
-    return looksLikeRecording(buffer.subarray(0, bytesRead));
+    return buffer.subarray(0, bytesRead);
   } catch {
-    return false; // a file that vanished or cannot be read is simply not a recording
+    return undefined; // a file that vanished or cannot be read is simply not a recording
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * Whether `file` is a recording. While a recorder is still writing, the schema may exist only
+ * in the write-ahead log (`FILE-wal`), so that is probed too.
+ */
+export async function isRecordingFile(file: string): Promise<boolean> {
+  const head = await readHead(file);
+  if (head === undefined) {
+    return false;
+  }
+  if (looksLikeRecording(head)) {
+    return true;
+  }
+  if (head.length > 0 && !isSqlite(head)) {
+    return false;
+  }
+  const wal = await readHead(`${file}-wal`);
+  return wal !== undefined && hasMarker(wal);
 }
 
 /** Splits `kreplay.recordings` into globs to search and explicit entries; drops malformed items. */

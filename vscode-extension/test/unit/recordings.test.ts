@@ -1,6 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import {
   describeIndexed,
   isRecordingFile,
@@ -11,7 +14,7 @@ import {
   serverSettings,
   splitRecordingSetting,
 } from '../../src/recordings';
-import { makeRecording, temporaryDirectory } from '../support';
+import { makeRecording, pythonEnv, repoRoot, temporaryDirectory, testPython } from '../support';
 
 describe('recording detection', () => {
   let directory = '';
@@ -30,6 +33,42 @@ describe('recording detection', () => {
     assert.equal(await isRecordingFile(path.join(directory, 'absent.db')), false);
     const otherSqlite = Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.from('CREATE TABLE users (id)')]);
     assert.equal(looksLikeRecording(otherSqlite), false);
+  });
+
+  it('recognises a recording whose schema is still only in its write-ahead log', async () => {
+    const main = path.join(directory, 'writing.db');
+    fs.writeFileSync(main, Buffer.from('SQLite format 3\u0000', 'latin1'));
+    assert.equal(await isRecordingFile(main), false, 'no schema anywhere yet');
+    fs.writeFileSync(`${main}-wal`, Buffer.from('....CREATE TABLE kreplay_meta (key TEXT)', 'latin1'));
+    assert.ok(await isRecordingFile(main));
+    const other = path.join(directory, 'other.db');
+    fs.writeFileSync(other, 'plain text');
+    fs.writeFileSync(`${other}-wal`, Buffer.from('CREATE TABLE kreplay_meta', 'latin1'));
+    assert.equal(await isRecordingFile(other), false, 'a non-SQLite main file is never a recording');
+  });
+
+  it('recognises a recording while the recorder still has it open', async () => {
+    const database = path.join(directory, 'live.db');
+    // A real RecordingWriter that keeps the file open until its stdin closes.
+    const script = [
+      'import sys',
+      'from recorder.storage import RecordingWriter, SessionInfo',
+      'writer = RecordingWriter(sys.argv[1])',
+      'writer.begin_session(SessionInfo("live"))',
+      'print("ready", flush=True)',
+      'sys.stdin.read()',
+      'writer.close()',
+    ].join('\n');
+    const child = spawn(testPython(), ['-c', script, database], { cwd: repoRoot, env: pythonEnv(), stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      assert.equal((await lines.next()).value, 'ready');
+      assert.ok(await isRecordingFile(database), 'found while being written');
+    } finally {
+      child.stdin.end();
+      await once(child, 'exit');
+    }
+    assert.ok(await isRecordingFile(database), 'found after the recorder closed it');
   });
 
   it('recognises the original Go tool\'s schema', () => {
