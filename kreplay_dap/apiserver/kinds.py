@@ -28,6 +28,8 @@ class KindInfo:
     builtin: bool = True
     field_labels: frozenset[str] = frozenset()
     categories: tuple[str, ...] = ()
+    # CRD additionalPrinterColumns as (name, type, jsonPath), for kubectl's table output.
+    printer_columns: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def storage_version(self) -> str:
@@ -192,7 +194,21 @@ def kind_from_crd(crd: dict[str, Any]) -> KindInfo:
     categories = tuple(c for c in names.get("categories") or () if isinstance(c, str))[:16]
     return KindInfo(group, served, kind, plural, str(singular), scope == "Namespaced", short,
                     frozenset(subresources), has_generation=True, builtin=False,
-                    categories=categories)  # fmt: skip
+                    categories=categories,
+                    printer_columns=_printer_columns(versions, served[0]))  # fmt: skip
+
+
+def _printer_columns(versions: list[Any], storage: str) -> tuple[tuple[str, str, str], ...]:
+    entry = next((v for v in versions if isinstance(v, dict) and v.get("name") == storage), {})
+    declared = entry.get("additionalPrinterColumns") or []
+    columns = []
+    for column in declared[:32] if isinstance(declared, list) else []:
+        if not isinstance(column, dict):
+            continue
+        name, kind, path = column.get("name"), column.get("type", "string"), column.get("jsonPath")
+        if isinstance(name, str) and isinstance(path, str) and path.startswith("."):
+            columns.append((name, str(kind), path))
+    return tuple(columns)
 
 
 def _crd_versions(versions: list[Any]) -> tuple[tuple[str, ...], set[str]]:

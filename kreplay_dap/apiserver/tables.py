@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,12 @@ def _pod_ready(obj: dict[str, Any]) -> str:
     return f"{ready}/{len(containers) if isinstance(containers, list) else 0}"
 
 
+def _restarts(obj: dict[str, Any]) -> int:
+    statuses = _field("status", "containerStatuses", default=[])(obj)
+    counts = [s.get("restartCount", 0) for s in statuses if isinstance(s, dict)]
+    return sum(c for c in counts if isinstance(c, int))
+
+
 def _count(*path: str) -> Cell:
     def count(obj: dict[str, Any]) -> int:
         value = _field(*path, default={})(obj)
@@ -77,6 +84,7 @@ _EXTRA_COLUMNS: dict[tuple[str, str], list[tuple[str, str, Cell]]] = {
     ("", "Pod"): [
         ("Ready", "string", _pod_ready),
         ("Status", "string", _field("status", "phase", default="Unknown")),
+        ("Restarts", "integer", _restarts),
     ],
     ("", "ConfigMap"): [("Data", "integer", _count("data"))],
     ("", "Secret"): [
@@ -91,8 +99,25 @@ _EXTRA_COLUMNS: dict[tuple[str, str], list[tuple[str, str, Cell]]] = {
 }
 
 
+def _json_path(path: str) -> Cell:
+    """Simple ``.a.b`` JSONPaths of printer columns (list indexes and filters are not served)."""
+    parts = tuple(p for p in path.strip(".").split(".") if p)
+    plain = _field(*parts, default=None)
+
+    def get(obj: dict[str, Any]) -> Any:
+        value = plain(obj)
+        if value is None:
+            return "<none>"
+        return json.dumps(value) if isinstance(value, dict | list) else value
+
+    return get
+
+
 def _columns(info: KindInfo) -> list[tuple[str, str, Cell]]:
     extra = _EXTRA_COLUMNS.get((info.group, info.kind), [])
+    if info.printer_columns:
+        extra = [(name, "string" if kind == "date" else kind, _json_path(path))
+                 for name, kind, path in info.printer_columns]  # fmt: skip
     name: Cell = _field("metadata", "name", default="")
     return [("Name", "string", name), *extra, ("Age", "string", _age)]
 

@@ -89,6 +89,9 @@ def test_unknown_kind_is_reported(kubeconfig: str) -> None:
     assert result.returncode != 0 and 'resource type "widgets"' in result.stderr
 
 
+SIZE_COLUMN = {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}
+
+
 def test_crd_flow(kubeconfig: str, tmp_path: Path) -> None:
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -98,7 +101,8 @@ def test_crd_flow(kubeconfig: str, tmp_path: Path) -> None:
                  "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
                            "shortNames": ["wd"]},
                  "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+                               "schema": {"openAPIV3Schema": {"type": "object"}},
+                               "additionalPrinterColumns": [SIZE_COLUMN]}]},
     }  # fmt: skip
     kubectl(kubeconfig, "apply", "-f", write_manifest(tmp_path, crd))
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"},
@@ -112,6 +116,8 @@ def test_crd_flow(kubeconfig: str, tmp_path: Path) -> None:
         "configured" in kubectl(kubeconfig, "apply", "-f", write_manifest(tmp_path, widget)).stdout
     )
     assert get_json(kubeconfig, "widget", "w1")["spec"] == {"size": 3}
+    table = kubectl(kubeconfig, "get", "widgets").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SIZE", "AGE"] and table[1].split()[:2] == ["w1", "3"]
 
 
 def read_until(process: subprocess.Popen[str], wanted: list[str]) -> list[str]:
