@@ -16,6 +16,7 @@ from kreplay_dap.apiserver.status import ApiStatusError, bad_request
 
 MAGIC = b"k8s\x00"
 MAX_FIELDS = 100_000
+MAX_MESSAGES = 100_000
 
 # message -> field number -> (JSON name, type); a type is a scalar name or another message.
 # A leading "*" marks a repeated field.
@@ -102,7 +103,9 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
     """Decode ``data`` as ``message`` into JSON-shaped data (maps become objects)."""
     root: dict[str, Any] = {}
     stack: list[tuple[bytes, str, dict[str, Any]]] = [(data, message, root)]
-    while stack:
+    for _message in range(MAX_MESSAGES):
+        if not stack:
+            return root
         payload, name, target = stack.pop()
         schema = SCHEMAS[name]
         for number, _wire, raw in _fields(payload):
@@ -120,13 +123,15 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
                 target.setdefault(field, []).append(decoded)
             else:
                 target[field] = decoded
-    return root
+    raise bad_request(f"protobuf body nests more than {MAX_MESSAGES} messages")
 
 
 def _maps_to_objects(obj: dict[str, Any]) -> None:
     """Turn repeated map entries ({key, value} lists) into JSON objects, at any depth."""
     stack = [obj]
-    while stack:
+    for _node in range(MAX_MESSAGES):
+        if not stack:
+            return
         current = stack.pop()
         for field, value in list(current.items()):
             if field in MAP_FIELDS and isinstance(value, list):
@@ -135,6 +140,7 @@ def _maps_to_objects(obj: dict[str, Any]) -> None:
                 stack.append(value)
             elif isinstance(value, list):
                 stack.extend(v for v in value if isinstance(v, dict))
+    raise bad_request(f"protobuf body has more than {MAX_MESSAGES} nested objects")
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
