@@ -11,6 +11,7 @@ from recorder.errors import (
     ReadOnlyRecordingError,
     RecordingError,
 )
+from recorder.storage.schema import refuse_foreign
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_FORMAT = 2  # header byte 18: file format write version, 2 = WAL
@@ -26,6 +27,7 @@ def open_writable(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        refuse_foreign(conn, path)  # before any pragma below changes the file
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
         conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -34,6 +36,9 @@ def open_writable(path: str) -> sqlite3.Connection:
     except sqlite3.DatabaseError as error:
         conn.close()
         raise NotARecordingError(f"{path}: not a usable SQLite database ({error})") from error
+    except NotARecordingError:
+        conn.close()
+        raise
     return conn
 
 

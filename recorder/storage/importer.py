@@ -153,6 +153,10 @@ class SeedImporter:
             names = {row[1] for row in self.conn.execute("PRAGMA table_info(operations)")}
         except sqlite3.DatabaseError as error:
             raise NotARecordingError(f"{self.source}: corrupt SQLite file ({error})") from error
+        if not names and self._is_kreplay():
+            raise InvalidInputError(
+                f"{self.source}: already a kreplay recording, nothing to import"
+            )
         if not set(V1_OP_COLUMNS) <= names:
             raise NotARecordingError(
                 f"{self.source}: not a replay-cli recording (no 'operations' table with the"
@@ -161,6 +165,9 @@ class SeedImporter:
         v2 = set(V2_OP_COLUMNS) <= names
         self.columns = V2_OP_COLUMNS if v2 else V1_OP_COLUMNS
         self.report.source_format = "seed-v2" if v2 else "seed-v1"
+
+    def _is_kreplay(self) -> bool:
+        return {"schema_migrations", "ops"} <= self._tables()
 
     def _estimate_rows(self) -> int:
         row = self.conn.execute("SELECT MAX(id) FROM operations").fetchone()

@@ -175,8 +175,23 @@ def check_readable(conn: sqlite3.Connection, path: str) -> int:
     return version
 
 
+def refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Never add our tables to someone else's database (a Go-tool file, an app's file)."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    tables = sorted(str(row[0]) for row in rows)
+    if tables and "schema_migrations" not in tables:
+        shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
+        raise NotARecordingError(
+            f"{path}: not a kreplay recording (tables: {shown}); kreplay writes only to its"
+            " own recording files (use 'kreplay import' to convert a replay-cli file)"
+        )
+
+
 def migrate(conn: sqlite3.Connection, path: str) -> int:
     """Bring a writable file up to ``SCHEMA_VERSION``; return the version reached."""
+    refuse_foreign(conn, path)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"

@@ -37,9 +37,9 @@ FILES: dict[str, tuple[Callable[[Path], Path], dict[str, int]]] = {
 def test_sessions_table_through_the_console_script(tmp_path: Path, flavor: str) -> None:
     make, counts = FILES[flavor]
     path = make(tmp_path)
-    run = run_script(["sessions", "-d", str(path)], cwd=tmp_path)
+    run = run_script(["sessions", "-d", path.name], cwd=tmp_path)  # a short title: no wrap
     assert run.code == 0, run.err
-    assert f"({flavor}): {len(counts)} session(s)" in run.out
+    assert f"{path.name} ({flavor}): {len(counts)} session(s)" in run.out
     for session, count in counts.items():
         assert session in run.out and str(count) in run.out
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import InvalidInputError, UnknownSessionError
+from recorder.errors import InvalidInputError, NotARecordingError, UnknownSessionError
 from recorder.storage import Operation, ReconcileSpan, RecordingWriter, SessionInfo, open_recording
 from recorder.storage.exporter import export_session
 from recorder.storage.importer import import_recording
@@ -201,3 +201,15 @@ def test_odd_sqlite_types_in_a_seed_file_survive_the_round_trip(tmp_path: Path) 
     export_session(recording, "42", "seed", str(tmp_path / "out.db"))
     rows = all_rows(tmp_path / "out.db", "operations")
     assert [{c: row[c] for c in V1_OP_COLUMNS} for row in rows] == all_rows(source, "operations")
+
+
+def test_import_refuses_our_own_files_and_never_writes_into_foreign_ones(tmp_path: Path) -> None:
+    our_session(tmp_path / "ours.db")
+    with pytest.raises(InvalidInputError, match="already a kreplay recording"):
+        import_recording(str(tmp_path / "ours.db"), str(tmp_path / "other.db"), max_ops=10)
+    source = write_seed_v1(tmp_path / "v1.db", {"s": 2})
+    seed_target = write_seed_v2(tmp_path / "v2.db", {"t": 2})
+    before = seed_target.read_bytes()
+    with pytest.raises(NotARecordingError, match=r"not a kreplay recording \(tables: operations"):
+        import_recording(str(source), str(seed_target), max_ops=10)
+    assert seed_target.read_bytes() == before
