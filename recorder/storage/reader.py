@@ -88,7 +88,7 @@ class KreplayRecording:
         info = SessionInfo(
             session_id=row[0], started_ns=row[1], ended_ns=row[2], operator=row[3],
             cluster=row[4], server_version=row[5], recorder_version=row[6],
-            labels=_labels(row[7]), op_count=row[8], first_seq=row[9], last_seq=row[10],
+            labels=_labels(self.path, row[7]), op_count=row[8], first_seq=row[9], last_seq=row[10],
             first_ts_ns=row[11], last_ts_ns=row[12], dropped_ops=row[13],
             oversize_ops=row[14], truncated=bool(row[15]),
         )  # fmt: skip
@@ -371,11 +371,11 @@ def _origin_columns(path: str, text: str) -> dict[str, Any]:
     return value
 
 
-def _labels(text: str) -> dict[str, str]:
+def _labels(path: str, text: str) -> dict[str, str]:
     try:
         value = json.loads(text)
-    except ValueError:
-        return {}
+    except ValueError as error:
+        raise NotARecordingError(f"{path}: corrupt session labels ({error})") from error
     if not isinstance(value, dict):
-        return {}
+        raise NotARecordingError(f"{path}: corrupt session labels (not a JSON object)")
     return {str(key): str(item) for key, item in value.items()}
