@@ -30,7 +30,14 @@ from recorder.errors import InvalidInputError, KreplayError
 from recorder.storage import SessionInfo, open_recording
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
-OPERATORS = ("hotloop", "conflicts")
+OPERATORS = ("hotloop", "conflicts", "fight")
+# Extra arguments of the processes each sample runs (the fight has two controllers).
+PROCESSES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "hotloop": ((),),
+    "conflicts": ((),),
+    "fight": (("--role", "operator"), ("--role", "scaler")),
+}
+DEPLOYMENTS = ("apps", "v1", "deployments")
 WIDGET_GROUP, WIDGET_VERSION, WIDGET_PLURAL = "demo.kreplay.dev", "v1", "widgets"
 CRD_NAME = f"{WIDGET_PLURAL}.{WIDGET_GROUP}"
 SPEC_HASH_ANNOTATION = "demo.kreplay.dev/spec-hash"
@@ -88,15 +95,20 @@ def record_sample(run: SampleRun, database: Path, progress: Progress | None = No
         with start_server(FakeBackend()) as server:
             kubeconfig = str(Path(workdir) / "kubeconfig")
             server.write_kubeconfig(kubeconfig, namespace=run.namespace)
-            log_path = Path(workdir) / "operator.log"
-            process = _start_operator(run, script, database, kubeconfig, log_path)
+            processes: list[tuple[subprocess.Popen[bytes], Path]] = []
             try:
-                report(f"operator {run.operator} started (pid {process.pid})", 0)
-                _drive(run, kubeconfig, lambda: _check_alive(process, log_path), report)
+                for index, extra in enumerate(PROCESSES[run.operator]):
+                    log_path = Path(workdir) / f"operator-{index}.log"
+                    started = _start_operator(run, script, database, kubeconfig, log_path, extra)
+                    processes.append((started, log_path))
+                    report(f"operator {run.operator} {' '.join(extra)} started", 0)
+                _drive(run, kubeconfig, lambda: _check_alive(processes), report)
                 report("waiting for the operator to go idle and exit", 0)
-                _wait_exit(process, log_path)
+                for process, log_path in processes:
+                    _wait_exit(process, log_path)
             finally:
-                _stop(process)
+                for process, _ in processes:
+                    _stop(process)
 
 
 @dataclass
@@ -165,10 +177,15 @@ def next_commands(
 
 
 def _start_operator(
-    run: SampleRun, script: Path, database: Path, kubeconfig: str, log_path: Path
+    run: SampleRun,
+    script: Path,
+    database: Path,
+    kubeconfig: str,
+    log_path: Path,
+    extra: tuple[str, ...],
 ) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, str(script), "--namespace", run.namespace,
+        sys.executable, str(script), *extra, "--namespace", run.namespace,
         "--until-idle", str(run.until_idle), "--max-reconciles", str(run.max_reconciles),
         "--record", str(database.resolve()), "--session", run.session_id,
     ]  # fmt: skip
@@ -224,12 +241,18 @@ def _version(obj: Widget | None) -> str:
 
 
 class WidgetObserver:
-    """Follows one Widget through its watch, counting the changes it sees."""
+    """Follows one object (a Widget by default) through its watch, counting its changes."""
 
     def __init__(
-        self, api: client.ApiClient, run: SampleRun, name: str, alive: Callable[[], None]
+        self,
+        api: client.ApiClient,
+        run: SampleRun,
+        name: str,
+        alive: Callable[[], None],
+        resource: tuple[str, str, str] = (WIDGET_GROUP, WIDGET_VERSION, WIDGET_PLURAL),
     ) -> None:
-        self.custom = client.CustomObjectsApi(api)
+        self.custom = client.CustomObjectsApi(api)  # serves any group, built-in ones too
+        self.resource = resource
         self.namespace = run.namespace
         self.name = name
         self.alive = alive
@@ -267,7 +290,7 @@ class WidgetObserver:
     def _watch(self, condition: Callable[[Widget | None], bool], remaining: float) -> None:
         stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
             self.custom.list_namespaced_custom_object,
-            WIDGET_GROUP, WIDGET_VERSION, self.namespace, WIDGET_PLURAL,
+            self.resource[0], self.resource[1], self.namespace, self.resource[2],
             resource_version=self.version, timeout_seconds=max(1, int(remaining)),
             _request_timeout=remaining, deserialize=False,
         )  # fmt: skip
@@ -291,10 +314,11 @@ class WidgetObserver:
             stream.close()
 
 
-def _check_alive(process: subprocess.Popen[bytes], log_path: Path) -> None:
-    code = process.poll()
-    if code is not None:
-        raise DemoError(f"the operator exited early with code {code}:\n{_log_tail(log_path)}")
+def _check_alive(processes: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    for process, log_path in processes:
+        code = process.poll()
+        if code is not None:
+            raise DemoError(f"an operator exited early with code {code}:\n{_log_tail(log_path)}")
 
 
 def wait_for_crd(api: client.ApiClient, alive: Callable[[], None]) -> None:
@@ -358,6 +382,17 @@ def _widget(run: SampleRun, name: str, replicas: int, message: str) -> Widget:
     }
 
 
+def _settle(observer: WidgetObserver, fight: WidgetObserver, run: SampleRun, what: str) -> None:
+    """Wait until the operator caught up and, while a bug shows, until it has shown a while."""
+    buggy_loop = run.operator == "hotloop" and not run.fixed
+    evidence = run.loop_evidence if buggy_loop else 0
+    observer.wait(f"the operator to reconcile {what}", _caught_up(observer, run, evidence))
+    if run.operator == "fight" and not run.fixed:
+        start = fight.changes
+        fight.step = observer.step
+        fight.wait("the fight over replicas", lambda _: fight.changes - start >= run.loop_evidence)
+
+
 def _drive(run: SampleRun, kubeconfig: str, alive: Callable[[], None], report: Progress) -> None:
     """Play the user: create a Widget, edit it, delete it, waiting for the operator each time."""
     api = api_client_for(kubeconfig)
@@ -365,19 +400,18 @@ def _drive(run: SampleRun, kubeconfig: str, alive: Callable[[], None], report: P
         report("waiting for the operator to install its CRD", 0)
         wait_for_crd(api, alive)
         observer = WidgetObserver(api, run, "web", alive)
-        observer.report = report
+        fight = WidgetObserver(api, run, "web", alive, DEPLOYMENTS)
+        observer.report = fight.report = report
         where = (WIDGET_GROUP, WIDGET_VERSION, run.namespace, WIDGET_PLURAL)
-        buggy_loop = run.operator == "hotloop" and not run.fixed
-        evidence = run.loop_evidence if buggy_loop else 0
         observer.announce("creating Widget web (1 replica)")
         observer.remember(
             observer.custom.create_namespaced_custom_object(*where, _widget(run, "web", 1, "hello"))
         )
-        observer.wait("the operator to reconcile Widget web", _caught_up(observer, run, evidence))
+        _settle(observer, fight, run, "Widget web")
         observer.announce("editing Widget web (3 replicas, new message)")
         edit = {"spec": {"replicas": 3, "message": "bonjour"}}
         observer.remember(observer.custom.patch_namespaced_custom_object(*where, "web", edit))
-        observer.wait("the operator to reconcile the edit", _caught_up(observer, run, evidence))
+        _settle(observer, fight, run, "the edit")
         observer.announce("deleting Widget web")
         observer.custom.delete_namespaced_custom_object(*where, "web")
         observer.wait("Widget web to be deleted", lambda obj: obj is None)

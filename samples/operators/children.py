@@ -28,8 +28,11 @@ def ensure_config_map(ctx: Context, owner: dict[str, Any]) -> str:
     return f"updated ConfigMap {name}"
 
 
-def ensure_deployment(ctx: Context, owner: dict[str, Any]) -> str:
-    """Create the Deployment or patch its replicas and image; returns what was done."""
+def ensure_deployment(ctx: Context, owner: dict[str, Any], manage_replicas: bool = True) -> str:
+    """Create the Deployment or patch its replicas and image; returns what was done.
+
+    ``manage_replicas=False`` sets replicas at creation only, leaving them to an autoscaler.
+    """
     desired: Any = widget.deployment_for(owner)
     name = desired["metadata"]["name"]
     namespace = ctx.options.namespace
@@ -41,6 +44,8 @@ def ensure_deployment(ctx: Context, owner: dict[str, Any]) -> str:
         ctx.apps.create_namespaced_deployment(namespace, desired)
         return f"created Deployment {name}"
     replicas, image, _ = widget.widget_spec(owner)
+    if not manage_replicas and current.spec is not None and current.spec.replicas is not None:
+        replicas = current.spec.replicas
     pod_spec = current.spec.template.spec if current.spec else None
     containers = (pod_spec.containers if pod_spec else None) or []
     current_image = containers[0].image if containers else ""

@@ -199,11 +199,49 @@ class Event:
     failure: str = ""
 
 
-class WidgetWatcher:
-    """Lists Widgets, then follows their watch from the list's resourceVersion; relists on 410."""
+@dataclass(frozen=True)
+class Source:
+    """A watched collection, and which name to reconcile for each of its objects."""
 
-    def __init__(self, ctx: Context, events: queue.Queue[Event]) -> None:
+    kind: str
+    lister: Callable[[Context], tuple[Callable[..., Any], tuple[Any, ...]]]
+    key: Callable[[dict[str, Any]], str]  # "" when the object concerns no reconcile
+
+
+def _own_name(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _widget_owner(obj: dict[str, Any]) -> str:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    for owner in owners[:16]:
+        if isinstance(owner, dict) and owner.get("kind") == widget.KIND and owner.get("name"):
+            return str(owner["name"])
+    return ""
+
+
+WIDGETS = Source(
+    "Widget",
+    lambda ctx: (
+        ctx.custom.list_namespaced_custom_object,
+        (widget.GROUP, widget.VERSION, ctx.options.namespace, widget.PLURAL),
+    ),
+    _own_name,
+)
+DEPLOYMENTS = Source(
+    "Deployment",
+    lambda ctx: (ctx.apps.list_namespaced_deployment, (ctx.options.namespace,)),
+    _own_name,
+)
+OWNED_DEPLOYMENTS = Source("Deployment", DEPLOYMENTS.lister, _widget_owner)
+
+
+class Watcher:
+    """Lists a source, then follows its watch from the list's resourceVersion; relists on 410."""
+
+    def __init__(self, ctx: Context, source: Source, events: queue.Queue[Event]) -> None:
         self.ctx = ctx
+        self.source = source
         self.events = events
         self.stopping = threading.Event()
         self.watch = watch.Watch()  # type: ignore[no-untyped-call]
@@ -223,12 +261,22 @@ class WidgetWatcher:
         if response is not None:
             response.close()
 
+    def _list(self) -> dict[str, Any]:
+        function, args = self.source.lister(self.ctx)
+        listing = function(*args)
+        if not isinstance(listing, dict):  # a typed model: back to plain JSON
+            listing = self.ctx.api_client.sanitize_for_serialization(listing)  # type: ignore[no-untyped-call]
+        if not isinstance(listing, dict):
+            raise OperatorError(f"the API server answered a {self.source.kind} list badly")
+        return listing
+
     def _relist_loop(self) -> None:
         for _ in range(MAX_RELISTS):
-            listing = list_widgets(self.ctx)
+            listing = self._list()
             items = listing.get("items") or []
             for item in items[:MAX_LIST_ITEMS]:
-                self.events.put(Event(str(item["metadata"]["name"]), "list"))
+                name = self.source.key(item) if isinstance(item, dict) else ""
+                self.events.put(Event(name, f"list {self.source.kind}"))
             version = str((listing.get("metadata") or {}).get("resourceVersion", ""))
             try:
                 self._follow(version)
@@ -241,43 +289,57 @@ class WidgetWatcher:
         raise OperatorError(f"gave up after {MAX_RELISTS} relists")
 
     def _follow(self, version: str) -> None:
+        function, args = self.source.lister(self.ctx)
         for _ in range(MAX_WATCH_RESTARTS):
             stream = self.watch.stream(  # type: ignore[no-untyped-call]
-                self.ctx.custom.list_namespaced_custom_object,
-                widget.GROUP, widget.VERSION, self.ctx.options.namespace, widget.PLURAL,
-                resource_version=version, timeout_seconds=WATCH_TIMEOUT_SECONDS,
-            )  # fmt: skip
+                function, *args, resource_version=version, timeout_seconds=WATCH_TIMEOUT_SECONDS
+            )
             for event in itertools.islice(stream, MAX_EVENTS_PER_WATCH):
-                obj = event.get("object") or {}
+                obj = event.get("raw_object") or {}
                 metadata = obj.get("metadata") or {}
                 version = str(metadata.get("resourceVersion") or version)
-                trigger = f"watch {event.get('type')} rv={version}"
-                self.events.put(Event(str(metadata.get("name", "")), trigger))
+                trigger = f"watch {self.source.kind} {event.get('type')} rv={version}"
+                self.events.put(Event(self.source.key(obj), trigger))
             if self.stopping.is_set():
                 return
 
 
 class Controller:
-    """Reconciles each queued Widget name once per batch of events, in arrival order."""
+    """Reconciles each queued name once per batch of events, in arrival order."""
 
-    def __init__(self, ctx: Context, reconcile: Reconcile, recorder: Any = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        reconcile: Reconcile,
+        recorder: Any = None,
+        kind: str = widget.KIND,
+        sources: tuple[Source, ...] = (WIDGETS,),
+    ) -> None:
         self.ctx = ctx
         self.reconcile = reconcile
         self.recorder = recorder
+        self.kind = kind
+        self.sources = sources[:8]
         self.events: queue.Queue[Event] = queue.Queue(maxsize=QUEUE_SIZE)
         self.pending: dict[str, str] = {}
         self.reconciles = 0
         self.errors = 0
 
     def run(self) -> int:
-        watcher = WidgetWatcher(self.ctx, self.events)
-        thread = threading.Thread(target=watcher.run, name="widget-watch", daemon=True)
-        thread.start()
+        watchers = [Watcher(self.ctx, source, self.events) for source in self.sources]
+        threads = [
+            threading.Thread(target=w.run, name=f"watch-{w.source.kind.lower()}", daemon=True)
+            for w in watchers
+        ]
+        for thread in threads:
+            thread.start()
         try:
             return self._loop()
         finally:
-            watcher.stop()
-            thread.join(timeout=WATCH_JOIN_SECONDS)
+            for watcher in watchers:
+                watcher.stop()
+            for thread in threads:
+                thread.join(timeout=WATCH_JOIN_SECONDS)
 
     def _loop(self) -> int:
         options = self.ctx.options
@@ -313,7 +375,7 @@ class Controller:
         self.reconciles += 1
         span: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if self.recorder is not None:
-            span = self.recorder.reconcile(widget.KIND, self.ctx.options.namespace, name,
+            span = self.recorder.reconcile(self.kind, self.ctx.options.namespace, name,
                                            trigger=trigger)  # fmt: skip
         try:
             with span:
@@ -347,7 +409,15 @@ def recording(options: Options, api_client: client.ApiClient) -> Iterator[Any]:
         recorder.close()
 
 
-def main(name: str, description: str, reconcile: Reconcile, argv: list[str] | None = None) -> int:
+def main(
+    name: str,
+    description: str,
+    reconcile: Reconcile,
+    argv: list[str] | None = None,
+    *,
+    kind: str = widget.KIND,
+    sources: tuple[Source, ...] = (WIDGETS,),
+) -> int:
     """Parse the command line, install the CRD, run the controller; errors are one line."""
     options = parse_options(name, description, argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=f"{name}: %(message)s")
@@ -357,8 +427,9 @@ def main(name: str, description: str, reconcile: Reconcile, argv: list[str] | No
             ctx = Context(api_client, options)
             ensure_crd(ctx)
             mode = "fixed" if options.fixed else "buggy"
-            log.info("watching Widgets in namespace %s (%s)", options.namespace, mode)
-            return Controller(ctx, reconcile, recorder).run()
+            watched = ", ".join(source.kind for source in sources)
+            log.info("watching %s in namespace %s (%s)", watched, options.namespace, mode)
+            return Controller(ctx, reconcile, recorder, kind, sources).run()
     except (OperatorError, ApiException, OSError) as error:
         print(f"{name}: error: {json.dumps(str(error))[1:-1]}", file=sys.stderr)
         return 1

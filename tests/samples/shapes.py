@@ -52,3 +52,22 @@ def check_conflicts(recording: Recording) -> None:
     assert status_patches(buggy) == status_patches(fixed) == 2
     failed = [span for span in recording.spans("conflicts-buggy") if span.error]
     assert len(failed) == 2
+
+
+def replica_writers(recording: Recording, session_id: str) -> Counter[str]:
+    """Successful Deployment patches per actor."""
+    counts: Counter[str] = Counter()
+    for op in recording.operations(session_id):
+        if op.kind == "Deployment" and op.verb == "patch" and not op.is_error:
+            counts[op.actor] += 1
+    return counts
+
+
+def check_fight(recording: Recording) -> None:
+    buggy = replica_writers(recording, "fight-buggy")
+    fixed = replica_writers(recording, "fight-fixed")
+    # Each controller keeps undoing the other: 20+ changes per step, two steps.
+    assert buggy["widget-operator"] >= 10 and buggy["replica-scaler"] >= 10, buggy
+    assert fixed == Counter({"replica-scaler": 1}), fixed  # scaled once, then left alone
+    actors = set(recording.session("fight-buggy").actors)
+    assert actors == {"widget-operator", "replica-scaler"}

@@ -17,7 +17,7 @@ VSCODE_KEYS = {"type", "request", "name"}
 def test_every_configuration_replays_a_committed_session() -> None:
     document = json.loads((SAMPLES / ".vscode" / "launch.json").read_text())
     configurations = document["configurations"]
-    assert len(configurations) == 4
+    assert len(configurations) == 6  # three samples, buggy and fixed
     for config in configurations:
         assert config["type"] == "kreplay" and config["request"] == "launch"
         arguments = {key: value for key, value in config.items() if key not in VSCODE_KEYS}

@@ -113,3 +113,30 @@ def test_missing_configuration_is_one_line(tmp_path: object) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("widget-conflicts: error: no Kubernetes configuration")
     assert "Traceback" not in result.stderr
+
+
+def test_fight_two_controllers_undo_each_other_until_their_bound(cluster: Cluster) -> None:
+    bounds = ("--max-reconciles", "8", "--until-idle", "2")  # the first to stop ends the fight
+    operator = cluster.start("fight", "--role", "operator", *bounds)
+    scaler = cluster.start("fight", "--role", "scaler", *bounds, module=True)
+    create_widget(cluster, operator)
+    operator_code, operator_output = finish(operator)
+    scaler_code, scaler_output = finish(scaler)
+
+    assert operator_code == 0 and scaler_code == 0, operator_output + scaler_output
+    assert operator_output.count("updated Deployment web") >= 3  # back to 2, again and again
+    assert scaler_output.count("to 4") >= 3  # and back to 4
+
+
+def test_fight_fixed_operator_leaves_replicas_to_the_scaler(cluster: Cluster) -> None:
+    operator = cluster.start("fight", "--role", "operator", "--fixed", "--until-idle", "1")
+    scaler = cluster.start("fight", "--role", "scaler", "--fixed", "--until-idle", "1")
+    create_widget(cluster, operator)
+    operator_code, operator_output = finish(operator)
+    scaler_code, scaler_output = finish(scaler)
+
+    assert operator_code == 0 and scaler_code == 0, operator_output + scaler_output
+    assert "updated Deployment web" not in operator_output
+    assert scaler_output.count("scaled from 2 to 4") == 1
+    deployment = client.AppsV1Api(cluster.api).read_namespaced_deployment("web", "default")
+    assert deployment.spec is not None and deployment.spec.replicas == 4

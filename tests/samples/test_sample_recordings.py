@@ -11,12 +11,13 @@ import pytest
 
 from recorder.storage import Recording, open_recording
 from tests.samples.harness import REPO_ROOT
-from tests.samples.shapes import Shape, check_conflicts, check_hotloop, shape
+from tests.samples.shapes import Shape, check_conflicts, check_fight, check_hotloop, shape
 
 RECORDINGS = REPO_ROOT / "samples" / "recordings"
 CHECKS: dict[str, Callable[[Recording], None]] = {
     "hotloop": check_hotloop,
     "conflicts": check_conflicts,
+    "fight": check_fight,
 }
 MAX_COMMITTED_BYTES = 1 << 20
 
