@@ -123,21 +123,31 @@ def load_api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def _crd_call(call: Callable[[], object]) -> bool:
+    """Run a CRD read or create; a status the client's model rejects still means success."""
+    try:
+        call()
+    except ValueError as error:
+        log.warning("CRD %s: unusual status from the server: %s", widget.CRD_NAME, error)
+    return True
+
+
 def ensure_crd(ctx: Context) -> None:
     """Install the Widget CRD when missing, then wait (bounded) until Widgets are served."""
     extensions = client.ApiextensionsV1Api(ctx.api_client)
     try:
-        # Raw responses: a minimal CRD status would fail the typed model's validation.
-        extensions.read_custom_resource_definition(widget.CRD_NAME, _preload_content=False)
+        present = _crd_call(lambda: extensions.read_custom_resource_definition(widget.CRD_NAME))
     except ApiException as error:
         if error.status != 404:
             raise
+        present = False
+    if not present:
         log.info("installing CRD %s", widget.CRD_NAME)
+        manifest: Any = widget.crd_manifest()
         try:
-            manifest: Any = widget.crd_manifest()
-            extensions.create_custom_resource_definition(manifest, _preload_content=False)
-        except ApiException as create_error:
-            if create_error.status != 409:  # another replica installed it meanwhile
+            _crd_call(lambda: extensions.create_custom_resource_definition(manifest))
+        except ApiException as error:
+            if error.status != 409:  # another replica installed it meanwhile
                 raise
     waiter = threading.Event()
     for _ in range(CRD_READY_ATTEMPTS):
