@@ -99,6 +99,9 @@ def validate_request(message: dict[str, Any]) -> tuple[int, str]:
 
 def dispatch(session: Any, output: Output, message: dict[str, Any]) -> None:
     """Run one request's handler; every failure becomes an error response."""
+    if message.get("type") == "response":  # the client answering a reverse request
+        log.info("client answered %s: success=%s", message.get("command"), message.get("success"))
+        return
     try:
         seq, command = validate_request(message)
     except InvalidInputError as error:

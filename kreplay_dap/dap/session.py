@@ -56,6 +56,10 @@ class DebugSession:
         self._progress_id = 0
         # Set by the server: queue an action for the main loop (used by background work).
         self.post: Callable[[Callable[[], None]], None] | None = None
+        # Live mode (kreplay_dap.dap.live_mode): the run, where it is, its last divergence.
+        self.live: Any = None
+        self.live_position: int | None = None
+        self.live_divergence: Any = None
 
     @property
     def engine(self) -> ReplayEngine:

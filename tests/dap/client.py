@@ -30,6 +30,8 @@ class SchemaChecker:
         definitions = self.schema["definitions"]
         if message["type"] == "event":
             name = message["event"][0].upper() + message["event"][1:] + "Event"
+        elif message["type"] == "request":  # a reverse request such as startDebugging
+            name = message["command"][0].upper() + message["command"][1:] + "Request"
         elif not message.get("success", True):
             name = "ErrorResponse"
         else:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from kreplay_dap.dap.dispatch import handler
+from kreplay_dap.dap.live_mode import divergence_info
 from kreplay_dap.dap.present import operation_title, redact, short_value, span_title
 from kreplay_dap.dap.session import LISTING_REFERENCE, DebugSession, Frame
 from kreplay_dap.dap.variables import Container, json_children, json_variable
@@ -179,6 +180,8 @@ def source(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
 @handler("exceptionInfo")
 def exception_info(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     stop = session.last_stop
+    if stop is not None and stop.reason == "exception" and session.live_divergence is not None:
+        return divergence_info(session.live_divergence)
     if stop is None or stop.exception is None:
         raise InvalidInputError("exceptionInfo: the adapter is not stopped at an exception")
     op = session.engine.current()

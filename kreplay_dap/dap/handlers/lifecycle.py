@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
+from kreplay_dap.dap import live_mode
 from kreplay_dap.dap.capabilities import capabilities
 from kreplay_dap.dap.dispatch import handler
 from kreplay_dap.dap.handlers.breakpoints import start_analysis
-from kreplay_dap.dap.launch import LaunchConfig, parse_launch
+from kreplay_dap.dap.launch import parse_launch
 from kreplay_dap.dap.session import DebugSession
 from kreplay_dap.replay.engine import EngineOptions, ReplayEngine, Stop
 from kreplay_dap.replay.loops import LoopOptions
@@ -39,18 +39,6 @@ def _pick_session(recording: Recording, wanted: str | None) -> str:
     raise UnknownSessionError("(none given)", names)
 
 
-def _start_live(session: DebugSession, config: LaunchConfig) -> None:
-    """The seam for ``mode: "live"``: kreplay_dap.live provides ``start_adapter_live``."""
-    try:
-        module = importlib.import_module("kreplay_dap.live")
-    except ImportError:
-        module = None
-    start = getattr(module, "start_adapter_live", None)
-    if start is None:
-        raise InvalidInputError("launch argument 'mode': live mode is not available yet")
-    start(session, config)
-
-
 @handler("launch")
 def launch(session: DebugSession, args: dict[str, Any]) -> None:
     config = parse_launch(args)
@@ -70,7 +58,7 @@ def launch(session: DebugSession, args: dict[str, Any]) -> None:
     if config.start_at is not None:
         session.engine.seek(max(config.start_at, session.engine.first_seq))
     if config.mode == "live":
-        _start_live(session, config)
+        live_mode.start_live(session, config)
 
 
 @handler("configurationDone")
@@ -109,6 +97,7 @@ def restart(session: DebugSession, args: dict[str, Any]) -> None:
 
 def _close(session: DebugSession) -> None:
     session.terminated = True
+    live_mode.stop_live(session)
     if session.recording is not None:
         session.recording.close()
         session.recording = None
