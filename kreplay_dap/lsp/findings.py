@@ -54,6 +54,15 @@ class PlacedFinding:
     def short(self) -> str:
         return f"{self.finding.type} #{self.number}"
 
+    @property
+    def message(self) -> str:
+        """``label: explanation``, without doubling a prefix the detector already wrote."""
+        description = self.finding.description
+        prefix, colon, rest = description.partition(": ")
+        if colon and prefix and prefix.lower() in self.label.lower():
+            description = rest
+        return f"{self.label}: {description}"
+
 
 _fallback_noted: list[str] = []
 

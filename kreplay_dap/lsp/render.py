@@ -136,7 +136,7 @@ def hover_markdown(
         out.append("```")
     if findings:
         out += ["", "**Findings:**"]
-        out += [f"- {item.label} ({item.short}): {item.finding.description}" for item in findings]
+        out += [f"- {item.short}: {item.message}" for item in findings]
     return "\n".join(out)
 
 
@@ -164,7 +164,7 @@ def diagnostics(
             result.append(
                 types.Diagnostic(
                     range=line_range(line),
-                    message=f"{item.label}: {item.finding.description}",
+                    message=item.message,
                     severity=types.DiagnosticSeverity.Warning,
                     code=item.finding.type,
                     source=DIAGNOSTIC_SOURCE,

@@ -6,9 +6,10 @@ import sqlite3
 from pathlib import Path
 
 from kreplay_dap.lsp.config import PathMapper, parse_config
-from kreplay_dap.lsp.findings import _builtin_findings, place_findings
+from kreplay_dap.lsp.findings import PlacedFinding, _builtin_findings, place_findings
 from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
 from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
+from kreplay_dap.replay.loops import Finding
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
 from tests.lsp.scenario import SESSION, build, source_line
 
@@ -161,6 +162,9 @@ def test_findings_land_on_their_evidence_lines_with_related_lines(tmp_path: Path
     found = diagnostics(Origin("db", SESSION), [RECORDED], placed, lambda path: "file://" + path)
     by_line = {d.range.start.line + 1: d for d in found}
     assert sorted(by_line) == [ready, seen]
+    # The detector's text already names the finding: the prefix appears once.
+    message = "reconcile loop: patch Widget default/w1 repeated 16\u00d7 (period 1 ops, 0 s)"
+    assert by_line[ready].message == by_line[seen].message == message
     related = by_line[ready].related_information or []
     assert [(r.location.uri, r.location.range.start.line + 1) for r in related] == [
         ("file://" + RECORDED, seen)
@@ -176,3 +180,17 @@ def test_lens_title_shape(tmp_path: Path) -> None:
     index = full_index(scenario.database)
     title = lens_title(index.files[RECORDED][source_line("patch")], [])
     assert title == "8 calls (patch Deployment \u00d78) \u00b7 4 errors \u2014 Replay from here"
+
+
+def test_finding_message_names_the_finding_once() -> None:
+    def placed(kind: str, description: str) -> PlacedFinding:
+        return PlacedFinding(Finding(kind, ["Widget/default/w1"], 1, 9, 3, description, [1]), 1)
+
+    assert placed("loop", "reconcile loop: wrote w1 5x").message == "reconcile loop: wrote w1 5x"
+    assert placed("lost-update", "lost update: reverted x").message == (
+        "race (lost update): reverted x"
+    )
+    assert placed("error", "repeated errors: get failed 4x").message == (
+        "error storm: repeated errors: get failed 4x"
+    )
+    assert placed("fight", "no prefix here").message == "controllers fighting: no prefix here"

@@ -97,7 +97,9 @@ def test_diagnostics_for_the_seeded_bugs(tmp_path: Path, client: LspClient) -> N
     patch, replace = source_line("patch"), source_line("replace-deployment")
     assert sorted(conflict) == [patch, replace]
     assert conflict[patch]["severity"] == 2 and conflict[patch]["source"] == "kreplay"
-    assert "conflict storm" in conflict[patch]["message"]
+    storm = next(f for f in expected_findings(scenario) if f.finding.type == "conflict")
+    assert storm.finding.description.startswith("conflict storm: ")
+    assert conflict[patch]["message"] == storm.finding.description  # the prefix once
     related = conflict[patch]["relatedInformation"]
     assert [
         (r["location"]["uri"], r["location"]["range"]["start"]["line"] + 1) for r in related
