@@ -220,6 +220,22 @@ def _protocol_lifetimes(recording: Recording, session_id: str) -> list[ObjectLif
     return lifetimes
 
 
+# The condition of the ops_by_http_status partial index, and an operation's error code as
+# OpFilter sees it (the error code, else a failing HTTP status).
+_FAILED_SQL = "(status_code >= 400 OR event_type = 'ERROR')"
+_CODE_SQL = (
+    "(CASE WHEN error_code != 0 THEN error_code WHEN status_code >= 400 THEN status_code ELSE 0"
+    " END)"
+)
+
+
+def _code_wanted(op_filter: OpFilter, code: int) -> bool:
+    """Whether a distinct error code (or status) can satisfy the filter's code terms."""
+    if op_filter.error_codes and code not in op_filter.error_codes:
+        return False
+    return not op_filter.error_min or op_filter.error_min <= code <= op_filter.error_max
+
+
 def _is_glob(text: str) -> bool:
     return any(c in _GLOB_CHARS for c in text)
 
@@ -231,6 +247,7 @@ class _SqlQueries:
         self.conn = conn
         self.session = session_rowid
         self._error_codes: list[int] | None = None
+        self._status_codes: list[int] | None = None
         self.objects = ObjectIndex(conn, session_rowid)
 
     @classmethod
@@ -273,18 +290,9 @@ class _SqlQueries:
             base = "ops INDEXED BY ops_by_verb_kind WHERE session = ? AND verb = ? AND kind = ?"
             verbs = sorted(op_filter.verbs or VERBS)
             return [(base + residual, [self.session, v, op_filter.kind, *extra]) for v in verbs]
-        codes = self._codes_for(op_filter)
-        if codes is not None and len(codes) <= MAX_OBJECT_FANOUT:
-            plain = replace(op_filter, error_codes=frozenset(), errors_only=False, error_min=0)
-            residual, extra = _residual_sql(plain)
-            # A literal code lets SQLite prove the partial index (error_code != 0) applies.
-            return [
-                (
-                    f"ops WHERE session = ? AND error_code = {int(code)}{residual}",
-                    [self.session, *extra],
-                )
-                for code in codes
-            ]
+        errors = self._error_plans(op_filter)
+        if errors is not None:
+            return errors
         objects = self._object_ids(op_filter) if op_filter.name or op_filter.namespace else None
         if objects is not None and len(objects) <= MAX_OBJECT_FANOUT:
             plain = replace(op_filter, kind="", namespace="", name="")
@@ -294,20 +302,69 @@ class _SqlQueries:
         residual, extra = _residual_sql(op_filter)
         return [("ops WHERE session = ?" + residual, [self.session, *extra])]
 
-    def _codes_for(self, op_filter: OpFilter) -> list[int] | None:
-        if op_filter.error_codes:
-            return sorted(op_filter.error_codes)
-        if not (op_filter.errors_only or op_filter.error_min):
+    def _error_plans(self, op_filter: OpFilter) -> list[tuple[str, list[object]]] | None:
+        """Error filters as lookups in two indexes, ``Operation.is_error`` semantics: the
+        error code (``ops_by_status``), and the HTTP status or watch ERROR event of rows
+        whose error code says nothing (``ops_by_http_status``)."""
+        by_code = bool(op_filter.error_codes or op_filter.error_min)
+        if not (by_code or op_filter.errors_only):
             return None
+        wanted = [c for c in self._distinct_codes() if _code_wanted(op_filter, c)]
+        codes = [c for c in wanted if by_code or c >= 400]
+        statuses = [s for s in self._status_only_codes() if _code_wanted(op_filter, s)]
+        if len(codes) + len(statuses) > MAX_OBJECT_FANOUT:
+            return None
+        plain = replace(
+            op_filter,
+            error_codes=frozenset(),
+            error_min=0,
+            error_max=0,
+            errors_only=op_filter.errors_only and by_code,
+        )
+        residual, extra = _residual_sql(plain)
+        # Literal values let SQLite prove each partial index applies.
+        plans: list[tuple[str, list[object]]] = [
+            (f"ops WHERE session = ? AND error_code = {c}{residual}", [self.session, *extra])
+            for c in codes
+        ]
+        unknown_code = "error_code = 0" if by_code else "error_code < 400"
+        indexed = "INDEXED BY ops_by_http_status " if self._has_status_index() else ""
+        plans += [
+            (
+                f"ops {indexed}WHERE session = ? AND status_code = {s} AND {_FAILED_SQL}"
+                f" AND {unknown_code}{residual}",
+                [self.session, *extra],
+            )
+            for s in statuses
+        ]
+        return plans
+
+    def _distinct_codes(self) -> list[int]:
         if self._error_codes is None:
             rows = self.conn.execute(
                 "SELECT DISTINCT error_code FROM ops WHERE session = ? AND error_code != 0",
                 (self.session,),
             ).fetchall()
             self._error_codes = sorted(int(r[0]) for r in rows)
-        if op_filter.error_min:
-            return [c for c in self._error_codes if op_filter.error_min <= c <= op_filter.error_max]
-        return list(self._error_codes)
+        return self._error_codes
+
+    def _has_status_index(self) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ops_by_http_status'"
+        ).fetchone()
+        return row is not None
+
+    def _status_only_codes(self) -> list[int]:
+        """HTTP statuses of failures whose error code says nothing (found once; a full scan
+        on files older than the ``ops_by_http_status`` index)."""
+        if self._status_codes is None:
+            rows = self.conn.execute(
+                f"SELECT DISTINCT status_code FROM ops WHERE session = ? AND {_FAILED_SQL}"
+                " AND error_code < 400",
+                (self.session,),
+            ).fetchall()
+            self._status_codes = sorted(int(r[0]) for r in rows)
+        return self._status_codes
 
     def _object_ids(self, op_filter: OpFilter) -> list[int]:
         where, params = ["session = ?"], [self.session]
@@ -384,9 +441,12 @@ def _residual_sql(op_filter: OpFilter) -> tuple[str, list[object]]:
         parts.append("thread = ?")
         params.append(op_filter.thread)
     if op_filter.errors_only:
-        parts.append("(error_code >= 400 OR status_code >= 400 OR event_type = 'ERROR')")
+        parts.append(f"(error_code >= 400 OR {_FAILED_SQL[1:]}")
+    if op_filter.error_codes:
+        parts.append(f"{_CODE_SQL} IN ({','.join('?' * len(op_filter.error_codes))})")
+        params.extend(sorted(op_filter.error_codes))
     if op_filter.error_min:
-        parts.append("error_code BETWEEN ? AND ?")
+        parts.append(f"{_CODE_SQL} BETWEEN ? AND ?")
         params.extend([op_filter.error_min, op_filter.error_max])
     if op_filter.min_duration_us:
         parts.append("duration_us >= ?")

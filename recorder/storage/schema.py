@@ -143,10 +143,18 @@ CREATE TABLE seed_origin (
 ) WITHOUT ROWID;
 """
 
+# Errors recorded only in the HTTP status (error_code 0: imported files, transport failures)
+# and watch ERROR events, so error breakpoints stay index lookups.
+_V4 = """
+CREATE INDEX ops_by_http_status ON ops (session, status_code, seq)
+    WHERE status_code >= 400 OR event_type = 'ERROR';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial format: sessions, ops, blobs, objects, callsites, spans", _V1),
     Migration(2, "indexes for verb/kind and error breakpoints", _V2),
     Migration(3, "seed_origin: the Go tool's values an import keeps for a lossless export", _V3),
+    Migration(4, "index for errors recorded only in the HTTP status", _V4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -60,7 +60,7 @@ def test_running_the_migrations_again_changes_nothing(tmp_path: Path) -> None:
 def downgrade_to_previous_version(path: Path) -> None:
     """Make the file exactly what version N-1 wrote: the last migration undone."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP TABLE seed_origin")  # the last migration's only object
+    conn.execute("DROP INDEX ops_by_http_status")  # the last migration's only object
     conn.execute("DELETE FROM schema_migrations WHERE version = ?", (SCHEMA_VERSION,))
     conn.close()
 
