@@ -8,6 +8,7 @@ e.g. ``/delete Pod/*`` or ``/verb=patch kind=Deployment``) and ``d`` (diff of th
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -86,7 +87,7 @@ def _command(engine: ReplayEngine, text: str) -> str | None:
 def _interactive(engine: ReplayEngine) -> None:
     click.echo(HELP)
     click.echo(step_line(engine.current()))
-    stream = click.get_text_stream("stdin")
+    stream = sys.stdin
     for _ in range(MAX_INTERACTIVE_COMMANDS):
         click.echo("> ", nl=False)
         line = stream.readline(4096)
