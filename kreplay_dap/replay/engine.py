@@ -133,15 +133,26 @@ class ReplayEngine:
             actor, name = thread or (here.actor, here.thread)
             return self.queries.next_on_thread(actor, name, here.seq, forward, control)
         if mode == "span":
-            span = self.span_of(here)
-            edge = None if span is None else (span.end_seq if forward else span.start_seq)
-            if edge is not None and edge != here.seq and self.first_seq <= edge <= self.last_seq:
-                return edge
+            return self._span_target(here, forward, control)
         if mode not in ("global", "thread", "span"):
             raise InvalidInputError(f"unknown step mode {mode!r}")
         if forward:
             return self.recording.next_seq(self.session_id, here.seq)
         return self.recording.prev_seq(self.session_id, here.seq)
+
+    def _span_target(self, here: Operation, forward: bool, control: ScanControl) -> int | None:
+        """Step out: to the last operation of the current reconcile span. At that last
+        operation (or outside any span), to the last operation of the thread's next span;
+        with no later span, to the thread's next operation. Backwards mirrors it with span
+        starts: the span's first operation, else the first of the thread's previous span."""
+        span = self.span_of(here)
+        edge = None if span is None else (span.end_seq if forward else span.start_seq)
+        if edge is not None and (edge > here.seq if forward else edge < here.seq):
+            return edge if self.first_seq <= edge <= self.last_seq else None
+        edge = self.queries.span_edge(here.actor, here.thread, here.seq, forward)
+        if edge is not None and self.first_seq <= edge <= self.last_seq:
+            return edge
+        return self.queries.next_on_thread(here.actor, here.thread, here.seq, forward, control)
 
     def _edge_stop(self, forward: bool, control: ScanControl) -> Stop:
         if control.cancelled:

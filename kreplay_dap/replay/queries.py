@@ -22,6 +22,7 @@ from recorder.storage.model import VERBS, ObjectRef, Operation
 
 MAX_OBJECT_FANOUT = 64  # above this many matching objects, a filter uses one SQL range scan
 MAX_THREADS = 4096
+MAX_SPANS = 1_000_000
 MAX_OBJECTS = 2_000_000
 _GLOB_CHARS = frozenset("*?[")
 
@@ -135,6 +136,22 @@ class Queries:
         return self.next_match(
             OpFilter(actor=_literal_glob(actor), thread=thread), seq, forward, control
         )
+
+    def span_edge(self, actor: str, thread: str, seq: int, forward: bool) -> int | None:
+        """The end of the thread's first span ending after ``seq`` (forward), or the start
+        of its last span starting before ``seq`` (backward)."""
+        if self._sql is not None:
+            return self._sql.span_edge(actor, thread, seq, forward)
+        edges: list[int] = []
+        for index, span in enumerate(self.recording.spans(self.session_id)):
+            if index >= MAX_SPANS:
+                break
+            edge = span.end_seq if forward else span.start_seq
+            if span.actor == actor and span.thread == thread and edge is not None:
+                edges.append(edge)
+        if forward:
+            return min((edge for edge in edges if edge > seq), default=None)
+        return max((edge for edge in edges if edge < seq), default=None)
 
     def thread_keys(self, limit_ops: int = 200_000) -> list[tuple[str, str]]:
         """Distinct (actor, thread) pairs, in order of first appearance."""
@@ -405,6 +422,15 @@ class _SqlQueries:
 
     def object_lifetimes(self) -> list[ObjectLifetime]:
         return self.objects.lifetimes()
+
+    def span_edge(self, actor: str, thread: str, seq: int, forward: bool) -> int | None:
+        column, best, comparison = ("end_seq", "MIN", ">") if forward else ("start_seq", "MAX", "<")
+        row = self.conn.execute(
+            f"SELECT {best}({column}) FROM spans WHERE session = ? AND actor = ? AND thread = ?"
+            f" AND {column} {comparison} ?",
+            (self.session, actor, thread, seq),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def write_counts(self, min_writes: int, max_gap: int) -> list[tuple[ObjectRef, int]]:
         writes = (

@@ -162,3 +162,20 @@ def test_cancelled_run_stops_with_pause(engine: ReplayEngine) -> None:
         "function", [Breakpoint(1, "function", "x", op_filter=parse_function_pattern("get"))]
     )
     assert engine.run(True, control).reason == "pause"
+
+
+def test_step_out_at_a_span_edge_goes_to_the_next_span_edge_on_the_thread(
+    engine: ReplayEngine, scenario: Scenario
+) -> None:
+    # worker-2 runs spans 2..7, three operations each (get, update, and the informer's
+    # watch event in between on another thread): span k holds seqs 6+3(k-2) and 7+3(k-2).
+    engine.seek(7)  # the last operation of span 2
+    assert engine.step(True, "span").seq == 10  # the end of span 3, not seq 8
+    assert engine.step(True, "span").seq == 13
+    engine.seek(9)  # the first operation of span 3
+    assert engine.step(False, "span").seq == 6  # the start of span 2, not seq 8
+    engine.seek(scenario.marks["scale_to_3"])  # worker-1's only span, last op of it
+    assert engine.step(True, "span").seq == scenario.marks["forbidden"]  # next op of worker-1
+    engine.seek(6 + 3 * 5 + 1)  # the end of span 7, worker-2's last span and operation
+    stop = engine.step(True, "span")
+    assert (stop.seq, stop.description) == (engine.last_seq, "end of recording")
