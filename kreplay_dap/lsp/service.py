@@ -24,20 +24,27 @@ from recorder.storage import Recording, open_recording
 
 log = logging.getLogger(__name__)
 
-Signature = tuple[int, int, int, int]
+Signature = tuple[int, int, int, int, int]
 
 
 def file_signature(database: str) -> Signature:
-    """Modification time and size of the database and its WAL: changes when ops land."""
+    """Inode, modification time and size of the database, and those of its WAL."""
     parts: list[int] = []
     for path in (database, database + "-wal"):
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            parts += [0, 0]
+            parts += [0, 0, 0]
             continue
-        parts += [stat.st_mtime_ns, stat.st_size]
-    return (parts[0], parts[1], parts[2], parts[3])
+        parts += [stat.st_ino, stat.st_mtime_ns, stat.st_size]
+    return (parts[0], parts[1], parts[2], parts[4], parts[5])
+
+
+def replaced(before: Signature | None, after: Signature) -> bool:
+    """The database file is another one (new inode) or shrank: indexed data may be gone."""
+    if before is None:
+        return False
+    return before[0] != after[0] or after[2] < before[2]
 
 
 def latest_session(recording: Recording) -> str | None:
@@ -45,22 +52,32 @@ def latest_session(recording: Recording) -> str | None:
     return sessions[-1].session_id if sessions else None
 
 
+# What tells one recorded session from another of the same name: id, start, first op time.
+SessionKey = tuple[str, int, int | None]
+
+
 @dataclass(slots=True)
 class ScanResult:
     session_id: str | None
     delta: SessionDelta | None
+    key: SessionKey | None = None
+    rebuilt: bool = False
 
 
-def scan_recording(spec: RecordingSpec, session_id: str | None, after_seq: int) -> ScanResult:
-    """Blocking: the ops after ``after_seq``, or all of them when the session changed."""
+def scan_recording(spec: RecordingSpec, indexed: SessionKey | None, after_seq: int) -> ScanResult:
+    """Blocking: the ops after ``after_seq``, or all of them when the session is another one
+    (renamed, restarted under the same name, or shorter than what was indexed)."""
     recording = open_recording(spec.database)
     try:
         wanted = spec.session or latest_session(recording)
         if wanted is None:
             return ScanResult(None, None)
-        recording.session(wanted)  # raises UnknownSessionError naming the sessions present
-        start = after_seq if wanted == session_id else 0
-        return ScanResult(wanted, scan_session(recording, wanted, start))
+        info = recording.session(wanted)  # raises UnknownSessionError naming those present
+        key = (wanted, info.started_ns, info.first_ts_ns)
+        shrank = info.last_seq is not None and info.last_seq < after_seq
+        same = key == indexed and not shrank
+        start = after_seq if same else 0
+        return ScanResult(wanted, scan_session(recording, wanted, start), key, not same)
     finally:
         recording.close()
 
@@ -82,6 +99,7 @@ class Tracked:
     index: SessionIndex | None = None
     findings: list[PlacedFinding] = field(default_factory=list)
     signature: Signature | None = None
+    key: SessionKey | None = None
     reader: Recording | None = None
     noted_no_call_sites: bool = False
     last_error: str = ""
@@ -141,6 +159,8 @@ class RecordingsService:
         signature = file_signature(item.spec.database)
         if not force and signature == item.signature:
             return False
+        if replaced(item.signature, signature):
+            item.key = None  # whatever the session is called now, index it from the start
         item.signature = signature
         try:
             return await self._update(item)
@@ -154,18 +174,18 @@ class RecordingsService:
 
     async def _update(self, item: Tracked) -> bool:
         index = item.index
-        session_id = index.session_id if index is not None else None
-        after = index.last_seq if index is not None else 0
-        result = await asyncio.to_thread(scan_recording, item.spec, session_id, after)
+        after = index.last_seq if index is not None and item.key is not None else 0
+        result = await asyncio.to_thread(scan_recording, item.spec, item.key, after)
         if result.session_id is None or result.delta is None:
             self.on_info(f"kreplay: {item.spec.database} has no sessions yet; watching it")
             return False
-        rebuilt = index is None or result.session_id != session_id
+        rebuilt = index is None or result.rebuilt
         if index is None or rebuilt:
             index = SessionIndex(item.spec.database, result.session_id)
             item.findings = []
+            item.close()  # the reader may hold the replaced file open
         index.merge(result.delta)
-        item.index = index
+        item.index, item.key = index, result.key
         item.last_error = ""
         if item.reader is None:
             item.reader = open_recording(item.spec.database)

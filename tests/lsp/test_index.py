@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from kreplay_dap.lsp.config import PathMapper, parse_config
+from kreplay_dap.lsp.config import PathMapper, RecordingSpec, parse_config
 from kreplay_dap.lsp.findings import PlacedFinding, _builtin_findings, place_findings
 from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
 from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
+from kreplay_dap.lsp.service import scan_recording
 from kreplay_dap.replay.loops import Finding
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
-from tests.lsp.scenario import SESSION, build, source_line
+from tests.lsp.scenario import SESSION, ReconcileRecorder, build, source_line
 
 RECORDED = "/app/controllers/widget.py"
 
@@ -194,3 +195,20 @@ def test_finding_message_names_the_finding_once() -> None:
         "error storm: repeated errors: get failed 4x"
     )
     assert placed("fight", "no prefix here").message == "controllers fighting: no prefix here"
+
+
+def test_a_shorter_session_of_the_same_name_is_scanned_from_the_start(tmp_path: Path) -> None:
+    started = 1_700_000_000_000_000_000
+    for name, reconciles in (("long.db", 8), ("short.db", 3)):
+        recorder = ReconcileRecorder(tmp_path / name, RECORDED)
+        with RecordingWriter(str(tmp_path / name)) as writer:
+            writer.begin_session(SessionInfo(SESSION, started_ns=started))
+            writer.append(recorder.reconciles(reconciles))
+    long = scan_recording(RecordingSpec(str(tmp_path / "long.db")), None, 0)
+    assert long.delta is not None and long.delta.last_seq == 52 and long.rebuilt
+    again = scan_recording(RecordingSpec(str(tmp_path / "long.db")), long.key, 52)
+    assert again.delta is not None and again.delta.operations == 0 and not again.rebuilt
+    # Same name, same start, same first operation: only the shorter length tells.
+    short = scan_recording(RecordingSpec(str(tmp_path / "short.db")), long.key, 52)
+    assert short.key == long.key and short.rebuilt
+    assert short.delta is not None and (short.delta.after_seq, short.delta.last_seq) == (0, 19)

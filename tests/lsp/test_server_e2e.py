@@ -19,7 +19,7 @@ import pytest
 from kreplay_dap.lsp.findings import PlacedFinding, place_findings
 from recorder.storage import open_recording
 from tests.lsp.client import LspClient
-from tests.lsp.scenario import SESSION, Scenario, build, source_line
+from tests.lsp.scenario import SESSION, ReconcileRecorder, Scenario, build, source_line
 
 MARKERS = (
     "get-widget",
@@ -179,6 +179,27 @@ def test_refresh_after_the_recording_grows(tmp_path: Path, client: LspClient) ->
     after = lenses_by_line(client, uri)
     assert after[source_line("get-widget")]["command"]["title"].startswith("10 calls")
     assert after[source_line("patch")]["command"]["arguments"][2] == 3
+
+
+def test_recording_replaced_by_a_shorter_one_is_reindexed(
+    tmp_path: Path, client: LspClient
+) -> None:
+    scenario, _ = build(tmp_path, reconciles=8)
+    client.initialize(tmp_path, settings(scenario))
+    indexed(client, last_seq=52)
+    uri = client.open(scenario.source)
+    assert lenses_by_line(client, uri)[source_line("patch")]["command"]["title"].startswith(
+        "8 calls"
+    )
+    # The operator is recorded again under the same session name, into a fresh file.
+    for path in tmp_path.glob("rec.db*"):
+        path.unlink()
+    rerun = ReconcileRecorder(scenario.database, RECORDED)
+    rerun.append(2)
+    indexed(client, last_seq=13)
+    lenses = lenses_by_line(client, uri)
+    assert lenses[source_line("patch")]["command"]["title"].startswith("2 calls")
+    assert lenses[source_line("get-widget")]["command"]["title"].startswith("2 calls")
 
 
 def test_path_mappings_decide_which_file_gets_lenses(tmp_path: Path, client: LspClient) -> None:
