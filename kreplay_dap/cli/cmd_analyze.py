@@ -49,8 +49,10 @@ def command() -> None:
     """Find loops, fights, conflicts, error storms, races and slow calls in a session.
 
     \b
-    kreplay analyze SESSION -d DB [--no-slow] [--threshold MS] [--window N] [--format json]
-    kreplay analyze causality SESSION -d DB [--format json]
+    kreplay analyze SESSION -d DB [--loops/--no-loops] [--slow/--no-slow]
+        [--errors/--no-errors] [--races/--no-races] [--threshold MS] [--window N]
+        [--format table|json] [--fail-on TYPE[,TYPE]]   (details: analyze run --help)
+    kreplay analyze causality SESSION -d DB [--format table|json]
     """
 
 
