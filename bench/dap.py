@@ -4,7 +4,7 @@ Reports launch-to-first-stop, the per-stop round trip VS Code performs (step, st
 scopes, variables of Object and Changes; median and p99), reverse-continue to a function
 and a source breakpoint 900,000 operations away, a data breakpoint across the session,
 and the adapter's peak RSS. Baseline, measured in this process: one storage point lookup
-plus the JSON decode of its body. Usage: ``python bench/dap.py [--ops N]``.
+plus the JSON decode of its body. Usage: ``python bench/dap.py [--ops N] [--objects N]``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SESSION = "bench"
 RARE_SEQ = 50_000  # the only "delete ConfigMap" and the only call from /app/rare.py:999
 CHANGE_SEQ = 60_000  # the one write that changes Deployment default/web .spec.replicas
 T0 = 1_700_000_000_000_000_000
+OBJECTS = 5000  # distinct Pods; --objects N changes it
 
 
 def _body(kind: str, name: str, rv: int, replicas: int = 1) -> bytes:
@@ -76,7 +77,7 @@ def _op(seq: int) -> Operation:
             response_body=_body("Deployment", "web", seq, replicas),
             **common,
         )
-    name = f"pod-{seq % 5000}"
+    name = f"pod-{seq % OBJECTS}"
     verb = "get" if seq % 3 else "update"
     return Operation(
         SESSION,
@@ -167,16 +168,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ops", type=int, default=1_000_000)
     parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--objects", type=int, default=5000, help="distinct Pods")
     parser.add_argument(
         "--analysis", action="store_true", help="also run the analysis in the adapter and wait"
     )
     options = parser.parse_args()
-    global RARE_SEQ, CHANGE_SEQ
+    global RARE_SEQ, CHANGE_SEQ, OBJECTS
+    OBJECTS = options.objects
     RARE_SEQ = min(RARE_SEQ, options.ops // 20)
     CHANGE_SEQ = min(CHANGE_SEQ, options.ops // 1600 * 100)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"dap-{options.ops}.db"
+    suffix = "" if OBJECTS == 5000 else f"-{OBJECTS}objects"
+    path = out / f"dap-{options.ops}{suffix}.db"
     generate(path, options.ops)
     base = baseline_us(path, options.ops)
     client = DapClient(None)

@@ -3,16 +3,20 @@ and object lifetimes built from covering indexes (no scan of operation rows)."""
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recorder.storage.model import ObjectRef
 
 MAX_CACHED_IDS = 100_000
 STATE_PAGE = 512
 MAX_OBJECTS = 2_000_000
+MAX_DELETES = 5_000_000
+# A successful operation on one object (lists and collection deletes say nothing of it).
+_SUCCEEDED = "error_code = 0 AND status_code < 400 AND verb NOT IN ('list', 'deletecollection')"
 # An operation that can carry the object's state: successful, single object, with a body
 # (or a delete, which ends it).
 STATE_CONDITION = (
@@ -24,16 +28,28 @@ STATE_CONDITION = (
 
 @dataclass(slots=True)
 class ObjectLifetime:
+    """When an object existed: ``toggles`` alternates appearance and removal sequence
+    numbers (``[created, deleted, re-created, ...]``); after an odd count it exists."""
+
     ref: ObjectRef
     first_seq: int
-    last_create_seq: int
-    last_delete_seq: int
+    toggles: list[int] = field(default_factory=list)
 
     def exists_at(self, seq: int) -> bool:
-        if self.first_seq > seq:
-            return False
-        gone = self.last_delete_seq and self.last_delete_seq <= seq
-        return not (gone and self.last_create_seq < self.last_delete_seq)
+        if len(self.toggles) == 1:
+            return self.toggles[0] <= seq
+        return bisect.bisect_right(self.toggles, seq) % 2 == 1
+
+
+def lifetime_from_events(ref: ObjectRef, events: list[tuple[int, bool]]) -> ObjectLifetime:
+    """A lifetime from (seq, is_delete) events of successful operations in seq order: a
+    delete ends the object, any other successful operation shows it (again)."""
+    toggles: list[int] = []
+    for seq, deleted in events:
+        alive = len(toggles) % 2 == 1
+        if alive == deleted:
+            toggles.append(seq)
+    return ObjectLifetime(ref, toggles[0] if toggles else 0, toggles)
 
 
 class ObjectIndex:
@@ -93,64 +109,42 @@ class ObjectIndex:
             seq = int(rows[-1][0]) if forward else int(rows[-1][0]) - 1
 
     def lifetimes(self) -> list[ObjectLifetime]:
-        refs = {
-            int(oid): ObjectRef(str(kind), str(namespace), str(name))
-            for oid, kind, namespace, name in self.conn.execute(
-                "SELECT id, kind, namespace, name FROM objects WHERE session = ? AND name != ''"
-                f" LIMIT {MAX_OBJECTS}",
-                (self.session,),
-            )
-        }
-        first = self._first_successful(refs)
-        creates = self._last_seq_by_object(
-            "verb = 'create'", "verb = 'watch' AND event_type = 'ADDED'"
-        )
-        deletes = self._last_seq_by_object(
-            "verb = 'delete'", "verb = 'watch' AND event_type = 'DELETED'"
-        )
-        return [
-            ObjectLifetime(refs[oid], seq, creates.get(oid, 0), deletes.get(oid, 0))
-            for oid, seq in first.items()
-        ]
-
-    def _first_successful(self, refs: dict[int, ObjectRef]) -> dict[int, int]:
-        """First operation per object (covering index), skipping objects only seen in errors."""
-        first: dict[int, int] = {}
+        """Every named object's lifetime from index seeks: its first successful operation,
+        and for each successful delete the next successful operation that shows it again."""
         rows = self.conn.execute(
-            "SELECT object_id, MIN(seq) FROM ops INDEXED BY ops_by_object"
-            " WHERE object_id IN (SELECT id FROM objects WHERE session = ?) GROUP BY object_id",
+            "SELECT o.id, o.kind, o.namespace, o.name, (SELECT seq FROM ops INDEXED BY"
+            f" ops_by_object WHERE object_id = o.id AND {_SUCCEEDED} ORDER BY seq LIMIT 1)"
+            f" FROM objects o WHERE o.session = ? AND o.name != '' LIMIT {MAX_OBJECTS}",
             (self.session,),
         )
-        for oid, seq in rows:
-            if int(oid) in refs:
-                first[int(oid)] = int(seq)
-        failed = {
-            int(row[0])
-            for row in self.conn.execute(
-                "SELECT seq FROM ops WHERE session = ? AND error_code != 0", (self.session,)
-            )
-        }
-        for oid, seq in list(first.items()):
-            if seq in failed:
-                row = self.conn.execute(
-                    "SELECT MIN(seq) FROM ops WHERE object_id = ? AND error_code = 0"
-                    " AND status_code < 400",
-                    (oid,),
-                ).fetchone()
-                if row is None or row[0] is None:
-                    del first[oid]
-                else:
-                    first[oid] = int(row[0])
-        return first
+        events: dict[int, list[tuple[int, bool]]] = {}
+        refs: dict[int, ObjectRef] = {}
+        for oid, kind, namespace, name, first in rows:
+            if first is not None:
+                refs[int(oid)] = ObjectRef(str(kind), str(namespace), str(name))
+                events[int(oid)] = [(int(first), False)]
+        for oid, seq, back in self._deletes_and_returns():
+            if int(oid) in events:
+                events[int(oid)].append((int(seq), True))
+                if back is not None:
+                    events[int(oid)].append((int(back), False))
+        lifetimes = []
+        for oid, found in events.items():
+            found.sort()
+            lifetimes.append(lifetime_from_events(refs[oid], found))
+        return lifetimes
 
-    def _last_seq_by_object(self, *conditions: str) -> dict[int, int]:
-        last: dict[int, int] = {}
-        for condition in conditions:
-            rows = self.conn.execute(
-                f"SELECT object_id, MAX(seq) FROM ops WHERE session = ? AND {condition}"
-                " GROUP BY object_id",
+    def _deletes_and_returns(self) -> Iterator[tuple[int, int, int | None]]:
+        """(object, delete seq, next successful non-delete seq) for each successful delete."""
+        returns = (
+            "(SELECT o.seq FROM ops o INDEXED BY ops_by_object WHERE o.object_id = d.object_id"
+            f" AND o.seq > d.seq AND {_SUCCEEDED} AND o.verb != 'delete'"
+            " AND o.event_type NOT IN ('DELETED', 'ERROR') ORDER BY o.seq LIMIT 1)"
+        )
+        for condition in ("d.verb = 'delete'", "d.verb = 'watch' AND d.event_type = 'DELETED'"):
+            yield from self.conn.execute(
+                f"SELECT d.object_id, d.seq, {returns} FROM ops d INDEXED BY ops_by_verb_kind"
+                f" WHERE d.session = ? AND {condition} AND d.error_code = 0"
+                f" AND d.status_code < 400 LIMIT {MAX_DELETES}",
                 (self.session,),
             )
-            for oid, seq in rows:
-                last[int(oid)] = max(last.get(int(oid), 0), int(seq))
-        return last

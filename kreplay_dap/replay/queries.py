@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-from kreplay_dap.replay.object_index import ObjectIndex, ObjectLifetime
+from kreplay_dap.replay.object_index import ObjectIndex, ObjectLifetime, lifetime_from_events
 from recorder.storage.api import Recording
 from recorder.storage.model import VERBS, ObjectRef, Operation
 
 MAX_OBJECT_FANOUT = 64  # above this many matching objects, a filter uses one SQL range scan
 MAX_THREADS = 4096
 MAX_SPANS = 1_000_000
+MAX_PROTOCOL_WALK = 10_000_000  # operations walked to build lifetimes without the index
 MAX_OBJECTS = 2_000_000
 _GLOB_CHARS = frozenset("*?[")
 
@@ -215,25 +216,25 @@ def _literal_glob(text: str) -> str:
 
 
 def _protocol_lifetimes(recording: Recording, session_id: str) -> list[ObjectLifetime]:
+    """Lifetimes by walking each object's operations (files without the kreplay index)."""
     lifetimes: list[ObjectLifetime] = []
+    budget = MAX_PROTOCOL_WALK
     for index, ref in enumerate(recording.objects(session_id)):
-        if index >= MAX_OBJECTS:
+        if index >= MAX_OBJECTS or budget <= 0:
             break
         if not ref.name:
             continue
-        first = next(
-            (op for op in recording.object_operations(session_id, ref) if not op.is_error), None
-        )
-        if first is None:
-            continue
-        lifetime = ObjectLifetime(ref, first.seq, 0, 0)
-        for op in recording.object_operations(session_id, ref, reverse=True):
-            if op.verb == "delete" or op.event_type == "DELETED":
-                lifetime.last_delete_seq = lifetime.last_delete_seq or op.seq
-            elif op.verb == "create" or op.event_type == "ADDED":
-                lifetime.last_create_seq = op.seq
+        events: list[tuple[int, bool]] = []
+        for op in recording.object_operations(session_id, ref):
+            budget -= 1
+            if budget <= 0:
                 break
-        lifetimes.append(lifetime)
+            if not op.is_error and op.verb not in ("list", "deletecollection"):
+                deleted = op.verb == "delete" or op.event_type == "DELETED"
+                events.append((op.seq, deleted))
+        lifetime = lifetime_from_events(ref, events)
+        if lifetime.toggles:
+            lifetimes.append(lifetime)
     return lifetimes
 
 

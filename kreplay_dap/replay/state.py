@@ -7,7 +7,6 @@ once, on first use) so listing the objects that exist at any step never replays 
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -152,32 +151,40 @@ def _first_version(
     return None
 
 
+Grouped = dict[str, dict[str, list[ObjectRef]]]
+
+
 class ClusterIndex:
-    """Which objects exist at a step, grouped by kind then namespace; built once, lazily."""
+    """Which objects exist at a step, grouped by kind then namespace, names sorted.
+
+    Lifetimes are loaded once, on first use, already grouped and sorted, so a step's view is
+    one filtering pass; the last step's view is kept for the paged requests that follow."""
 
     def __init__(self, queries: Queries) -> None:
         self._queries = queries
-        self._lifetimes: list[ObjectLifetime] | None = None
-        self._first_seqs: list[int] = []
+        self._groups: dict[str, dict[str, list[ObjectLifetime]]] | None = None
+        self._view: tuple[int, Grouped] | None = None
 
-    def _load(self) -> list[ObjectLifetime]:
-        if self._lifetimes is None:
+    def _load(self) -> dict[str, dict[str, list[ObjectLifetime]]]:
+        if self._groups is None:
             lifetimes = self._queries.object_lifetimes()
-            lifetimes.sort(key=lambda item: item.first_seq)
-            self._lifetimes = lifetimes
-            self._first_seqs = [item.first_seq for item in lifetimes]
-        return self._lifetimes
-
-    def at(self, seq: int) -> dict[str, dict[str, list[ObjectRef]]]:
-        """kind -> namespace -> sorted object refs existing after operation ``seq``."""
-        lifetimes = self._load()
-        born = bisect.bisect_right(self._first_seqs, seq)
-        grouped: dict[str, dict[str, list[ObjectRef]]] = {}
-        for lifetime in lifetimes[:born]:
-            if lifetime.exists_at(seq):
+            lifetimes.sort(key=lambda item: (item.ref.kind, item.ref.namespace, item.ref.name))
+            groups: dict[str, dict[str, list[ObjectLifetime]]] = {}
+            for lifetime in lifetimes:
                 ref = lifetime.ref
-                grouped.setdefault(ref.kind, {}).setdefault(ref.namespace, []).append(ref)
-        for namespaces in grouped.values():
-            for refs in namespaces.values():
-                refs.sort(key=lambda r: r.name)
+                groups.setdefault(ref.kind, {}).setdefault(ref.namespace, []).append(lifetime)
+            self._groups = groups
+        return self._groups
+
+    def at(self, seq: int) -> Grouped:
+        """kind -> namespace -> object refs (sorted by name) existing after operation ``seq``."""
+        if self._view is not None and self._view[0] == seq:
+            return self._view[1]
+        grouped: Grouped = {}
+        for kind, namespaces in self._load().items():
+            for namespace, lifetimes in namespaces.items():
+                refs = [item.ref for item in lifetimes if item.exists_at(seq)]
+                if refs:
+                    grouped.setdefault(kind, {})[namespace] = refs
+        self._view = (seq, grouped)
         return grouped
