@@ -3,8 +3,8 @@
 Only writes that switch the writer of an object are decoded; for each field they change
 we remember who set it to what. A *flip* is an actor setting a field another actor set
 last, to a different value. ``window`` flips on one field, with at least two *insistent*
-actors (each sets it nearly always to its own value), is a fight; an actor clobbering
-a field with whatever it last read is a lost update, not a fight.
+actors (each puts back its own earlier value after somebody else changed it), is a
+fight; an actor clobbering a field with whatever it last read is a lost update.
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ MAX_VALUES_PER_FIELD = 8
 
 
 class _Field:
-    __slots__ = ("actor", "evidence", "flips", "repeats", "seen", "value", "values")
+    __slots__ = (
+        "actor",
+        "evidence",
+        "flips",
+        "last_by_actor",
+        "repeats",
+        "restores",
+        "seen",
+        "value",
+    )
 
     def __init__(self, actor: str, value: object) -> None:
         self.actor = actor
@@ -28,16 +37,12 @@ class _Field:
         self.repeats = 0
         self.evidence: list[int] = []
         self.seen: dict[tuple[str, str], int] = {}
-        self.values: dict[str, dict[str, int]] = {}
+        self.last_by_actor: dict[str, str] = {}
+        self.restores: dict[str, int] = {}
 
     def insistent_actors(self) -> int:
-        """Actors that set this field at least twice, nearly always to one value."""
-        count = 0
-        for values in self.values.values():
-            total = sum(values.values())
-            if total >= 2 and max(values.values()) >= 0.75 * total:
-                count += 1
-        return count
+        """Actors that put back their own earlier value after somebody changed it."""
+        return sum(1 for count in self.restores.values() if count > 0)
 
 
 class _ObjectFights:
@@ -56,7 +61,7 @@ class FightDetector:
         self.min_flips = min_flips
         self.limit = limit
         self.objects: dict[Key, _ObjectFights] = {}
-        self.last_writers: dict[tuple[str, str, str, str], str] = {}
+        self.last_writers: dict[tuple[str, str, str, str], tuple[str, int | None]] = {}
 
     def observe(self, op: Operation, key: Key) -> None:
         if op.verb not in {"update", "patch"} or is_error(op):
@@ -64,12 +69,11 @@ class FightDetector:
         # Status-subresource writes and main-resource writes touch disjoint fields, so only
         # a switch of writer within one lane can be a fight (and is worth decoding).
         lane = (*key, "status" if op.subresource == "status" else "")
-        previous = self.last_writers.get(lane)
-        self.last_writers[lane] = op.actor
+        previous, previous_ref = self.last_writers.get(lane, (None, None))
+        self.last_writers[lane] = (op.actor, op.response_ref or op.request_ref)
         if len(self.last_writers) > self.limit:
             trim_oldest(self.last_writers, self.limit)
-        state = self.world.track(key)
-        if state is None or previous is None or previous == op.actor:
+        if previous is None or previous == op.actor:
             return
         fights = self.objects.get(key)
         if fights is None:
@@ -78,7 +82,9 @@ class FightDetector:
             if len(self.objects) > self.limit:
                 trim_oldest(self.objects, self.limit)
         fights.switches += 1
-        before = self.bodies.flat(state.state_ref)
+        # Against the lane's previous write, not the latest event: concurrent writers'
+        # events and responses arrive out of resourceVersion order.
+        before = self.bodies.flat(previous_ref)
         after = self.bodies.flat(op.response_ref or op.request_ref)
         if before is None or after is None:
             return
@@ -111,9 +117,10 @@ class FightDetector:
                 entry.evidence.append(op.seq)
         if len(entry.seen) < MAX_VALUES_PER_FIELD:
             entry.seen[token] = op.seq
-        values = entry.values.setdefault(op.actor, {})
-        if token[1] in values or len(values) < MAX_VALUES_PER_FIELD:
-            values[token[1]] = values.get(token[1], 0) + 1
+        if entry.last_by_actor.get(op.actor) == token[1] and entry.actor != op.actor:
+            entry.restores[op.actor] = entry.restores.get(op.actor, 0) + 1
+        if op.actor in entry.last_by_actor or len(entry.last_by_actor) < MAX_VALUES_PER_FIELD:
+            entry.last_by_actor[op.actor] = token[1]
         entry.actor = op.actor
         entry.value = value
 

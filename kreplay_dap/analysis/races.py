@@ -88,7 +88,15 @@ class RaceDetector:
         if state is not None and number is not None:
             latest = rv_number(state.latest_rv)
             writer = state.rv_writers.get(state.latest_rv)
-            if latest is not None and number < latest and writer not in {None, op.actor}:
+            # Stale only if the newer write had completed before this read started
+            # (concurrent requests legitimately return either version).
+            completed = state.last_write_end_ns <= op.ts_ns
+            if (
+                latest is not None
+                and number < latest
+                and writer not in {None, op.actor}
+                and completed
+            ):
                 stale_of = state.last_write_seq
         self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, stale_of)
         if len(self.seen) > self.limit:

@@ -67,6 +67,7 @@ class ObjectTrack:
     __slots__ = (
         "changes",
         "echo",
+        "last_write_end_ns",
         "last_write_seq",
         "last_writer",
         "latest_rv",
@@ -82,6 +83,7 @@ class ObjectTrack:
         self.state_ref: int | None = None
         self.last_writer: str | None = None
         self.last_write_seq = -1
+        self.last_write_end_ns = 0
 
 
 class World:
@@ -153,6 +155,7 @@ class World:
         track.state_ref = None if deleted else (op.response_ref or op.request_ref)
         track.last_writer = op.actor
         track.last_write_seq = op.seq
+        track.last_write_end_ns = op.ts_ns + max(0, op.duration_us) * 1000
 
     def _read(self, op: Operation, key: Key) -> None:
         track = self._ensure(key)
