@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from kreplay_dap.replay.diff import Change
 from recorder.errors import RecordingError
 from recorder.storage.api import Recording
 from recorder.storage.model import WRITE_VERBS, Operation
@@ -58,6 +59,7 @@ class LineStats:
     by_call: Counter[tuple[str, str]] = field(default_factory=Counter)
     recent: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
     last_write_seq: int | None = None
+    last_write_diff: list[Change] | None = None  # of last_write_seq, once computed
 
     def add(self, call: CallRecord) -> None:
         if self.calls == 0:
@@ -68,7 +70,7 @@ class LineStats:
         self.by_call[(call.verb, call.kind)] += 1
         self.recent.append(call)
         if call.verb in WRITE_VERBS and not call.error:
-            self.last_write_seq = call.seq
+            self.last_write_seq, self.last_write_diff = call.seq, None
 
     def add_group(
         self,
@@ -85,8 +87,8 @@ class LineStats:
         self.calls += count
         self.errors += errors
         self.by_call[call] += count
-        if last_write is not None:
-            self.last_write_seq = max(self.last_write_seq or 0, last_write)
+        if last_write is not None and last_write > (self.last_write_seq or 0):
+            self.last_write_seq, self.last_write_diff = last_write, None
 
     def absorb(self, newer: LineStats) -> None:
         """Fold in the stats of operations that all come after ours."""
@@ -101,6 +103,7 @@ class LineStats:
         self.recent.extend(newer.recent)
         if newer.last_write_seq is not None:
             self.last_write_seq = newer.last_write_seq
+            self.last_write_diff = newer.last_write_diff
 
 
 FileLines = dict[int, LineStats]

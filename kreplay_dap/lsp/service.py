@@ -18,8 +18,8 @@ from kreplay_dap.lsp.config import PathMapper, RecordingSpec, ServerConfig
 from kreplay_dap.lsp.findings import PlacedFinding, place_findings
 from kreplay_dap.lsp.index import LineStats, SessionDelta, SessionIndex, scan_session
 from kreplay_dap.lsp.render import LastWrite, Origin
-from kreplay_dap.replay.state import ObjectHistory
-from recorder.errors import KreplayError, RecordingError
+from kreplay_dap.lsp.writes import WriteDiffer
+from recorder.errors import KreplayError
 from recorder.storage import Recording, open_recording
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,9 @@ def scan_recording(spec: RecordingSpec, indexed: SessionKey | None, after_seq: i
         shrank = info.last_seq is not None and info.last_seq < after_seq
         same = key == indexed and not shrank
         start = after_seq if same else 0
-        return ScanResult(wanted, scan_session(recording, wanted, start), key, not same)
+        delta = scan_session(recording, wanted, start)
+        WriteDiffer(recording, wanted).fill_delta(delta)  # hovers then read no history
+        return ScanResult(wanted, delta, key, not same)
     finally:
         recording.close()
 
@@ -101,6 +103,7 @@ class Tracked:
     signature: Signature | None = None
     key: SessionKey | None = None
     reader: Recording | None = None
+    differ: WriteDiffer | None = None  # over ``reader``, for diffs not computed in advance
     noted_no_call_sites: bool = False
     last_error: str = ""
     analyzed: bool = False
@@ -112,7 +115,7 @@ class Tracked:
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
-            self.reader = None
+            self.reader, self.differ = None, None
 
 
 Notify = Callable[[str], None]
@@ -189,6 +192,7 @@ class RecordingsService:
         item.last_error = ""
         if item.reader is None:
             item.reader = open_recording(item.spec.database)
+            item.differ = WriteDiffer(item.reader, result.session_id)
         self._note_call_sites(item)
         if not rebuilt and result.delta.operations == 0:
             return False
@@ -232,18 +236,14 @@ class RecordingsService:
 
     def last_write(self, item: Tracked, stats: LineStats) -> LastWrite | None:
         """The most recent successful write from this line and what it changed."""
-        if item.index is None or item.reader is None or stats.last_write_seq is None:
+        seq = stats.last_write_seq
+        if seq is None:
             return None
-        op = item.reader.operation(item.index.session_id, stats.last_write_seq)
-        if op is None:
-            return None
-        try:
-            _version, changes = ObjectHistory(item.reader, item.index.session_id).changes(op)
-        except RecordingError as error:
-            log.warning("diff of seq %s failed: %s", op.seq, error)
-            changes = []
-        call = next((c for c in stats.recent if c.seq == op.seq), None)
-        return LastWrite(call, op.seq, changes)
+        changes = stats.last_write_diff
+        if changes is None and item.differ is not None:
+            changes = item.differ.fill(stats)  # beyond the per-scan budget: once, then kept
+        call = next((c for c in stats.recent if c.seq == seq), None)
+        return LastWrite(call, seq, changes or [])
 
     def close(self) -> None:
         for item in self.tracked:

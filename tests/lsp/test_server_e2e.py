@@ -153,7 +153,8 @@ def test_lenses_and_hover(tmp_path: Path, client: LspClient) -> None:
     assert "| 42 | patch | Deployment default/w1 | 200 | 1.5 ms |" in text
     assert "**Most recent write** (seq 42)" in text
     assert "- spec.replicas: 1\n+ spec.replicas: 3" in text
-    assert "conflict storm (conflict #1)" in text
+    storm = next(f for f in expected_findings(scenario) if f.finding.type == "conflict")
+    assert f"\n- conflict #1: {storm.finding.description}" in text  # the prefix once
     quiet = client.request(
         "textDocument/hover",
         {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}},
