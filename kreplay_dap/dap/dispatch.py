@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
 
 from kreplay_dap.dap.framing import encode_frame
 from recorder.errors import InvalidInputError, KreplayError
@@ -13,6 +15,27 @@ from recorder.errors import InvalidInputError, KreplayError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, dict[str, Any]], dict[str, Any] | None]
+CHUNK_BYTES = 1 << 20
+_STREAM_MARK = "\x00kreplay-streamed-text\x00"
+
+
+@dataclass(slots=True)
+class StreamedText:
+    """A response body string too big to hold as JSON in memory: its content, already
+    escaped for a JSON string, is in ``file`` (``size`` bytes); ``Output`` streams it."""
+
+    file: IO[bytes]
+    size: int
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        for _ in range(self.size // CHUNK_BYTES + 2):
+            chunk = self.file.read(CHUNK_BYTES)
+            if not chunk:
+                return
+            yield chunk
+
+
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -58,7 +81,34 @@ class Output:
         message: dict[str, Any] = _response_head(request, True)
         if body is not None:
             message["body"] = body
-        self.send(message)
+        streamed = [key for key, value in (body or {}).items() if isinstance(value, StreamedText)]
+        if streamed and body is not None:
+            self._send_streamed(message, body, streamed[0])
+        else:
+            self.send(message)
+
+    def _send_streamed(self, message: dict[str, Any], body: dict[str, Any], key: str) -> None:
+        """One frame whose ``body[key]`` string is written from its file, chunk by chunk."""
+        text: StreamedText = body[key]
+        body[key] = _STREAM_MARK
+        with self._lock:
+            if self.closed:
+                return
+            self._seq += 1
+            message["seq"] = self._seq
+            encoded = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+            head, tail = encoded.split(json.dumps(_STREAM_MARK)[1:-1])
+            prefix, suffix = head.encode(), tail.encode()
+            length = len(prefix) + text.size + len(suffix)
+            try:
+                self._stream.write(b"Content-Length: %d\r\n\r\n%s" % (length, prefix))
+                for chunk in text.chunks():
+                    self._stream.write(chunk)
+                self._stream.write(suffix)
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError) as error:
+                log.warning("client went away while streaming a %s response: %s", key, error)
+                self.closed = True
 
     def error(self, request_seq: int, command: str, text: str, error_id: int = 1) -> None:
         message = {

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kreplay_dap.dap.dispatch import Output
+from kreplay_dap.dap.dispatch import Output, StreamedText
 from kreplay_dap.dap.launch import LaunchConfig
-from kreplay_dap.dap.present import listing_line
+from kreplay_dap.dap.listing import Listing
 from kreplay_dap.dap.variables import Handles
 from kreplay_dap.replay.breakpoints import Breakpoint
 from kreplay_dap.replay.engine import ReplayEngine, Stop
@@ -25,7 +25,6 @@ from recorder.storage.model import Operation
 log = logging.getLogger(__name__)
 
 LISTING_REFERENCE = 1
-MAX_LISTING_LINES = 200_000
 
 
 @dataclass(slots=True)
@@ -60,6 +59,7 @@ class DebugSession:
         self.live: Any = None
         self.live_position: int | None = None
         self.live_divergence: Any = None
+        self._listing: Listing | None = None
 
     @property
     def engine(self) -> ReplayEngine:
@@ -73,6 +73,9 @@ class DebugSession:
 
     def attach_engine(self, engine: ReplayEngine) -> None:
         self._engine = engine
+        if self._listing is not None:  # a restart: the listing is rebuilt on demand
+            self._listing.close()
+            self._listing = None
 
     def later(self, action: Callable[[], None]) -> None:
         """Run ``action`` after the current response is sent (events follow responses)."""
@@ -170,17 +173,12 @@ class DebugSession:
     def seq_of_line(self, line: int) -> int:
         return line - 1 + self.engine.first_seq
 
-    def listing_text(self) -> str:
-        engine = self.engine
-        lines: list[str] = []
-        for index, op in enumerate(engine.recording.operations(engine.session_id)):
-            if index >= MAX_LISTING_LINES:
-                lines.append(f"... listing truncated at {MAX_LISTING_LINES} operations")
-                break
-            while len(lines) < min(self.line_of(op.seq) - 1, MAX_LISTING_LINES):  # gaps
-                lines.append("")
-            lines.append(listing_line(op))
-        return "\n".join(lines) + "\n"
+    def listing_text(self) -> StreamedText:
+        """The listing, built on first use and then streamed from its file."""
+        if self._listing is None:
+            engine = self.engine
+            self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
+        return self._listing.text()
 
     # -- paths -------------------------------------------------------------------------
     def local_path(self, remote: str) -> str:

@@ -108,7 +108,7 @@ def test_stepping_in_every_direction_with_state_at_each_stop(
     step(client, "stepBack")
     assert position(client) == 7
     step(client, "stepOut")
-    assert position(client) == 8  # already at the end of span 2: the next operation
+    assert position(client) == 10  # already at the end of span 2: the end of span 3
     client.request("reverseContinue", {"threadId": 1})
     first = client.event("stopped")["body"]
     assert first["description"] == "start of recording" and position(client) == 1
