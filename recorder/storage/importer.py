@@ -31,7 +31,7 @@ from recorder.storage.seed import (
 )
 from recorder.storage.writer import AppendResult, RecordingWriter
 
-BATCH = 5000
+BATCH = 20_000  # large transactions: each index page is written once per batch
 MAX_SOURCE_ROWS = 1 << 40
 MAX_SPANS = 10_000_000
 

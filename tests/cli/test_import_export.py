@@ -109,9 +109,9 @@ def test_import_from_a_foreign_sqlite_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_import_progress_is_reported_up_to_the_total(tmp_path: Path) -> None:
-    source = write_seed_v2(tmp_path / "v2.db", {"a": 12_000})
+    source = write_seed_v2(tmp_path / "v2.db", {"a": 45_000})
     seen: list[tuple[int, int]] = []
     import_recording(str(source), str(tmp_path / "ours.db"), max_ops=10**6,
                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
-    assert [done for done, _ in seen] == [5000, 10_000, 12_000]
-    assert {total for _, total in seen} == {12_000}
+    assert [done for done, _ in seen] == [20_000, 40_000, 45_000]
+    assert {total for _, total in seen} == {45_000}
