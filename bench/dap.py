@@ -2,9 +2,10 @@
 
 Reports launch-to-first-stop, the per-stop round trip VS Code performs (step, stackTrace,
 scopes, variables of Object and Changes; median and p99), reverse-continue to a function
-and a source breakpoint 900,000 operations away, a data breakpoint across the session,
-and the adapter's peak RSS. Baseline, measured in this process: one storage point lookup
-plus the JSON decode of its body. Usage: ``python bench/dap.py [--ops N] [--objects N]``.
+and a source breakpoint 900,000 operations away, a data breakpoint across the session, the
+Cluster scope's first expansion, the session listing, and the adapter's peak RSS. Baseline,
+measured in this process: one storage point lookup plus the JSON decode of its body.
+Usage: ``python bench/dap.py [--ops N] [--objects N]``.
 """
 
 from __future__ import annotations
@@ -157,6 +158,14 @@ def timed_run(client: DapClient, command: str) -> float:
     return time.perf_counter() - begin
 
 
+def timed_listing(client: DapClient, ops: int) -> float:
+    begin = time.perf_counter()
+    content = client.request("source", {"sourceReference": 1})["content"]
+    elapsed = time.perf_counter() - begin
+    assert content.count("\n") == ops, content.count("\n")
+    return elapsed
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -231,6 +240,13 @@ def main() -> None:
     print(
         f"Cluster scope, kinds -> Pod -> first 100 objects: first {cluster_first * 1e3:.0f} ms"
         f" (builds the object index), then {cluster_again * 1e3:.1f} ms"
+    )
+    dap.client.MESSAGE_DEADLINE_S = 300.0  # the first listing request builds it
+    listing_first = timed_listing(client, options.ops)
+    listing_again = timed_listing(client, options.ops)
+    print(
+        f"session listing (source request, {options.ops} lines): first {listing_first:.2f} s"
+        f" (builds it), then {listing_again:.2f} s (streamed)"
     )
     rss = peak_rss_mb(client.process.pid)
     client.request("disconnect")
