@@ -20,6 +20,8 @@ MAX_PATH_MAPPINGS = 64
 MIN_POLL_MS = 50
 DEFAULT_POLL_MS = 1000
 MAX_POLL_MS = 60_000
+DEFAULT_ANALYSIS_DELAY_MS = 1000
+MAX_ANALYSIS_DELAY_MS = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class ServerConfig:
     recordings: list[RecordingSpec] = field(default_factory=list)
     path_mappings: list[PathMapping] = field(default_factory=list)
     poll_interval_ms: int = DEFAULT_POLL_MS
+    # Quiet period after a refresh before the whole-session analysis reruns (debounce).
+    analysis_delay_ms: int = DEFAULT_ANALYSIS_DELAY_MS
     problems: list[str] = field(default_factory=list)
 
 
@@ -57,7 +61,14 @@ def parse_config(raw: Any, base_dir: str | None = None) -> ServerConfig:
         return config
     config.recordings = _recordings(section.get("recordings", []), base_dir, config.problems)
     config.path_mappings = _mappings(section.get("pathMappings", []), config.problems)
-    config.poll_interval_ms = _poll_interval(section.get("pollIntervalMs"), config.problems)
+    config.poll_interval_ms = _bounded_ms(
+        "pollIntervalMs", section.get("pollIntervalMs"), DEFAULT_POLL_MS, MIN_POLL_MS,
+        MAX_POLL_MS, config.problems,
+    )  # fmt: skip
+    config.analysis_delay_ms = _bounded_ms(
+        "analysisDelayMs", section.get("analysisDelayMs"), DEFAULT_ANALYSIS_DELAY_MS, 0,
+        MAX_ANALYSIS_DELAY_MS, config.problems,
+    )  # fmt: skip
     return config
 
 
@@ -104,14 +115,12 @@ def _mappings(raw: Any, problems: list[str]) -> list[PathMapping]:
     return mappings
 
 
-def _poll_interval(raw: Any, problems: list[str]) -> int:
+def _bounded_ms(key: str, raw: Any, default: int, low: int, high: int, problems: list[str]) -> int:
     if raw is None:
-        return DEFAULT_POLL_MS
-    if isinstance(raw, bool) or not isinstance(raw, int) or not MIN_POLL_MS <= raw <= MAX_POLL_MS:
-        problems.append(
-            f"kreplay.pollIntervalMs must be an integer in [{MIN_POLL_MS}, {MAX_POLL_MS}]"
-        )
-        return DEFAULT_POLL_MS
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        problems.append(f"kreplay.{key} must be an integer in [{low}, {high}]")
+        return default
     return raw
 
 

@@ -36,6 +36,12 @@ TYPE_LABELS = {
 }
 
 SourceLine = tuple[str, int]  # (recorded file, line)
+Cancel = Callable[[], bool]  # True once the caller no longer wants the result
+Analyze = Callable[[Recording, str, Cancel], list[Finding]]
+
+
+class AnalysisCancelled(KreplayError):
+    """A newer refresh superseded this analysis; its partial findings are discarded."""
 
 
 @dataclass(slots=True)
@@ -67,7 +73,7 @@ class PlacedFinding:
 _fallback_noted: list[str] = []
 
 
-def analysis_entry() -> Callable[[Recording, str], list[Finding]]:
+def analysis_entry() -> Analyze:
     """The analysis library's entry point, or the built-in loop detector."""
     try:
         module = importlib.import_module("kreplay_dap.analysis")
@@ -79,7 +85,9 @@ def analysis_entry() -> Callable[[Recording, str], list[Finding]]:
     ):
         _note_fallback("kreplay_dap.analysis has no analyze/AnalysisOptions yet")
         return _builtin_findings
-    return lambda recording, session_id: _library_findings(module, recording, session_id)
+    return lambda recording, session_id, cancel: _library_findings(
+        module, recording, session_id, cancel
+    )
 
 
 def _note_fallback(reason: str) -> None:
@@ -88,13 +96,22 @@ def _note_fallback(reason: str) -> None:
         log.warning("analysis library unavailable (%s): using the built-in loop detector", reason)
 
 
-def _builtin_findings(recording: Recording, session_id: str) -> list[Finding]:
-    return detect_loops(recording, session_id, LoopOptions())
+def _builtin_findings(
+    recording: Recording, session_id: str, cancel: Cancel = lambda: False
+) -> list[Finding]:
+    found = detect_loops(recording, session_id, LoopOptions())
+    if cancel():
+        raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
+    return found
 
 
-def _library_findings(module: Any, recording: Recording, session_id: str) -> list[Finding]:
-    options = module.AnalysisOptions()
+def _library_findings(
+    module: Any, recording: Recording, session_id: str, cancel: Cancel
+) -> list[Finding]:
+    options = module.AnalysisOptions(cancel=cancel)
     report = module.analyze(recording, session_id, options)
+    if report.cancelled or cancel():
+        raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
     return [_as_finding(item) for item in list(report.findings)[:MAX_FINDINGS]]
 
 
@@ -114,12 +131,15 @@ def _as_finding(item: Any) -> Finding:
 def place_findings(
     recording: Recording,
     session_id: str,
-    analyze: Callable[[Recording, str], list[Finding]] | None = None,
+    analyze: Analyze | None = None,
+    cancel: Cancel = lambda: False,
 ) -> list[PlacedFinding]:
-    """Run the detectors and find the call-site line of every evidence operation."""
+    """Run the detectors and find the call-site line of every evidence operation.
+
+    Raises ``AnalysisCancelled`` when ``cancel()`` turns True before the end."""
     entry = analyze or analysis_entry()
     try:
-        findings = entry(recording, session_id)[:MAX_FINDINGS]
+        findings = entry(recording, session_id, cancel)[:MAX_FINDINGS]
     except KreplayError:
         raise
     except Exception as error:  # a detector bug must not take the language server down

@@ -2,7 +2,10 @@
 
 Concurrency model: asyncio. Blocking reads (indexing, analysis) run through
 ``asyncio.to_thread`` on a connection of their own and return plain results; only the
-event loop mutates ``Tracked`` state, under one lock, so handlers never see half a merge.
+event loop mutates ``Tracked`` state (merges under one lock), so handlers never see half
+a merge. The whole-session analysis runs outside the lock, one task per recording:
+debounced after a refresh, and cancelled (through ``AnalysisOptions.cancel``) when a
+newer refresh brings more operations.
 """
 
 from __future__ import annotations
@@ -11,11 +14,18 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kreplay_dap.lsp.config import PathMapper, RecordingSpec, ServerConfig
-from kreplay_dap.lsp.findings import PlacedFinding, place_findings
+from kreplay_dap.lsp.findings import (
+    AnalysisCancelled,
+    Analyze,
+    Cancel,
+    PlacedFinding,
+    place_findings,
+)
 from kreplay_dap.lsp.index import LineStats, SessionDelta, SessionIndex, scan_session
 from kreplay_dap.lsp.render import LastWrite, Origin
 from kreplay_dap.lsp.writes import WriteDiffer
@@ -25,6 +35,9 @@ from recorder.storage import Recording, open_recording
 log = logging.getLogger(__name__)
 
 Signature = tuple[int, int, int, int, int]
+# After this many cancels in a row, a running analysis finishes (then one more run
+# follows), so a recording that keeps growing still gets findings.
+MAX_SUPERSEDED = 3
 
 
 def file_signature(database: str) -> Signature:
@@ -84,11 +97,13 @@ def scan_recording(spec: RecordingSpec, indexed: SessionKey | None, after_seq: i
         recording.close()
 
 
-def find_in_recording(database: str, session_id: str) -> list[PlacedFinding]:
+def find_in_recording(
+    database: str, session_id: str, cancel: Cancel, analyze: Analyze | None = None
+) -> list[PlacedFinding]:
     """Blocking: the session's findings placed on call-site lines."""
     recording = open_recording(database)
     try:
-        return place_findings(recording, session_id)
+        return place_findings(recording, session_id, analyze, cancel)
     finally:
         recording.close()
 
@@ -107,6 +122,11 @@ class Tracked:
     noted_no_call_sites: bool = False
     last_error: str = ""
     analyzed: bool = False
+    analysis: asyncio.Task[None] | None = None  # the debounce wait, then the analysis
+    analysis_stop: threading.Event = field(default_factory=threading.Event)
+    analysis_running: bool = False  # past the debounce wait
+    superseded: int = 0  # running analyses cancelled in a row
+    rerun: bool = False  # analyze again when the running one finishes
 
     @property
     def origin(self) -> Origin | None:
@@ -117,6 +137,12 @@ class Tracked:
             self.reader.close()
             self.reader, self.differ = None, None
 
+    def cancel_analysis(self) -> None:
+        self.analysis_stop.set()
+        if self.analysis is not None:
+            self.analysis.cancel()
+        self.analysis, self.analysis_running, self.rerun = None, False, False
+
 
 Notify = Callable[[str], None]
 
@@ -125,8 +151,13 @@ class RecordingsService:
     """Configured recordings, their indexes and findings; see the module docstring."""
 
     def __init__(
-        self, on_error: Notify, on_info: Notify, on_indexed: Callable[[], None] = lambda: None
+        self,
+        on_error: Notify,
+        on_info: Notify,
+        on_indexed: Callable[[], None] = lambda: None,
+        analyze: Analyze | None = None,  # None: the analysis library's detectors
     ) -> None:
+        self.analyze = analyze
         self.on_error = on_error
         self.on_info = on_info
         self.on_indexed = on_indexed  # lenses are ready; findings may still be computing
@@ -145,6 +176,7 @@ class RecordingsService:
             kept = {item.spec: item for item in self.tracked}
             self.tracked = [kept.pop(spec, Tracked(spec)) for spec in config.recordings]
             for stale in kept.values():
+                stale.cancel_analysis()
                 stale.close()
             for item in self.tracked:
                 await self._refresh(item, force=item.index is None)
@@ -168,12 +200,16 @@ class RecordingsService:
         try:
             return await self._update(item)
         except (KreplayError, sqlite3.Error) as error:
+            item.cancel_analysis()
             item.close()
             item.index, item.findings = None, []
-            if str(error) != item.last_error:  # once per distinct problem, not per poll
-                item.last_error = str(error)
-                self.on_error(f"kreplay: {error}")
+            self._report(item, error)
             return True
+
+    def _report(self, item: Tracked, error: Exception) -> None:
+        if str(error) != item.last_error:  # once per distinct problem, not per poll
+            item.last_error = str(error)
+            self.on_error(f"kreplay: {error}")
 
     async def _update(self, item: Tracked) -> bool:
         index = item.index
@@ -196,13 +232,52 @@ class RecordingsService:
         self._note_call_sites(item)
         if not rebuilt and result.delta.operations == 0:
             return False
-        item.analyzed = False
+        self._schedule_analysis(item, 0.0 if rebuilt else self.config.analysis_delay_ms / 1000)
         self.on_indexed()
-        item.findings = await asyncio.to_thread(
-            find_in_recording, item.spec.database, result.session_id
-        )
-        item.analyzed = True
         return True
+
+    def _schedule_analysis(self, item: Tracked, delay_s: float) -> None:
+        """(Re)start the debounce wait; cancel a running analysis (see ``MAX_SUPERSEDED``)."""
+        item.analyzed = False
+        task = item.analysis
+        if task is not None and not task.done():
+            if item.analysis_running and item.superseded >= MAX_SUPERSEDED:
+                item.rerun = True
+                return
+            if item.analysis_running:
+                item.superseded += 1
+            item.cancel_analysis()
+        item.analysis_stop = stop = threading.Event()
+        item.analysis = asyncio.get_running_loop().create_task(self._analyze(item, stop, delay_s))
+        item.analysis.add_done_callback(_log_failure)
+
+    async def _analyze(self, item: Tracked, stop: threading.Event, delay_s: float) -> None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)  # the debounce: a newer refresh cancels this wait
+        index = item.index
+        if index is None or stop.is_set():
+            return
+        item.analysis_running = True
+        try:
+            findings = await asyncio.to_thread(
+                find_in_recording, item.spec.database, index.session_id, stop.is_set, self.analyze
+            )
+        except AnalysisCancelled:
+            return
+        except (KreplayError, sqlite3.Error) as error:
+            self._report(item, error)
+            findings = []
+        finally:
+            if item.analysis_stop is stop:  # not yet superseded by a newer run
+                item.analysis_running = False
+        if stop.is_set() or item.index is not index:
+            return
+        item.findings, item.superseded = findings, 0
+        item.analyzed = not item.rerun
+        self.on_indexed()
+        if item.rerun:
+            item.rerun = False
+            self._schedule_analysis(item, self.config.analysis_delay_ms / 1000)
 
     def _note_call_sites(self, item: Tracked) -> None:
         index = item.index
@@ -247,4 +322,10 @@ class RecordingsService:
 
     def close(self) -> None:
         for item in self.tracked:
+            item.cancel_analysis()
             item.close()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("analysis task failed", exc_info=task.exception())
