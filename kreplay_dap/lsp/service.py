@@ -252,18 +252,28 @@ class RecordingsService:
         item.analysis.add_done_callback(_log_failure)
 
     async def _analyze(self, item: Tracked, stop: threading.Event, delay_s: float) -> None:
-        if delay_s > 0:
-            await asyncio.sleep(delay_s)  # the debounce: a newer refresh cancels this wait
+        """After the quiet period, analyse; once more if refreshes were queued meanwhile."""
+        for _ in range(MAX_SUPERSEDED + 2):  # a rerun is queued at most once per pass
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)  # the debounce: a newer refresh cancels this wait
+            if not await self._analyze_once(item, stop) or not item.rerun:
+                return
+            item.rerun = False
+            delay_s = self.config.analysis_delay_ms / 1000
+        log.warning("analysis of %s kept being re-queued", item.spec.database)
+
+    async def _analyze_once(self, item: Tracked, stop: threading.Event) -> bool:
+        """One analysis pass; False when it was superseded."""
         index = item.index
         if index is None or stop.is_set():
-            return
+            return False
         item.analysis_running = True
         try:
             findings = await asyncio.to_thread(
                 find_in_recording, item.spec.database, index.session_id, stop.is_set, self.analyze
             )
         except AnalysisCancelled:
-            return
+            return False
         except (KreplayError, sqlite3.Error) as error:
             self._report(item, error)
             findings = []
@@ -271,13 +281,11 @@ class RecordingsService:
             if item.analysis_stop is stop:  # not yet superseded by a newer run
                 item.analysis_running = False
         if stop.is_set() or item.index is not index:
-            return
+            return False
         item.findings, item.superseded = findings, 0
         item.analyzed = not item.rerun
         self.on_indexed()
-        if item.rerun:
-            item.rerun = False
-            self._schedule_analysis(item, self.config.analysis_delay_ms / 1000)
+        return True
 
     def _note_call_sites(self, item: Tracked) -> None:
         index = item.index
