@@ -27,7 +27,10 @@ CODEC_ZSTD_DELTA = 3
 _SMALL_BODY = 64
 _ZSTD_LEVEL = 3
 _KEYFRAME_CACHE = 2048  # each cached keyframe holds a zstd context (~100 KB)
-_DECODER_CACHE = 4096  # keyframe decompressors kept by a reader (~24 KB each)
+# A decompressor with a raw-content dictionary holds a large zstd context, so a reader
+# keeps few of them and rebuilds one from the (cheap, cached) keyframe bytes on a miss.
+_DECODER_CACHE = 32
+_KEYFRAME_BYTES_BUDGET = 32 << 20
 _DIGEST_CACHE = 200_000
 _LAST_BODY_BUDGET = 64 << 20  # bytes of recent bodies kept to skip hashing repeats
 _LAST_BODY_MAX = 256 << 10
@@ -226,6 +229,8 @@ class BlobDecoder:
         self._path = path
         self._plain = zstandard.ZstdDecompressor()
         self._bases: OrderedDict[int, zstandard.ZstdDecompressor] = OrderedDict()
+        self._keyframe_bytes: OrderedDict[int, bytes] = OrderedDict()
+        self._keyframe_total = 0
         self._primed: tuple[int, tuple[int, int | None, int, bytes]] | None = None
 
     def prime(
@@ -270,11 +275,26 @@ class BlobDecoder:
         if cached is not None:
             self._bases.move_to_end(base_id)
             return cached
-        codec, _, raw_size, payload = self._fetch(base_id)
-        raw = self._decode_plain(codec, raw_size, payload)  # keyframes are never deltas
-        as_dict = zstandard.ZstdCompressionDict(raw, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        as_dict = zstandard.ZstdCompressionDict(
+            self._keyframe(base_id), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
         decompressor = zstandard.ZstdDecompressor(dict_data=as_dict)
         self._bases[base_id] = decompressor
         if len(self._bases) > _DECODER_CACHE:
             self._bases.popitem(last=False)
         return decompressor
+
+    def _keyframe(self, base_id: int) -> bytes:
+        raw = self._keyframe_bytes.get(base_id)
+        if raw is not None:
+            self._keyframe_bytes.move_to_end(base_id)
+            return raw
+        codec, _, raw_size, payload = self._fetch(base_id)
+        raw = self._decode_plain(codec, raw_size, payload)  # keyframes are never deltas
+        self._keyframe_bytes[base_id] = raw
+        self._keyframe_total += len(raw)
+        for _ in range(len(self._keyframe_bytes) - 1):  # the newest one always stays
+            if self._keyframe_total <= _KEYFRAME_BYTES_BUDGET:
+                break
+            self._keyframe_total -= len(self._keyframe_bytes.popitem(last=False)[1])
+        return raw
