@@ -177,10 +177,17 @@ def serve_requests(work: Path, requests: int) -> dict[str, list[float] | float]:
         client.initialize(work.parent, options)
         client.wait_for("kreplay/indexed", lambda p: bool(p["recordings"]), timeout=600)
         ready = time.perf_counter() - began
-        client.wait_for("kreplay/indexed", lambda p: p["recordings"][0]["analyzed"], timeout=1200)
-        analyzed = time.perf_counter() - began
         uri = client.open(source)
         doc = {"uri": uri}
+        # Under load: hovers on the lines that wrote while the whole-session analysis runs.
+        writes = [
+            {"textDocument": doc, "position": {"line": FIRST_LINE - 1 + site * 2, "character": 6}}
+            for site in range(0, CALL_SITES, 5)
+        ]
+        loaded = measure(client, "textDocument/hover", (writes * requests)[: requests // 3])
+        busy = not any(_analyzed(m) for m in client.seen)
+        client.wait_for("kreplay/indexed", lambda p: p["recordings"][0]["analyzed"], timeout=1200)
+        analyzed = time.perf_counter() - began
         lens_params = [{"textDocument": doc}] * requests
         measure(client, "textDocument/codeLens", lens_params[:1])  # warm-up
         hover_params = [
@@ -192,20 +199,34 @@ def serve_requests(work: Path, requests: int) -> dict[str, list[float] | float]:
         hovers = measure(client, "textDocument/hover", hover_params)
     finally:
         client.close()
-    return {"ready": ready, "analyzed": analyzed, "lens": lenses, "hover": hovers}
+    return {
+        "ready": ready,
+        "analyzed": analyzed,
+        "codeLens": lenses,
+        "hover": hovers,
+        "hover on write lines, analysis running" + ("" if busy else " (it ended)"): loaded,
+    }
+
+
+def _analyzed(message: dict[str, Any]) -> bool:
+    recordings = (message.get("params") or {}).get("recordings") or [{}]
+    return message.get("method") == "kreplay/indexed" and bool(recordings[0].get("analyzed"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--serve-only", action="store_true", help="only the server figures")
     args = parser.parse_args()
     cached = cached_recording(args.ops)
     work = OUT / "lsp-work.db"
     for leftover in OUT.glob("lsp-work.db*"):
         leftover.unlink()
     shutil.copyfile(cached, work)
-
+    if args.serve_only:
+        report_served(serve_requests(work, args.requests), None)
+        return
     builds = [build_index(work) for _ in range(3)]
     index, build_s = builds[0][0], statistics.median(seconds for _, seconds in builds)
     naive_s = naive_index(work)
@@ -220,17 +241,22 @@ def main() -> None:
     assert index.operations == args.ops + 1000
 
     unindexed = [unindexed_lens(work) for _ in range(3)]
-    served = serve_requests(work, args.requests)
-    lens, hover = served["lens"], served["hover"]
-    assert isinstance(lens, list) and isinstance(hover, list)
-    baseline = statistics.median(unindexed)
+    report_served(serve_requests(work, args.requests), statistics.median(unindexed))
+
+
+def report_served(served: dict[str, list[float] | float], baseline: float | None) -> None:
+    lists = {name: value for name, value in served.items() if isinstance(value, list)}
     print(f"server over stdio: lenses ready {served['ready']:.1f} s after initialize,"
           f" findings (analysis of the whole session) {served['analyzed']:.1f} s")  # fmt: skip
-    for name, samples in (("codeLens", lens), ("hover", hover)):
+    for name, samples in lists.items():
         p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+        versus = (
+            ""
+            if baseline is None
+            else (f"  (unindexed codeLens: {baseline * 1000:.0f} ms, ratio {baseline / p50:.0f}x)")
+        )
         print(f"{name} on a 50-call-site file, {len(samples)} requests over stdio:"
-              f" p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms  (unindexed codeLens:"
-              f" {baseline * 1000:.0f} ms, ratio {baseline / p50:.0f}x)"
+              f" p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms{versus}"
               "  target p99 <= 50 ms")  # fmt: skip
 
 
