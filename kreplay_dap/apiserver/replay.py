@@ -89,6 +89,7 @@ class ReplayBackend:
         pace: str = "fast",
         state: ClusterState | None = None,
         hooks: ReplayHooks | None = None,
+        feed_on_first_watch: bool = False,
     ) -> None:
         if pace not in PACES:
             raise InvalidInputError(f"pace must be one of {', '.join(PACES)}, not {pace!r}")
@@ -112,6 +113,9 @@ class ReplayBackend:
         self.dropped_divergences = 0
         self._stop = threading.Event()
         self._feeder: threading.Thread | None = None
+        # Exploring with kubectl: the state stays at ``step`` until a client watches.
+        self.feed_on_first_watch = feed_on_first_watch
+        self._feeder_lock = threading.Lock()
         self._scan()
 
     # -- setup -------------------------------------------------------------------------------
@@ -227,12 +231,22 @@ class ReplayBackend:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        if self.pace == "manual" or self._feeder is not None:
-            return
-        self._feeder = threading.Thread(
-            target=self._feed, name="kreplay-replay-feeder", daemon=True
-        )
-        self._feeder.start()
+        if not self.feed_on_first_watch:
+            self._start_feeder()
+
+    def watch_started(self) -> None:
+        """Called by the resolver for each watch request (an optional backend method)."""
+        if self.feed_on_first_watch:
+            self._start_feeder()
+
+    def _start_feeder(self) -> None:
+        with self._feeder_lock:
+            if self.pace == "manual" or self._feeder is not None:
+                return
+            self._feeder = threading.Thread(
+                target=self._feed, name="kreplay-replay-feeder", daemon=True
+            )
+            self._feeder.start()
 
     def stop(self) -> None:
         self._stop.set()

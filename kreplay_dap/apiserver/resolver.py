@@ -153,7 +153,11 @@ class ApiServer:
     def _read(self, request: ApiRequest, target: Target) -> ApiResponse:
         if not target.name:
             if request.query.get("watch") in ("1", "true"):
-                return watch_response(self.state, request, target)
+                response = watch_response(self.state, request, target)
+                started = getattr(self.backend, "watch_started", None)  # optional, for replay
+                if started is not None:
+                    started()
+                return response
             return list_response(self.state, request, target)
         stored = self.state.get(target.info, target.namespace, target.name)
         if stored is None or (target.info.namespaced and not target.namespace):

@@ -52,7 +52,7 @@ def _backend(session: str | None, database: str, step: int, pace: str, empty: bo
     if empty:
         raise InvalidInputError("--empty and a SESSION exclude each other")
     recording = open_recording(database)
-    return ReplayBackend(recording, session, step, pace=pace)
+    return ReplayBackend(recording, session, step, pace=pace, feed_on_first_watch=True)
 
 
 def _wait_for_signal() -> None:
@@ -91,7 +91,8 @@ def _report(server: RunningServer) -> None:
     type=click.Choice(PACES),
     default="fast",
     show_default=True,
-    help="Replay: deliver recorded watch events at once, at recorded pace, or never.",
+    help="Replay: once a client watches, deliver the recorded watch events after --step at "
+    "once, at recorded pace, or never (until then kubectl sees the state at --step).",
 )
 @click.option("--empty", is_flag=True, help="Serve an empty cluster (namespace default only).")
 @click.option(

@@ -292,3 +292,37 @@ def test_watch_started_before_replayed_events_skips_older_ones(recording: Record
         if len(events) >= 2:
             break
     assert events == [("ADDED", "out"), ("DELETED", "cfg")]
+
+
+def test_state_stays_at_step_until_a_client_watches(recording: Recording, tmp_path: Path) -> None:
+    """``kreplay serve SESSION --step N``: kubectl looks around the cluster as of N; the
+    recorded events after N flow only once a client (an operator) watches."""
+    delivered: list[int] = []
+    hooks = ReplayHooks(on_event_delivered=lambda op: delivered.append(op.seq))
+    backend = ReplayBackend(recording, SESSION, 4, pace="fast", hooks=hooks,
+                            feed_on_first_watch=True)  # fmt: skip
+    expected_configmaps, _ = EXPECTED_AT_STEP[4]
+    with (
+        start_server(backend) as server,
+        python_client(server.write_kubeconfig(str(tmp_path / "kc"))) as api,
+    ):
+        core = client.CoreV1Api(api)
+        for _ in range(3):  # repeated reads: nothing moves without a watcher
+            listed = core.list_namespaced_config_map("default")
+            assert {i.metadata.name: i.data["v"] for i in listed.items} == expected_configmaps
+        assert delivered == []
+        recorded = [
+            (op.event_type, op.name)
+            for op in recording.operations(SESSION, 5)
+            if op.verb == "watch" and op.kind == "ConfigMap"
+        ]
+        names = []
+        watcher = watch.Watch()
+        for event in watcher.stream(core.list_namespaced_config_map, "default",
+                                    resource_version=listed.metadata.resource_version,
+                                    timeout_seconds=10):  # fmt: skip
+            names.append((event["type"], event["object"].metadata.name))
+            if len(names) == len(recorded):
+                watcher.stop()
+    assert recorded and names == recorded
+    assert delivered == [5, 6, 8, 10]
