@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kreplay_dap.live.compare import diff_bodies
-from kreplay_dap.live.report import EXTRA, MISMATCH, MISSING, Divergence, RecordedWrite
+from kreplay_dap.live.report import (
+    EXTRA,
+    MISMATCH,
+    MISSING,
+    Divergence,
+    RecordedWrite,
+    object_label,
+)
 
 LOOKAHEAD = 8
 MAX_EXPECTED = 1_000_000
@@ -30,8 +37,7 @@ class LiveWrite:
 
     @property
     def object(self) -> str:
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind}/{where}"
+        return object_label(self.kind, self.namespace, self.name)
 
 
 @dataclass(frozen=True, slots=True)

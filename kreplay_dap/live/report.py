@@ -12,6 +12,11 @@ EXTRA = "extra-write"
 MISSING = "missing-write"
 
 
+def object_label(kind: str, namespace: str, name: str) -> str:
+    """``Kind/namespace/name``, or ``Kind/name`` for cluster-scoped objects."""
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedWrite:
     """A write the recording expects from the replayed actor."""
@@ -25,8 +30,7 @@ class RecordedWrite:
 
     @property
     def object(self) -> str:
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind}/{where}"
+        return object_label(self.kind, self.namespace, self.name)
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "verb": self.verb, "object": self.object}
