@@ -131,3 +131,16 @@ def test_verify_reports_open_spans_and_summary_mismatch(tmp_path: Path) -> None:
     assert result.returncode == 1 and {"open-span", "summary-mismatch"} <= checks
     (tmp_path / "junk.db").write_bytes(b"\0" * 100)
     assert kreplay("verify", str(tmp_path / "junk.db")).returncode == 2
+
+
+def test_verify_judges_go_files_by_start_time(tmp_path: Path) -> None:
+    """The Go tool numbered operations as they started, with whole-second timestamps: a
+    slow call followed by quick ones is not time going backwards."""
+    rows: list[tuple[object, ...]] = [
+        (1, 100, "GET", "Pod", "ns", "a", None, None, 5000),
+        (2, 100, "GET", "Pod", "ns", "b", None, None, 1),
+        (3, 101, "UPDATE", "Pod", "ns", "a", None, None, 2),
+    ]
+    go = seed_file(tmp_path / "go.db", rows)
+    result = kreplay("verify", "-d", str(go))
+    assert result.returncode == 0 and "no problems" in result.stdout
