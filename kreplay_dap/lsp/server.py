@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -101,17 +103,42 @@ def local_path(uri: str) -> str | None:
     return os.path.normpath(path) if path else None
 
 
-server = KreplayLanguageServer()
+@dataclass(frozen=True, slots=True)
+class _Feature:
+    name: str
+    handler: Callable[..., Any]
+    options: Any = None
 
 
-@server.feature(types.INITIALIZE)
+def build_server() -> KreplayLanguageServer:
+    """A fresh server with every feature registered (one per connection or test)."""
+    ls = KreplayLanguageServer()
+    for feature in _features():
+        ls.feature(feature.name, feature.options)(feature.handler)
+    return ls
+
+
+def _features() -> list[_Feature]:
+    quick_fix = types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix])
+    return [
+        _Feature(types.INITIALIZE, on_initialize),
+        _Feature(types.INITIALIZED, on_initialized),
+        _Feature(types.SHUTDOWN, on_shutdown),
+        _Feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION, on_configuration),
+        _Feature(types.TEXT_DOCUMENT_DID_OPEN, on_open),
+        _Feature(types.TEXT_DOCUMENT_DID_CLOSE, on_close),
+        _Feature(types.TEXT_DOCUMENT_CODE_LENS, on_code_lens),
+        _Feature(types.TEXT_DOCUMENT_HOVER, on_hover),
+        _Feature(types.TEXT_DOCUMENT_CODE_ACTION, on_code_action, quick_fix),
+    ]
+
+
 def on_initialize(ls: KreplayLanguageServer, params: types.InitializeParams) -> None:
     root = params.root_uri and local_path(params.root_uri)
     ls.base_dir = root or params.root_path or None
     ls.initial_settings = params.initialization_options
 
 
-@server.feature(types.INITIALIZED)
 def on_initialized(ls: KreplayLanguageServer, params: types.InitializedParams) -> None:
     # Index in the background: the first requests answer with what is ready.
     ls.watcher = asyncio.get_running_loop().create_task(ls.start(ls.initial_settings))
@@ -123,13 +150,11 @@ def _report_stopped(task: asyncio.Task[None]) -> None:
         log.error("recording watcher stopped", exc_info=task.exception())
 
 
-@server.feature(types.SHUTDOWN)
 def on_shutdown(ls: KreplayLanguageServer, params: None) -> None:
     ls.stop_watching.set()
     ls.service.close()
 
 
-@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 async def on_configuration(
     ls: KreplayLanguageServer, params: types.DidChangeConfigurationParams
 ) -> None:
@@ -147,19 +172,16 @@ async def on_configuration(
     await ls.apply_settings({"kreplay": pulled[0] if pulled else None})
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def on_open(ls: KreplayLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.publish(params.text_document.uri)
 
 
-@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def on_close(ls: KreplayLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
     )
 
 
-@server.feature(types.TEXT_DOCUMENT_CODE_LENS)
 def on_code_lens(ls: KreplayLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
     path = local_path(params.text_document.uri)
     lenses: list[types.CodeLens] = []
@@ -173,7 +195,6 @@ def on_code_lens(ls: KreplayLanguageServer, params: types.CodeLensParams) -> lis
     return lenses
 
 
-@server.feature(types.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: KreplayLanguageServer, params: types.HoverParams) -> types.Hover | None:
     path = local_path(params.text_document.uri)
     line = params.position.line + 1
@@ -193,12 +214,11 @@ def on_hover(ls: KreplayLanguageServer, params: types.HoverParams) -> types.Hove
     return types.Hover(contents=content, range=render.line_range(line))
 
 
-@server.feature(
-    types.TEXT_DOCUMENT_CODE_ACTION,
-    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
-)
 def on_code_action(
     ls: KreplayLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     actions = [render.replay_action(diagnostic) for diagnostic in params.context.diagnostics]
     return [action for action in actions if action is not None]
+
+
+server = build_server()

@@ -45,12 +45,12 @@ def read_message(stream: IO[bytes]) -> Message | None:
     return message
 
 
-class LspClient:
-    def __init__(self, args: list[str], cwd: Path, stderr_path: Path) -> None:
-        self._stderr = stderr_path.open("wb")
-        self.process = subprocess.Popen(
-            args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
-        )
+class LspConnection:
+    """The client side of an LSP connection over a pair of byte streams."""
+
+    def __init__(self, incoming: IO[bytes], outgoing: IO[bytes]) -> None:
+        self.incoming = incoming
+        self.outgoing = outgoing
         self.inbox: queue.Queue[Message | None] = queue.Queue()
         self.seen: list[Message] = []  # notifications and server requests, in arrival order
         self.answers: dict[str, Any] = {}  # result per server-request method (default null)
@@ -59,15 +59,10 @@ class LspClient:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    @classmethod
-    def start_server(cls, cwd: Path) -> LspClient:
-        return cls([sys.executable, "-m", "kreplay_dap.lsp"], cwd, cwd / "server-stderr.log")
-
     def _read(self) -> None:
-        assert self.process.stdout is not None
         try:
             while True:
-                message = read_message(self.process.stdout)
+                message = read_message(self.incoming)
                 if message is None:
                     break
                 self.inbox.put(message)
@@ -76,10 +71,9 @@ class LspClient:
 
     def _send(self, message: Message) -> None:
         body = json.dumps(message).encode()
-        assert self.process.stdin is not None
         with self._lock:
-            self.process.stdin.write(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            self.process.stdin.flush()
+            self.outgoing.write(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            self.outgoing.flush()
 
     def notify(self, method: str, params: Any) -> None:
         self._send({"jsonrpc": "2.0", "method": method, "params": params})
@@ -119,7 +113,7 @@ class LspClient:
             except queue.Empty as error:
                 raise TimeoutError(f"no matching message within {timeout} s") from error
             if message is None:
-                raise ServerGone(f"server exited with {self.process.poll()}")
+                raise ServerGone("the server closed the connection")
             if "method" in message:
                 self.seen.append(message)
                 if "id" in message:
@@ -150,6 +144,22 @@ class LspClient:
                               "text": path.read_text()}},
         )  # fmt: skip
         return uri
+
+
+class LspClient(LspConnection):
+    """A language server subprocess, driven over its stdio."""
+
+    def __init__(self, args: list[str], cwd: Path, stderr_path: Path) -> None:
+        self._stderr = stderr_path.open("wb")
+        self.process = subprocess.Popen(
+            args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+        )
+        assert self.process.stdout is not None and self.process.stdin is not None
+        super().__init__(self.process.stdout, self.process.stdin)
+
+    @classmethod
+    def start_server(cls, cwd: Path) -> LspClient:
+        return cls([sys.executable, "-m", "kreplay_dap.lsp"], cwd, cwd / "server-stderr.log")
 
     def close(self) -> int:
         """Shut the server down politely; returns its exit code."""

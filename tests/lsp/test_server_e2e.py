@@ -18,7 +18,7 @@ import pytest
 
 from kreplay_dap.lsp.findings import PlacedFinding, place_findings
 from recorder.storage import open_recording
-from tests.lsp.client import LspClient
+from tests.lsp.client import LspClient, LspConnection
 from tests.lsp.scenario import SESSION, ReconcileRecorder, Scenario, build, source_line
 
 MARKERS = (
@@ -52,7 +52,7 @@ def client(tmp_path: Path) -> Iterator[LspClient]:
         assert lsp.close() == 0, (tmp_path / "server-stderr.log").read_text()
 
 
-def indexed(client: LspClient, last_seq: int) -> dict[str, Any]:
+def indexed(client: LspConnection, last_seq: int) -> dict[str, Any]:
     params = client.wait_for(
         "kreplay/indexed",
         lambda p: any(r["lastSeq"] == last_seq and r["analyzed"] for r in p["recordings"]),
@@ -60,7 +60,7 @@ def indexed(client: LspClient, last_seq: int) -> dict[str, Any]:
     return dict(params)
 
 
-def lenses_by_line(client: LspClient, uri: str) -> dict[int, dict[str, Any]]:
+def lenses_by_line(client: LspConnection, uri: str) -> dict[int, dict[str, Any]]:
     lenses = client.request("textDocument/codeLens", {"textDocument": {"uri": uri}})
     return {lens["range"]["start"]["line"] + 1: lens for lens in lenses}
 
