@@ -13,8 +13,8 @@ from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import World
 from recorder.storage.api import Recording
 
-_WRITES = frozenset({"create", "update", "patch", "delete"})
-_NOT_RACY = frozenset({"list", "create", "delete", "deletecollection"})
+_UPDATES = frozenset({"create", "update", "patch"})
+_RACY = frozenset({"get", "watch", "update", "patch"})
 _READS = frozenset({"get", "watch"})
 
 
@@ -110,23 +110,26 @@ def _stream(
                 break
         key = (op.kind, op.namespace, op.name)
         verb = op.verb
-        # Cheap routing: each detector only sees the verbs (or failures) it reads.
+        # Cheap routing, the detectors' own first checks done once here: each detector
+        # only sees the verbs (or failures) it reads.
         failed = op.error_code >= 400 or op.status_code >= 400 or op.error_message != ""
-        if verb in _WRITES:
+        error = failed or op.event_type == "ERROR"
+        if verb in _UPDATES and not error:
             world.prepare(op, key)
-            if fights is not None and not failed:
+            if fights is not None and verb != "create":
                 fights.observe(op, key)
-        if loops is not None and verb != "watch":
+        if loops is not None and verb != "watch" and op.kind:
             loops.observe(op, key)
-        if races is not None and verb not in _NOT_RACY:
+        if races is not None and verb in _RACY and not error and op.name:
             races.observe(op, key)
         if conflicts is not None and (failed or verb in _READS):
             conflicts.observe(op, key)
-        if failed or op.event_type == "ERROR":
+        if error:
             errors.observe(op, key)
-        if slow is not None and op.duration_us > 0:
+        if slow is not None and op.duration_us > 0 and verb != "watch":
             slow.observe(op)
-        world.observe(op, key)
+        if not error and op.kind:
+            world.observe(op, key)
     if options.progress is not None:
         options.progress(count, total)
     return count

@@ -27,6 +27,7 @@ from recorder.storage.model import Operation
 
 MAX_SPAN_READS = 256
 MAX_OPEN_SPANS = 4096
+SPAN_TRIM_SLACK = 256  # trimmed in steps: one scan per step, not one per span
 MAX_ACTOR_READS = 64
 MIN_NOOP_WRITES = 3
 SWEEP_OBJECTS = 3
@@ -93,7 +94,7 @@ class Reads:
             reads = self.by_span.setdefault(op.span_id, set())
             if len(reads) < MAX_SPAN_READS:
                 reads.add(read)
-            if len(self.by_span) > MAX_OPEN_SPANS:
+            if len(self.by_span) > MAX_OPEN_SPANS + SPAN_TRIM_SLACK:
                 trim_oldest(self.by_span, MAX_OPEN_SPANS)
         else:
             recent = self.by_actor.setdefault(op.actor, deque(maxlen=MAX_ACTOR_READS))

@@ -70,11 +70,11 @@ class SlowDetector:
         bucket = duration if bits <= 4 else (bits << 3) | ((duration >> (bits - 4)) & 7)
         group.histogram[bucket] = group.histogram.get(bucket, 0) + 1
         group.max_us = max(group.max_us, duration)
-        entry = (duration, op.seq, key_text((op.kind, op.namespace, op.name)))
-        if len(group.top) < TOP_PER_GROUP:
-            heapq.heappush(group.top, entry)
-        elif duration > group.top[0][0]:
-            heapq.heapreplace(group.top, entry)
+        top = group.top
+        if len(top) < TOP_PER_GROUP:
+            heapq.heappush(top, (duration, op.seq, key_text((op.kind, op.namespace, op.name))))
+        elif duration > top[0][0]:  # most operations stop here: no name text built
+            heapq.heapreplace(top, (duration, op.seq, key_text((op.kind, op.namespace, op.name))))
         if duration >= self.threshold_us:
             group.over_count += 1
             if len(group.over) < MAX_EVIDENCE:

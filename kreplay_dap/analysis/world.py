@@ -16,6 +16,9 @@ UNRECORDED = "<unrecorded>"
 ALL = "*"
 MAX_ACTORS_PER_OBJECT = 16
 MAX_RVS_PER_OBJECT = 32
+# Tables trimmed on almost every operation are trimmed in steps of this many entries
+# (one scan of a dict's oldest entries per step instead of one per operation).
+TRIM_SLACK = 8
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -148,7 +151,7 @@ class World:
         self._changed(track, key, op.actor, op.seq)
         if op.resource_version:
             track.rv_writers[op.resource_version] = op.actor
-            if len(track.rv_writers) > MAX_RVS_PER_OBJECT:
+            if len(track.rv_writers) > MAX_RVS_PER_OBJECT + TRIM_SLACK:
                 trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
             track.latest_rv = op.resource_version
         deleted = op.verb == "delete"
@@ -169,7 +172,7 @@ class World:
         if latest is not None and number is not None and number < latest:
             return  # a stale read tells nothing new
         track.rv_writers[rv] = UNRECORDED
-        if len(track.rv_writers) > MAX_RVS_PER_OBJECT:
+        if len(track.rv_writers) > MAX_RVS_PER_OBJECT + TRIM_SLACK:
             trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
         track.latest_rv = rv
         before = track.state_ref

@@ -321,14 +321,13 @@ class KreplayRecording:
         self.connection.close()
 
     def _operation(self, session_id: str, row: tuple[Any, ...]) -> Operation:
+        # Positional (the field order of Operation; bodies stay None, refs go last): this
+        # runs once per operation read, and keywords cost twice as much.
         return Operation(
-            session_id=session_id, seq=row[0], ts_ns=row[1], verb=row[2], event_type=row[3],
-            api_version=row[4], kind=row[5], resource=row[6], subresource=row[7],
-            namespace=row[8], name=row[9], uid=row[10], resource_version=row[11],
-            generation=row[12], patch_type=row[13], request_ref=row[14], response_ref=row[15],
-            status_code=row[16], error_code=row[17], error_reason=row[18],
-            error_message=row[19], duration_us=row[20], actor=row[21], thread=row[22],
-            span_id=row[23], call_site=self._call_site(row[24]),
+            session_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+            row[9], row[10], row[11], row[12], row[13], None, None, row[16], row[17], row[18],
+            row[19], row[20], row[21], row[22], row[23], self._call_site(row[24]), row[14],
+            row[15],
         )  # fmt: skip
 
     def _call_site(self, callsite_id: int | None) -> tuple[CallFrame, ...]:
