@@ -9,6 +9,7 @@ from kreplay_dap.analysis.fights import FightDetector
 from kreplay_dap.analysis.loops import LoopDetector
 from kreplay_dap.analysis.model import SEVERITIES, AnalysisOptions, AnalysisReport, Finding
 from kreplay_dap.analysis.races import RaceDetector
+from kreplay_dap.analysis.scan import operations_with_keys
 from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import World
 from recorder.storage.api import Recording
@@ -98,7 +99,7 @@ def _stream(
     conflicts, errors, slow = detectors.conflicts, detectors.errors, detectors.slow
     every = max(1, options.progress_every)
     count = 0
-    for op in recording.operations(session_id):
+    for op, key in operations_with_keys(recording, session_id, options.max_objects):
         if count >= options.max_ops:
             break
         count += 1
@@ -108,7 +109,6 @@ def _stream(
             if options.cancel is not None and options.cancel():
                 report.cancelled = True
                 break
-        key = (op.kind, op.namespace, op.name)
         verb = op.verb
         # Cheap routing, the detectors' own first checks done once here: each detector
         # only sees the verbs (or failures) it reads.

@@ -21,6 +21,15 @@ OP_COLUMNS = (
     " error_code, error_reason, error_message, duration_us, actor, thread, span_id, callsite_id"
 )
 
+# The columns of a full pass that builds no Operation per row (``scan_pages``); the
+# object is named by id (``object_key``), so its three strings are read once, not per row.
+SCAN_COLUMNS = (
+    "seq, ts_ns, verb, event_type, subresource, resource_version, request_blob, response_blob,"
+    " status_code, error_code, error_reason, error_message, duration_us, actor, span_id,"
+    " object_id"
+)
+SCAN_PAGE_SIZE = 5000
+
 
 _OP_WITH_RESPONSE = (
     "SELECT "
@@ -149,6 +158,37 @@ class KreplayRecording:
                 high = int(rows[-1][0]) - 1
             else:
                 low = int(rows[-1][0]) + 1
+
+    def scan_pages(self, session_id: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Every operation of a session in seq order, as pages of raw ``SCAN_COLUMNS`` rows
+        (for full passes such as the analysis); stops at ``max_ops`` like ``operations``."""
+        rowid = self.session_rowid(session_id)
+        sql = (
+            f"SELECT {SCAN_COLUMNS} FROM ops WHERE session = ? AND seq > ?"
+            f" ORDER BY seq LIMIT {SCAN_PAGE_SIZE}"
+        )
+        low = -(1 << 62)
+        served = 0
+        for _ in range(self.max_ops // SCAN_PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (rowid, low)).fetchall()
+            if served + len(rows) > self.max_ops:
+                self._note_limit(session_id)
+                rows = rows[: self.max_ops - served]
+            served += len(rows)
+            if rows:
+                yield rows
+            if len(rows) < SCAN_PAGE_SIZE:
+                return
+            low = int(rows[-1][0])
+
+    def object_key(self, object_id: int) -> tuple[str, str, str]:
+        """(kind, namespace, name) of an ``object_id`` from ``scan_pages``."""
+        row = self.connection.execute(
+            "SELECT kind, namespace, name FROM objects WHERE id = ?", (object_id,)
+        ).fetchone()
+        if row is None:
+            raise NotARecordingError(f"{self.path}: object {object_id} missing (corrupt file)")
+        return str(row[0]), str(row[1]), str(row[2])
 
     def _note_limit(self, session_id: str) -> None:
         message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
