@@ -91,7 +91,9 @@ class Reads:
         else:
             return
         if op.span_id is not None:
-            reads = self.by_span.setdefault(op.span_id, set())
+            reads = self.by_span.get(op.span_id)
+            if reads is None:
+                reads = self.by_span[op.span_id] = set()
             if len(reads) < MAX_SPAN_READS:
                 reads.add(read)
             if len(self.by_span) > MAX_OPEN_SPANS + SPAN_TRIM_SLACK:

@@ -28,8 +28,18 @@ def object_key(op: Operation) -> Key:
     return (op.kind, op.namespace, op.name)
 
 
+_COLLECTIONS: dict[tuple[str, str], tuple[Key, Key]] = {}
+_MAX_COLLECTIONS_CACHED = 10_000
+
+
 def collection_keys(kind: str, namespace: str) -> tuple[Key, Key]:
-    return (kind, namespace or ALL, ALL), (kind, ALL, ALL)
+    # Cached: asked on every write and list; shared tuples also keep their strings' hashes.
+    keys = _COLLECTIONS.get((kind, namespace))
+    if keys is None:
+        if len(_COLLECTIONS) >= _MAX_COLLECTIONS_CACHED:
+            _COLLECTIONS.clear()
+        keys = _COLLECTIONS[(kind, namespace)] = ((kind, namespace or ALL, ALL), (kind, ALL, ALL))
+    return keys
 
 
 def key_text(key: Key) -> str:
@@ -107,7 +117,11 @@ class World:
         changes = track.changes if track is not None else self.collections.get(key)
         if not changes:
             return False
-        return any(who != actor and seq > since for who, seq in changes.items())
+        # A plain loop, not any(generator): this runs for most writes and reads.
+        for who, seq in changes.items():  # noqa: SIM110
+            if seq > since and who != actor:
+                return True
+        return False
 
     def prepare(self, op: Operation, key: Key) -> None:
         """Before the detectors see a write: its own earlier-recorded echo is not a change."""
