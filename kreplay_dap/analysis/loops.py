@@ -132,16 +132,16 @@ class LoopDetector:
         verb = op.verb
         if verb == "watch" or not op.kind:
             return
-        track = self._track(op.actor, key)
         if is_error(op):
-            track.last_error_seq = op.seq
+            self._track(op.actor, key).last_error_seq = op.seq
             return
+        # A track only where a cycle can happen: lists are inputs, never cycles.
         if verb in {"get", "list"}:
             self.reads.note(op, key)
             if verb == "get" and op.name:
-                self._read_cycle(op, key, track)
+                self._read_cycle(op, key, self._track(op.actor, key))
         elif verb in {"create", "update", "patch", "delete"}:
-            self._write_cycle(op, key, track)
+            self._write_cycle(op, key, self._track(op.actor, key))
 
     def _track(self, actor: str, key: Key) -> _Track:
         track = self.tracks.get((actor, key))
