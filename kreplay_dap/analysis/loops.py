@@ -252,17 +252,19 @@ class LoopDetector:
         previous = track.last_read_seq
         gap = op.ts_ns - track.last_read_ts
         steady = track.last_read_gap is None or gap <= track.last_read_gap * 3 // 2 + 1_000_000
+        fast = gap < self.floor_ns  # checked first: most reads are slower, a cheap "no"
         quiet = (
-            previous >= 0
+            fast
+            and previous >= 0
             and track.last_write_seq < previous
             and track.last_error_seq < previous
             and not self.world.changed_by_other(key, op.actor, previous)
         )
-        if not (quiet and steady and gap < self.floor_ns):
+        if not (quiet and steady):
             self._close_reads(op.actor, key, track)
-            track.read_evidence = []
-            gap_kept = gap if quiet and gap < self.floor_ns else None
-            track.last_read_gap = gap_kept
+            if track.read_evidence:
+                track.read_evidence = []
+            track.last_read_gap = gap if quiet else None
         else:
             track.last_read_gap = gap
         if len(track.read_evidence) < MAX_EVIDENCE:
