@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kreplay_dap.analysis.world import Key
+from recorder.errors import NotARecordingError
 from recorder.storage.api import Recording
 from recorder.storage.model import Operation
 from recorder.storage.reader import KreplayRecording
 
 MAX_SHARED_STRINGS = 100_000
+KEYS_PER_QUERY = 512
 
 Keyed = tuple[Operation, Key]
 
@@ -41,12 +43,7 @@ def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterat
              status, error, reason, message, duration, actor, span_id, object_id) = row  # fmt: skip
             key = keys.get(object_id)
             if key is None:
-                kind, namespace, name = recording.object_key(object_id)
-                key = keys[object_id] = (
-                    shared.setdefault(kind, kind),
-                    shared.setdefault(namespace, namespace),
-                    name,
-                )
+                key = _load_keys(recording, object_id, keys, shared)
             verb = shared.setdefault(verb, verb)
             actor = shared.setdefault(actor, actor)
             op = Operation(
@@ -56,3 +53,15 @@ def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterat
                 span_id, (), request_ref, response_ref,
             )  # fmt: skip
             yield op, key
+
+
+def _load_keys(
+    recording: KreplayRecording, object_id: int, keys: dict[int, Key], shared: dict[str, str]
+) -> Key:
+    """Names ``object_id`` and the objects recorded right after it (they come next)."""
+    for found, kind, namespace, name in recording.object_keys(object_id, KEYS_PER_QUERY):
+        keys[found] = (shared.setdefault(kind, kind), shared.setdefault(namespace, namespace), name)
+    key = keys.get(object_id)
+    if key is None:
+        raise NotARecordingError(f"{recording.path}: object {object_id} missing (corrupt file)")
+    return key

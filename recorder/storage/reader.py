@@ -181,14 +181,14 @@ class KreplayRecording:
                 return
             low = int(rows[-1][0])
 
-    def object_key(self, object_id: int) -> tuple[str, str, str]:
-        """(kind, namespace, name) of an ``object_id`` from ``scan_pages``."""
-        row = self.connection.execute(
-            "SELECT kind, namespace, name FROM objects WHERE id = ?", (object_id,)
-        ).fetchone()
-        if row is None:
-            raise NotARecordingError(f"{self.path}: object {object_id} missing (corrupt file)")
-        return str(row[0]), str(row[1]), str(row[2])
+    def object_keys(self, first_id: int, count: int) -> list[tuple[int, str, str, str]]:
+        """(id, kind, namespace, name) of up to ``count`` objects from ``first_id`` on, to
+        name ``scan_pages`` rows (ids are given in order of first appearance)."""
+        rows = self.connection.execute(
+            "SELECT id, kind, namespace, name FROM objects WHERE id >= ? ORDER BY id LIMIT ?",
+            (first_id, max(1, count)),
+        ).fetchall()
+        return [(int(row[0]), str(row[1]), str(row[2]), str(row[3])) for row in rows]
 
     def _note_limit(self, session_id: str) -> None:
         message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
