@@ -98,9 +98,10 @@ def _stream(
     )
     conflicts, errors, slow = detectors.conflicts, detectors.errors, detectors.slow
     every = max(1, options.progress_every)
+    max_ops = options.max_ops
     count = 0
     for op, key in operations_with_keys(recording, session_id, options.max_objects):
-        if count >= options.max_ops:
+        if count >= max_ops:
             break
         count += 1
         if count % every == 0:
