@@ -88,8 +88,9 @@ class DigestFilter:
 class BlobEncoder:
     """Writer side: dedups and compresses bodies into the ``blobs`` table.
 
-    Must be used inside the writer's ``BEGIN IMMEDIATE`` transaction: ids are allocated
-    here and the rows inserted in one ``executemany`` by ``flush``, which ends the batch.
+    Must be used inside the writer's ``BEGIN IMMEDIATE`` transaction. ``store`` dedups and
+    allocates ids; ``flush`` compresses the batch's new bodies, inserts them in one
+    ``executemany`` and ends the batch.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -99,6 +100,7 @@ class BlobEncoder:
         self._keyframes: OrderedDict[int, _Keyframe] = OrderedDict()
         self._last: dict[int, tuple[bytes, int]] = {}
         self._last_bytes = 0
+        self._unencoded: list[tuple[int, bytes, bytes, int]] = []
         self._pending: list[tuple[int, bytes, int, int | None, int, bytes]] = []
         self._pending_ids: dict[bytes, int] = {}
         self._next_id: int | None = None
@@ -112,14 +114,29 @@ class BlobEncoder:
         if last is not None and last[0] == data:  # the commonest repeat: no hash needed
             return last[1]
         key = hashlib.sha256(data).digest()[:16]  # = digest(data), inlined: hot path
-        blob_id = self._lookup(key)
+        blob_id = self._known.get(key)  # holds this batch's pending blobs too
         if blob_id is None:
-            blob_id = self._insert(key, data, object_id)
-        self._remember_last(object_id, data, blob_id)
+            blob_id = self._lookup(key)
+            if blob_id is None:
+                blob_id = self._insert(key, data, object_id)
+        if len(data) <= _LAST_BODY_MAX:
+            self._remember_last(object_id, data, blob_id, last)
         return blob_id
+
+    def _encode_pending(self) -> None:
+        """Compress the batch's new bodies, in order (a delta needs its keyframe first)."""
+        pending = self._pending
+        encode = self._encode
+        for blob_id, key, data, object_id in self._unencoded:
+            codec, base, payload = encode(data, object_id)
+            pending.append((blob_id, key, codec, base, len(data), payload))
+            if codec == CODEC_ZSTD:
+                self._set_keyframe(object_id, blob_id, data)
+        self._unencoded.clear()
 
     def flush(self) -> None:
         """Insert the batch's new blobs; call before COMMIT."""
+        self._encode_pending()
         if self._pending:
             self._conn.executemany(
                 "INSERT INTO blobs (id, digest, codec, base, raw_size, data) VALUES (?,?,?,?,?,?)",
@@ -136,6 +153,7 @@ class BlobEncoder:
         self._keyframes.clear()
         self._last.clear()
         self._last_bytes = 0
+        self._unencoded.clear()
         self._pending.clear()
         self._pending_ids.clear()
         self._next_id = None
@@ -159,19 +177,14 @@ class BlobEncoder:
     def _insert(self, key: bytes, data: bytes, object_id: int) -> int:
         blob_id = self._start_batch() if self._next_id is None else self._next_id
         self._next_id = blob_id + 1
-        codec, base, payload = self._encode(data, object_id)
-        self._pending.append((blob_id, key, codec, base, len(data), payload))
+        self._unencoded.append((blob_id, key, data, object_id))
         self._pending_ids[key] = blob_id
         self._filter.add(key)
         self._remember(key, blob_id)
-        if codec == CODEC_ZSTD:
-            self._set_keyframe(object_id, blob_id, data)
         return blob_id
 
     def _lookup(self, key: bytes) -> int | None:
-        cached = self._known.get(key)  # holds this batch's pending blobs too
-        if cached is not None:
-            return cached
+        """A digest missing from the cache: ask the Bloom filter, then the index."""
         if self._next_id is None:
             self._start_batch()
         if not self._filter.may_contain(key):
@@ -188,13 +201,13 @@ class BlobEncoder:
             self._known.update(self._pending_ids)  # those are not in the index yet
         self._known[key] = blob_id
 
-    def _remember_last(self, object_id: int, data: bytes, blob_id: int) -> None:
-        if len(data) > _LAST_BODY_MAX:
-            return
+    def _remember_last(
+        self, object_id: int, data: bytes, blob_id: int, previous: tuple[bytes, int] | None
+    ) -> None:
         if self._last_bytes > _LAST_BODY_BUDGET:
             self._last.clear()
             self._last_bytes = 0
-        previous = self._last.get(object_id)
+            previous = None
         if previous is not None:
             self._last_bytes -= len(previous[0])
         self._last[object_id] = (data, blob_id)

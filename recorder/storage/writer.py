@@ -197,17 +197,23 @@ class RecordingWriter:
         state.last_seq = seq
         state.op_count += 1
         op.seq = seq
-        object_id = self._object_id(state.rowid, op)
-        request = op.request_body
+        rowid = state.rowid
+        object_id = self._objects.get((rowid, op.kind, op.namespace, op.name))
+        if object_id is None:
+            object_id = self._object_id(rowid, op)
+        request, response = op.request_body, op.response_body
         request_blob = None if request is None else self._body(request, -object_id, result, state)
-        response = op.response_body
         response_blob = None if response is None else self._body(response, object_id, result, state)
+        frames = op.call_site
+        # Recorders reuse one tuple per call site: find it by identity before hashing frames.
+        same = self._callsites_by_identity.get(id(frames)) if frames else None
+        callsite = same[1] if same is not None and same[0] is frames else self._callsite_id(frames)
         return (
-            state.rowid, seq, op.ts_ns, op.verb, op.event_type, op.api_version, op.kind,
+            rowid, seq, op.ts_ns, op.verb, op.event_type, op.api_version, op.kind,
             op.resource, op.subresource, op.namespace, op.name, op.uid, op.resource_version,
             op.generation, object_id, op.patch_type, request_blob, response_blob,
             op.status_code, op.error_code, op.error_reason, op.error_message, op.duration_us,
-            op.actor, op.thread, op.span_id, self._callsite_id(op.call_site),
+            op.actor, op.thread, op.span_id, callsite,
         )  # fmt: skip
 
     def _body(self, body: bytes, key: int, result: AppendResult, state: _SessionState) -> int:
