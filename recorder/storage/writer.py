@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from recorder.errors import LimitExceededError, RecordingError
@@ -43,6 +44,10 @@ _INSERT_OP = (
 
 
 _Row = tuple[Any, ...]
+# Columns of an ops row read per batch (C-level getters: no Python frame per row).
+_TS_NS = itemgetter(2)
+_SPAN_ID = itemgetter(25)
+_COUNTED = itemgetter(0, 6, 3, 23)  # session, kind, verb, actor
 
 
 @dataclass
@@ -286,8 +291,9 @@ class RecordingWriter:
         for state in states.values():
             mine = rows if len(states) == 1 else [row for row in rows if row[0] == state.rowid]
             first = mine[0][1] if mine else None
-            first_ts = min((row[2] for row in mine), default=None)
-            last_ts = max((row[2] for row in mine), default=None)
+            stamps = list(map(_TS_NS, mine))
+            first_ts = min(stamps, default=None)
+            last_ts = max(stamps, default=None)
             self._conn.execute(
                 "UPDATE sessions SET op_count = ?, last_seq = ?, truncated = ?,"
                 " oversize_ops = oversize_ops + ?,"
@@ -297,7 +303,7 @@ class RecordingWriter:
                  first, first_ts, last_ts, state.rowid),
             )  # fmt: skip
             state.oversize = 0
-        combined = Counter((row[0], row[6], row[3], row[23]) for row in rows)
+        combined = Counter(map(_COUNTED, rows))
         counts: Counter[tuple[int, str, str]] = Counter()
         for (session, kind, verb, actor), count in combined.items():
             counts[(session, "kind", kind)] += count
@@ -312,6 +318,8 @@ class RecordingWriter:
 
     def _update_span_ranges(self, rows: list[_Row]) -> None:
         ranges: dict[tuple[int, int], tuple[int, int]] = {}
+        if set(map(_SPAN_ID, rows)) <= {None}:  # no operation in a span
+            return
         for row in rows:
             if row[25] is None:
                 continue
