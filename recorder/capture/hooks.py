@@ -136,6 +136,18 @@ def finish_unread_body() -> None:
         tap.finish()
 
 
+_BODY_METHODS = ("read", "release_conn", "close")
+_WATCH_METHODS = ("read", "read_chunked", "release_conn", "close")
+
+
+def _uninstall(raw: Any, names: tuple[str, ...]) -> None:
+    """Drop our wrappers from the response, so it and its tap are freed without the GC."""
+    attributes = getattr(raw, "__dict__", None)
+    if isinstance(attributes, dict):
+        for name in names:
+            attributes.pop(name, None)
+
+
 class BodyTap:
     """Collects the body as the caller reads it; emits the call once, at EOF or close."""
 
@@ -183,6 +195,7 @@ class BodyTap:
             whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
         body = whole or None  # an unread or empty body is no body, not an empty document
         self.call.recorder.emit(self.call.message(self.status, self.reason, body), len(whole))
+        _uninstall(self.raw, _BODY_METHODS)
 
     def release_conn(self) -> Any:
         if not self.reading:
@@ -234,16 +247,25 @@ class WatchTap:
         return data
 
     def read_chunked(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        guarded = self.call.recorder.guarded
+        # The hot loop of a watch: one clock and one bounded append per chunk, inline.
+        recorder = self.call.recorder
+        enqueue = recorder.enqueue
+        clock = time.time_ns
+        tag, stream_id = m.WATCH_CHUNK, self.stream_id
         for chunk in self._read_chunked(*args, **kwargs):
-            guarded(self._forward, chunk)
+            if recorder.enabled and type(chunk) is bytes and chunk:
+                try:
+                    enqueue((tag, stream_id, clock(), chunk), len(chunk))
+                except Exception as error:  # noqa: BLE001 - never into the operator
+                    recorder.count_error(error)
             yield chunk
-        self.call.recorder.guarded(self._end)
+        recorder.guarded(self._end)
 
     def _end(self) -> None:
         if not self.closed:
             self.closed = True
             self.call.recorder.emit((m.WATCH_CLOSE, self.stream_id), 0)
+            _uninstall(self.raw, _WATCH_METHODS)
 
     def release_conn(self) -> Any:
         if not self.reading:

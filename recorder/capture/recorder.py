@@ -110,6 +110,8 @@ class Recorder:
             _check_positive("queue_max_items", queue_max_items),
             _check_positive("queue_max_bytes", queue_max_bytes),
         )
+        # The hooks' hot paths call the queue directly, one call per message.
+        self.enqueue: Callable[[m.Message, int], bool] = self._pipeline.put
         atexit.register(self.close)
 
     # -- public API ---------------------------------------------------------------------
@@ -186,8 +188,11 @@ class Recorder:
         try:
             action(*args)
         except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
-            self.internal_errors += 1
-            self.last_internal_error = f"{type(error).__name__}: {error}"[:500]
+            self.count_error(error)
+
+    def count_error(self, error: BaseException) -> None:
+        self.internal_errors += 1
+        self.last_internal_error = f"{type(error).__name__}: {error}"[:500]
 
 
 class ReconcileScope:
