@@ -31,10 +31,16 @@ Message = tuple[Any, ...]
 
 def encode_frame(messages: list[Message]) -> bytes:
     """Raises ValueError when a message holds something that is not plain data."""
+    header, payload = encode_frame_parts(messages)
+    return header + payload
+
+
+def encode_frame_parts(messages: list[Message]) -> tuple[bytes, bytes]:
+    """The frame as header and payload, to be written with one ``writev`` and no copy."""
     payload = marshal.dumps(messages)
     if len(payload) > MAX_FRAME_BYTES:
         raise LimitExceededError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME_BYTES}")
-    return _HEADER.pack(len(payload)) + payload
+    return _HEADER.pack(len(payload)), payload
 
 
 def read_frame(stream: BinaryIO) -> list[Message] | None:

@@ -21,10 +21,13 @@ from typing import Any
 
 import recorder
 from recorder.capture import messages as m
+from recorder.errors import LimitExceededError
 
 SEND_INTERVAL_S = 0.05
 _DATA_TAGS = frozenset({m.CALL, m.WATCH_CHUNK})
 _REPLY_LINE_LIMIT = 1 << 20
+# Not plain data (marshal), or a frame over the size limit.
+_ENCODE_ERRORS = (ValueError, OverflowError, LimitExceededError)
 
 
 def _spawn_writer() -> subprocess.Popen[bytes]:
@@ -39,6 +42,16 @@ def _spawn_writer() -> subprocess.Popen[bytes]:
         env=env,
         start_new_session=True,  # the terminal's Ctrl-C must not kill it before it commits
     )
+
+
+def _after(views: list[memoryview], written: int) -> list[memoryview]:
+    """What is left of ``views`` once ``written`` bytes went out."""
+    left = list(views)
+    while left and written >= len(left[0]):
+        written -= len(left.pop(0))
+    if left and written:
+        left[0] = left[0][written:]
+    return left
 
 
 class Pipeline:
@@ -63,7 +76,7 @@ class Pipeline:
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             self._proc = _spawn_writer()
-            self._write(m.encode_frame([(0, json.dumps(config))]))
+            self._write(*m.encode_frame_parts([(0, json.dumps(config))]))
         except (OSError, ValueError) as error:
             self._fail(error)
         self._thread = threading.Thread(target=self._run, name="kreplay-recorder", daemon=True)
@@ -108,35 +121,46 @@ class Pipeline:
 
     def _send(self, batch: list[m.Message]) -> None:
         try:
-            frame = m.encode_frame(batch)
-        except (ValueError, OverflowError):
-            frame = self._encode_each(batch)
-        if not self._write(frame):
-            self.dropped += sum(1 for message in batch if message[0] in _DATA_TAGS)
+            frames = [m.encode_frame_parts(batch)]
+        except _ENCODE_ERRORS:
+            frames = self._frames_of(self._kept(batch))
+        for frame in frames:
+            if not self._write(*frame):
+                self.dropped += sum(1 for message in batch if message[0] in _DATA_TAGS)
+                return
 
-    def _encode_each(self, batch: list[m.Message]) -> bytes:
+    def _frames_of(self, kept: list[m.Message]) -> list[tuple[bytes, bytes]]:
+        """One frame, or one per message when together they exceed the frame limit."""
+        try:
+            return [m.encode_frame_parts(kept)]
+        except _ENCODE_ERRORS:
+            return [m.encode_frame_parts([message]) for message in kept]
+
+    def _kept(self, batch: list[m.Message]) -> list[m.Message]:
         """A message held something that is not plain data: drop that one, keep the rest."""
         kept: list[m.Message] = []
         for message in batch:
             try:
                 m.encode_frame([message])
-            except (ValueError, OverflowError) as error:
+            except _ENCODE_ERRORS as error:
                 self._fail(error)
                 self.dropped += 1
                 kept.append((m.DROPPED, 1))
                 continue
             kept.append(message)
-        return m.encode_frame(kept)
+        return kept
 
-    def _write(self, frame: bytes) -> bool:
+    def _write(self, *parts: bytes) -> bool:
+        """One ``writev`` per frame: no joined copy, and the GIL is released while it waits."""
         proc = self._proc
         if proc is None or proc.stdin is None:
             return False
         try:
-            view = memoryview(frame)
-            while view:
-                written = proc.stdin.write(view)
-                view = view[written or 0 :]
+            fd = proc.stdin.fileno()
+            views = [memoryview(part) for part in parts if part]
+            while views:  # each pass writes at least one byte or raises
+                written = os.writev(fd, views)
+                views = _after(views, written)
         except (OSError, ValueError) as error:
             self._fail(error)
             self._proc = None

@@ -219,6 +219,10 @@ class Sink:
         stream = self._streams.get(int(token))
         if stream is None or not isinstance(chunk, bytes):
             return
+        if not stream.buffer and not stream.discarding and chunk.endswith(b"\n"):
+            # The API server's usual chunk: whole events; no copy through the buffer.
+            self._watch_lines(stream, chunk.split(b"\n"), int(ts_ns), ops)
+            return
         stream.buffer += chunk
         if b"\n" not in chunk:
             if len(stream.buffer) > self.max_line_bytes:
@@ -232,11 +236,16 @@ class Sink:
         if stream.discarding:
             lines = lines[1:]
             stream.discarding = False
+        self._watch_lines(stream, lines, int(ts_ns), ops)
+
+    def _watch_lines(
+        self, stream: _Stream, lines: list[Any], ts_ns: int, ops: list[Operation]
+    ) -> None:
         for line in lines:
             if not line.strip():
                 continue
             op = self.convert.watch_line(
-                bytes(line), int(ts_ns), stream.route, stream.thread, stream.call_site,
+                bytes(line), ts_ns, stream.route, stream.thread, stream.call_site,
                 stream.span_id,
             )  # fmt: skip
             if op is not None:

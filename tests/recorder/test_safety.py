@@ -187,3 +187,26 @@ def test_several_processes_record_to_one_file(server: RunningServer, db: str) ->
     seqs = [op.seq for op in recording.operations("shared")]
     assert seqs == list(range(1, 81))
     assert recording.session("replica-b").ended_ns is not None  # closed by atexit
+
+
+def test_a_batch_over_the_frame_limit_is_sent_one_message_at_a_time(
+    make_recorder: Any, configuration: Any, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recorder.capture import messages
+
+    recorder: Recorder = make_recorder()
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    recorder.flush()  # the writer is configured; now frames may hold only one call each
+    monkeypatch.setattr(messages, "MAX_FRAME_BYTES", 1500)
+    recorder.disable()
+    for index in range(3):
+        core.create_namespaced_config_map("default", cm(f"big{index}"))
+    recorder.enable()
+    for index in range(3):
+        core.read_namespaced_config_map(f"big{index}", "default")
+    stats = recorder.flush()
+    monkeypatch.undo()
+    assert (stats["dropped"], stats["failures"], stats["written"]) == (0, 0, 3)
+    ops, _, responses = read_ops(db, recorder.session_id)
+    assert [op.name for op in ops] == ["big0", "big1", "big2"]
+    assert [body["data"] for body in responses] == [cm("x")["data"]] * 3
