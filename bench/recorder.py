@@ -208,21 +208,35 @@ def run(rounds: int, calls: int, events: int, typed_events: int) -> None:
     report(latencies, rates, stats, rounds, calls)
 
 
+def paired_ratio(base: list[float], other: list[float], per_round: int) -> float:
+    """The median of per-round ratios, each round's medians measured back to back."""
+    ratios = [
+        statistics.median(other[start : start + per_round])
+        / statistics.median(base[start : start + per_round])
+        for start in range(0, min(len(base), len(other)), per_round)
+    ]
+    return statistics.median(ratios)
+
+
 def report(latencies: dict[str, dict[str, list[float]]], rates: dict[str, list[float]],
            stats: dict[str, Any], rounds: int, calls: int) -> None:  # fmt: skip
     print(f"per-call latency, {rounds} interleaved rounds x {calls} calls (microseconds)")
+    print("  (paired: median over rounds of each round's median ratio; robust to load drift)")
     for op, modes in latencies.items():
         base = statistics.median(modes["plain"])
         for mode, samples in modes.items():
             median = statistics.median(samples)
+            paired = paired_ratio(modes["plain"], samples, calls)
             print(f"  {op:6} {mode:8} median {median:8.1f}  p99 {p99(samples):8.1f}"
-                  f"  median ratio vs plain {median / base:5.3f}")  # fmt: skip
+                  f"  median ratio vs plain {median / base:5.3f}"
+                  f"  paired {paired:5.3f}")  # fmt: skip
     print("watch throughput (events/s, median of rounds)")
     for label in ("raw", "typed"):
         plain = statistics.median(rates[f"{label} plain"])
         recorded = statistics.median(rates[f"{label} kreplay"])
+        paired = paired_ratio(rates[f"{label} plain"], rates[f"{label} kreplay"], 1)
         print(f"  {label:5} plain {plain:9.0f}  kreplay {recorded:9.0f}"
-              f"  ratio {recorded / plain:5.3f}")  # fmt: skip
+              f"  ratio {recorded / plain:5.3f}  paired {paired:5.3f}")  # fmt: skip
     print(f"recorder stats: {stats}")
 
 
