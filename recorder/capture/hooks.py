@@ -196,6 +196,8 @@ class BodyTap:
         body = whole or None  # an unread or empty body is no body, not an empty document
         self.call.recorder.emit(self.call.message(self.status, self.reason, body), len(whole))
         _uninstall(self.raw, _BODY_METHODS)
+        if _unread.tap is self:
+            _unread.tap = None
 
     def release_conn(self) -> Any:
         if not self.reading:

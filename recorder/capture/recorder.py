@@ -1,13 +1,16 @@
 """``Recorder``: one line to record every Kubernetes API call an operator makes.
 
 Overhead: the operator's thread takes two clocks, a short call-site walk and one
-append to a bounded list. A sender thread hands frames to a writer process, which
+append to a bounded list (a watch chunk: one clock and one append). A sender thread
+hands frames to a writer process (one ``writev`` each, GIL released), which
 parses, redacts and writes them, so the recorder's CPU work never competes with the
 operator's for the GIL.
 
 Bounded memory: at most ``queue_max_items`` messages or ``queue_max_bytes`` of bodies
 wait for the writer. Beyond that, operations are dropped (never blocking the
-operator) and counted in the session's ``dropped_ops``.
+operator) and counted in the session's ``dropped_ops``. The writer process runs
+under SCHED_IDLE: on a saturated node it writes only in idle CPU time, so a long
+burst there fills the queue and drops, rather than slowing the operator.
 
 Safety: no failure inside the recorder reaches operator code; each is counted in
 ``stats()``. The operator's calls return exactly what they return unrecorded.

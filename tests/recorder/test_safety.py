@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import select
 import signal
 import sqlite3
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +213,31 @@ def test_a_batch_over_the_frame_limit_is_sent_one_message_at_a_time(
     ops, _, responses = read_ops(db, recorder.session_id)
     assert [op.name for op in ops] == ["big0", "big1", "big2"]
     assert [body["data"] for body in responses] == [cm("x")["data"]] * 3
+
+
+def test_the_writer_process_only_takes_idle_cpu(make_recorder: Any) -> None:
+    recorder: Recorder = make_recorder()
+    recorder.flush()  # the writer is up and has set its own policy
+    writer = recorder._pipeline._proc
+    assert writer is not None
+    assert os.sched_getscheduler(writer.pid) == os.SCHED_IDLE
+
+
+def test_a_read_response_is_freed_without_the_cyclic_gc(
+    make_recorder: Any, configuration: Any
+) -> None:
+    recorder: Recorder = make_recorder()
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    core.create_namespaced_config_map("default", cm("freed"))
+    gc.disable()
+    try:
+        response = core.read_namespaced_config_map("freed", "default", _preload_content=False)
+        assert json.loads(response.read())["metadata"]["name"] == "freed"
+        response.release_conn()
+        alive = weakref.ref(response)
+        del response
+        assert alive() is None  # no reference cycle through the tap keeps it
+    finally:
+        gc.enable()
+    recorder.flush()
+    assert recorder.stats()["written"] == 2
