@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kreplay_dap.replay.loops import Finding, LoopOptions, detect_loops
+from kreplay_dap.analysis.model import Finding
+from kreplay_dap.replay.loops import LoopOptions, detect_loops
 from recorder.errors import KreplayError
 from recorder.storage.api import Recording
 

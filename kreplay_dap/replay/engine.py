@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.replay.breakpoints import Breakpoint, parse_function_pattern
 from kreplay_dap.replay.context import StepContext
 from kreplay_dap.replay.diff import MISSING, value_at
 from kreplay_dap.replay.expr import compile_expression
-from kreplay_dap.replay.loops import Finding, LoopOptions, load_findings
+from kreplay_dap.replay.loops import LoopOptions, load_findings
 from kreplay_dap.replay.queries import Queries, ScanControl
 from kreplay_dap.replay.state import ClusterIndex, ObjectHistory
 from recorder.errors import InvalidInputError

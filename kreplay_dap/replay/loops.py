@@ -12,9 +12,10 @@ import itertools
 import logging
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.replay.diff import diff_values
 from kreplay_dap.replay.queries import Queries
 from kreplay_dap.replay.state import version_of
@@ -30,19 +31,6 @@ MAX_WRITES_PER_OBJECT = 100_000
 MAX_LOOP_GAP_OPS = 1000  # writes further apart than this are not one hot loop
 _IGNORED_TOP = frozenset({"status"})
 _IGNORED_METADATA = frozenset({"resourceVersion", "managedFields", "generation"})
-
-
-@dataclass(slots=True)
-class Finding:
-    """One analysis result, in the analysis library's shape."""
-
-    type: str
-    objects: list[str]
-    first_seq: int
-    last_seq: int
-    count: int
-    description: str
-    evidence: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

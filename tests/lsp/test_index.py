@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.lsp.config import PathMapper, RecordingSpec, parse_config
 from kreplay_dap.lsp.findings import PlacedFinding, _builtin_findings, place_findings
 from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
 from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
 from kreplay_dap.lsp.service import scan_recording
-from kreplay_dap.replay.loops import Finding
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
 from tests.lsp.scenario import SESSION, ReconcileRecorder, build, source_line
 

@@ -6,12 +6,12 @@ import asyncio
 import threading
 from pathlib import Path
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.lsp.config import ServerConfig, parse_config
 from kreplay_dap.lsp.findings import Cancel, analysis_entry
 from kreplay_dap.lsp.render import diff_lines
 from kreplay_dap.lsp.service import RecordingsService, Tracked
 from kreplay_dap.replay.diff import Change
-from kreplay_dap.replay.loops import Finding
 from kreplay_dap.replay.state import ObjectHistory
 from recorder.storage import open_recording
 from recorder.storage.api import Recording

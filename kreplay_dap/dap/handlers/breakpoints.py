@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.dap.dispatch import handler
 from kreplay_dap.dap.session import LISTING_REFERENCE, DebugSession
 from kreplay_dap.replay.breakpoints import (
@@ -19,7 +20,7 @@ from kreplay_dap.replay.breakpoints import (
     parse_hit_condition,
 )
 from kreplay_dap.replay.expr import compile_expression
-from kreplay_dap.replay.loops import Finding, load_findings, loop_label
+from kreplay_dap.replay.loops import load_findings, loop_label
 from kreplay_dap.replay.queries import Queries
 from recorder.errors import InvalidInputError, KreplayError
 from recorder.storage import open_recording

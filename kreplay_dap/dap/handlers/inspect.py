@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kreplay_dap.analysis.model import Finding
 from kreplay_dap.dap.dispatch import handler
 from kreplay_dap.dap.live_mode import divergence_info
 from kreplay_dap.dap.present import operation_title, redact, short_value, span_title
@@ -13,7 +14,6 @@ from kreplay_dap.dap.variables import Container, json_children, json_variable
 from kreplay_dap.replay.context import ROOT_NAMES, change_dicts, operation_fields
 from kreplay_dap.replay.engine import Stop
 from kreplay_dap.replay.expr import compile_expression, resolve_path
-from kreplay_dap.replay.loops import Finding
 from recorder.errors import InvalidInputError
 
 MAX_EVIDENCE_SHOWN = 50
