@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from kreplay_dap.apiserver import ApiRequest, ApiResponse, ApiServer
@@ -52,9 +53,19 @@ def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
     }
 
 
+def kubectl_command(kubeconfig: str, *args: str) -> list[str]:
+    """kubectl with a discovery cache of this test's own.
+
+    kubectl caches discovery per host:port for hours; servers in other tests reuse ports, so the
+    shared ``~/.kube/cache`` would answer with another server's resource types.
+    """
+    cache = Path(kubeconfig).parent / "kubectl-cache"
+    return [KUBECTL, "--kubeconfig", kubeconfig, "--cache-dir", str(cache), *args]
+
+
 def kubectl(kubeconfig: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [KUBECTL, "--kubeconfig", kubeconfig, *args],
+        kubectl_command(kubeconfig, *args),
         capture_output=True,
         text=True,
         timeout=KUBECTL_DEADLINE_SECONDS,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kreplay_dap.apiserver import RunningServer
-from tests.apiserver.helpers import deployment, kubectl
+from tests.apiserver.helpers import deployment, kubectl, kubectl_command
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 WATCH_DEADLINE_SECONDS = 60
@@ -148,8 +148,9 @@ def test_get_watch_receives_events(server: RunningServer, kubeconfig: str, tmp_p
 
     create("sentinel")
     columns = "custom-columns=T:.type,NAME:.object.metadata.name,V:.object.data.v"
-    command = ["kubectl", "--kubeconfig", kubeconfig, "get", "configmaps", "--watch",
-               "--output-watch-events", "-o", columns]  # fmt: skip
+    command = kubectl_command(
+        kubeconfig, "get", "configmaps", "--watch", "--output-watch-events", "-o", columns
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # Once the listed sentinel shows, later changes can only arrive through the watch.

@@ -17,6 +17,7 @@ import pytest
 
 from kreplay_dap.analysis import analyze
 from recorder.storage import open_recording
+from tests.apiserver.helpers import kubectl_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_SCHEMA = REPO_ROOT / "kreplay_dap" / "dap" / "launch_arguments.json"
@@ -104,7 +105,7 @@ def check_printed_serve_command(output: str, work: Path, env: dict[str, str]) ->
                 break
         kubeconfig = arguments[arguments.index("--kubeconfig-out") + 1]
         shown = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "get", "widgets", "-o", "name"], cwd=work,
+            kubectl_command(kubeconfig, "get", "widgets", "-o", "name"), cwd=work,
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     finally:
