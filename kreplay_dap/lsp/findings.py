@@ -1,19 +1,18 @@
 """Findings of a session, placed on the source lines whose calls are their evidence.
 
-The detectors belong to ``kreplay_dap.analysis`` (``analyze`` returning a report with
-``findings``). Until that package is installed this falls back to the replay engine's
-built-in loop detector, which yields the same ``Finding`` shape; the fallback is
-logged once so nobody mistakes it for the full analysis.
+The findings come from the analysis library (``kreplay_dap.analysis.analyze``), as in the
+debugger; above ``LoopOptions.full_analysis_max_ops`` the index-driven loop scan of
+``kreplay_dap.replay.loops`` answers instead, so a huge recording never stalls the editor.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.model import Finding
 from kreplay_dap.replay.loops import LoopOptions, detect_loops
 from recorder.errors import KreplayError
@@ -71,49 +70,36 @@ class PlacedFinding:
         return f"{self.label}: {description}"
 
 
-_fallback_noted: list[str] = []
-
-
 def analysis_entry() -> Analyze:
-    """The analysis library's entry point, or the built-in loop detector."""
-    try:
-        module = importlib.import_module("kreplay_dap.analysis")
-    except ImportError as error:
-        _note_fallback(str(error))
-        return _builtin_findings
-    if not callable(getattr(module, "analyze", None)) or not callable(
-        getattr(module, "AnalysisOptions", None)
-    ):
-        _note_fallback("kreplay_dap.analysis has no analyze/AnalysisOptions yet")
-        return _builtin_findings
-    return lambda recording, session_id, cancel: _library_findings(
-        module, recording, session_id, cancel
-    )
+    """How the language server gets a session's findings (a seam the tests hold back)."""
+    return session_findings
 
 
-def _note_fallback(reason: str) -> None:
-    if not _fallback_noted:
-        _fallback_noted.append(reason)
-        log.warning("analysis library unavailable (%s): using the built-in loop detector", reason)
-
-
-def _builtin_findings(
+def session_findings(
     recording: Recording, session_id: str, cancel: Cancel = lambda: False
 ) -> list[Finding]:
+    """The full analysis, or the index-driven loop scan for sessions over its size limit."""
+    limits = LoopOptions()
+    if recording.session(session_id).op_count > limits.full_analysis_max_ops:
+        found = detect_loops(recording, session_id, limits)
+    else:
+        report = analyze(recording, session_id, AnalysisOptions(cancel=cancel))
+        if report.cancelled:
+            raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
+        found = list(report.findings)[:MAX_FINDINGS]
+    if cancel():
+        raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
+    return [_as_finding(item) for item in found]
+
+
+def index_loop_findings(
+    recording: Recording, session_id: str, cancel: Cancel = lambda: False
+) -> list[Finding]:
+    """Only the index-driven loop scan, whatever the session's size."""
     found = detect_loops(recording, session_id, LoopOptions())
     if cancel():
         raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
     return found
-
-
-def _library_findings(
-    module: Any, recording: Recording, session_id: str, cancel: Cancel
-) -> list[Finding]:
-    options = module.AnalysisOptions(cancel=cancel)
-    report = module.analyze(recording, session_id, options)
-    if report.cancelled or cancel():
-        raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
-    return [_as_finding(item) for item in list(report.findings)[:MAX_FINDINGS]]
 
 
 def _as_finding(item: Any) -> Finding:

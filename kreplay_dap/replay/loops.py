@@ -1,13 +1,14 @@
-"""Findings for the debugger: from ``kreplay_dap.analysis`` when present, else built in.
+"""Findings for the debugger: the full analysis, or an index-driven loop scan for huge sessions.
 
-The built-in detector is deliberately simple: an object written successfully at least
-``min_repeats`` times in a row where each write changed nothing but status and server
-metadata. ``FindingSource`` is the seam: the real analysis library replaces it.
+The full analysis (``kreplay_dap.analysis``) streams the whole session. Above
+``LoopOptions.full_analysis_max_ops`` the debugger would wait too long for it, so
+``detect_loops`` answers instead from the indexes: an object written successfully at
+least ``min_repeats`` times in a row where each write changed nothing but status and
+server metadata.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import statistics
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.model import Finding
 from kreplay_dap.replay.diff import diff_values
 from kreplay_dap.replay.queries import Queries
@@ -43,9 +45,6 @@ class LoopOptions:
     full_analysis_max_ops: int = 200_000
 
 
-FindingSource = Callable[[Recording, str, LoopOptions], list[Finding]]
-
-
 def load_findings(
     recording: Recording,
     session_id: str,
@@ -53,37 +52,21 @@ def load_findings(
     slow_threshold_ms: int = 1000,
     cancel: Callable[[], bool] | None = None,
 ) -> list[Finding]:
-    """Findings of the analysis library if installed, else of the built-in loop detector."""
+    """The full analysis's findings, or the index-driven loop scan above the size limit."""
     if not options.enabled:
         return []
-    library = _analysis_library()
     size = recording.session(session_id).op_count
-    if library is not None and size <= options.full_analysis_max_ops:
-        analyze, options_class = library
-        settings = options_class(
-            threshold_ms=slow_threshold_ms, window=options.min_repeats, cancel=cancel
-        )
-        try:
-            report = analyze(recording, session_id, settings)
-        except KreplayError:
-            log.exception("kreplay_dap.analysis failed; using the built-in loop detector")
-        else:
-            return [_convert(item) for item in list(report.findings)[:100_000]]
-    return detect_loops(recording, session_id, options)
-
-
-def _analysis_library() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    try:
-        module = importlib.import_module("kreplay_dap.analysis")
-    except ImportError:
-        return None
-    entry, options_class = (
-        getattr(module, "analyze", None),
-        getattr(module, "AnalysisOptions", None),
+    if size > options.full_analysis_max_ops:
+        return detect_loops(recording, session_id, options)
+    settings = AnalysisOptions(
+        threshold_ms=slow_threshold_ms, window=options.min_repeats, cancel=cancel
     )
-    if not callable(entry) or not callable(options_class):
-        return None
-    return entry, options_class
+    try:
+        report = analyze(recording, session_id, settings)
+    except KreplayError:
+        log.exception("the analysis failed; using the index-driven loop scan")
+        return detect_loops(recording, session_id, options)
+    return [_convert(item) for item in list(report.findings)[:100_000]]
 
 
 def _convert(item: Any) -> Finding:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kreplay_dap.analysis.model import Finding
 from kreplay_dap.lsp.config import PathMapper, RecordingSpec, parse_config
-from kreplay_dap.lsp.findings import PlacedFinding, _builtin_findings, place_findings
+from kreplay_dap.lsp.findings import PlacedFinding, index_loop_findings, place_findings
 from kreplay_dap.lsp.index import SessionIndex, scan_operations, scan_session
 from kreplay_dap.lsp.render import Origin, diagnostics, lens_title, replay_action
 from kreplay_dap.lsp.service import scan_recording
@@ -154,7 +154,7 @@ def test_findings_land_on_their_evidence_lines_with_related_lines(tmp_path: Path
     scenario, _ = build(tmp_path, reconciles=8)
     recording = open_recording(str(scenario.database))
     try:
-        placed = place_findings(recording, SESSION, _builtin_findings)
+        placed = place_findings(recording, SESSION, index_loop_findings)
     finally:
         recording.close()
     assert [item.short for item in placed] == ["loop #1"]
