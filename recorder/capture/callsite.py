@@ -40,25 +40,30 @@ Frame = tuple[str, int, str]
 
 
 def _is_internal(code: CodeType) -> bool:
-    cached = _internal.get(code)
-    if cached is None:
-        path = os.path.abspath(code.co_filename)
-        cached = path.startswith(_INTERNAL_PREFIXES) or path in _INTERNAL_FILES
-        if len(_internal) >= _CACHE_LIMIT:
-            _internal.clear()
-        _internal[code] = cached
-    return cached
+    path = os.path.abspath(code.co_filename)
+    internal = path.startswith(_INTERNAL_PREFIXES) or path in _INTERNAL_FILES
+    if len(_internal) >= _CACHE_LIMIT:
+        _internal.clear()
+    _internal[code] = internal
+    return internal
 
 
 def call_site(depth: int = 2) -> tuple[Frame, ...]:
     """Up to MAX_FRAMES (file, line, function) of the nearest frames outside the client."""
     frames: list[Frame] = []
     frame = sys._getframe(depth)
-    walked = 0
-    while frame is not None and walked < _MAX_WALK and len(frames) < MAX_FRAMES:
+    known = _internal.get  # inline cache lookup: no call per frame once a code is seen
+    for _ in range(_MAX_WALK):
         code = frame.f_code
-        if not _is_internal(code):
+        internal = known(code)
+        if internal is None:
+            internal = _is_internal(code)
+        if not internal:
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
-        frame = frame.f_back  # type: ignore[assignment]
-        walked += 1
+            if len(frames) == MAX_FRAMES:
+                break
+        back = frame.f_back
+        if back is None:
+            break
+        frame = back
     return tuple(frames)

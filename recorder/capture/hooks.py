@@ -11,6 +11,7 @@ site and references to bytes the client already has; nothing is parsed or copied
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,11 @@ from typing import TYPE_CHECKING, Any
 from recorder.capture import messages as m
 from recorder.capture.callsite import call_site
 from recorder.capture.routes import is_watch_url
+
+# The reconcile span a call belongs to (0: none), set by ``Recorder.reconcile``.
+current_span: contextvars.ContextVar[int] = contextvars.ContextVar("kreplay_span", default=0)
+# call_site, CallCapture.__init__, RecordedCallApi.__call__: the client's frame is next.
+_SITE_DEPTH = 3
 
 if TYPE_CHECKING:
     from recorder.capture.recorder import Recorder
@@ -61,25 +67,49 @@ class RecordedCallApi:
         _request_timeout: Any = None,
     ) -> Any:
         recorder = self.recorder
-        if not recorder.enabled:
-            return self.original(method, url, header_params, body, post_params, _request_timeout)
-        recorder.guarded(finish_unread_body)
-        call = recorder.begin_call(method, url, header_params, body)
+        call = None
+        if recorder.enabled:
+            try:
+                if _unread.tap is not None:
+                    finish_unread_body()
+                call = CallCapture(recorder, method, url, header_params, body)
+            except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
+                recorder.count_error(error)
         timeout = _request_timeout
         try:
             response = self.original(method, url, header_params, body, post_params, timeout)
         except BaseException as error:
-            recorder.guarded(call.failed, error)
+            if call is not None:
+                recorder.guarded(call.failed, error)
             raise
-        recorder.guarded(call.responded, response)
+        if call is not None:
+            try:
+                call.responded(response)
+            except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
+                recorder.count_error(error)
         return response
 
 
 class CallCapture:
-    """One call in flight: what we know before the response, then the response tap."""
+    """One call in flight: what we know before the response, then a tap on its body.
 
-    __slots__ = ("headers", "method", "recorder", "request", "site", "span", "start_ns",
-                 "start_perf", "thread", "url")  # fmt: skip
+    The tap collects the body as the caller reads it and emits the call once, at EOF or
+    close. One object per call (no separate tap), slots only: few allocations.
+    """
+
+    __slots__ = ("_close", "_read", "_release", "chunks", "done", "headers", "method", "raw",
+                 "reading", "reason", "recorder", "request", "site", "size", "span", "start_ns",
+                 "start_perf", "status", "thread", "url")  # fmt: skip
+    # Set when a body tap is installed (``responded``):
+    raw: Any
+    status: int
+    reason: str
+    chunks: list[bytes]
+    size: int
+    reading: bool
+    _read: Callable[..., Any]
+    _release: Callable[[], Any]
+    _close: Callable[[], Any]
 
     def __init__(self, recorder: Recorder, method: str, url: str, headers: Any, body: Any) -> None:
         self.recorder = recorder
@@ -89,14 +119,15 @@ class CallCapture:
         self.url = url
         self.headers = headers  # only Content-Type is ever read, after the client settled it
         self.request = body
-        self.site = call_site()
+        self.site = call_site(_SITE_DEPTH)
         self.thread = thread_label()
-        self.span = recorder.current_span()
+        self.span = current_span.get()
+        self.done = False
 
     def message(self, status: int, reason: str, data: bytes | None, exc: Any = None) -> m.Message:
         duration_us = (time.perf_counter_ns() - self.start_perf) // 1000
         headers = self.headers
-        content_type = headers.get("Content-Type", "") if isinstance(headers, dict) else ""
+        content_type = headers.get("Content-Type", "") if type(headers) is dict else ""
         return (m.CALL, self.start_ns, duration_us, self.method, self.url, content_type,
                 self.request, status, reason, data, type(exc).__name__ if exc else "",
                 describe_error(exc) if exc else "", self.thread, self.site, self.span)  # fmt: skip
@@ -107,20 +138,72 @@ class CallCapture:
     def responded(self, response: Any) -> None:
         raw = getattr(response, "response", None)
         status = getattr(response, "status", 0)
-        if raw is None or not hasattr(raw, "read") or not isinstance(status, int):
-            self.recorder.emit(self.message(status if isinstance(status, int) else 0, "", None), 0)
+        if raw is None or not hasattr(raw, "read") or type(status) is not int:
+            self.recorder.emit(self.message(status if type(status) is int else 0, "", None), 0)
             return
-        reason = str(getattr(response, "reason", "") or "")
         if 200 <= status <= 299 and self.method == "GET" and is_watch_url(self.url):
             WatchTap(self, raw).install()
-        else:
-            tap = BodyTap(self, raw, status, reason)
-            tap.install()
-            _unread.tap = tap
+            return
+        self.raw = raw
+        self.status = status
+        reason = getattr(response, "reason", "")
+        self.reason = reason if type(reason) is str else str(reason or "")
+        self.chunks = []
+        self.size = 0
+        self.reading = False  # urllib3 releases the connection from inside read()
+        self._read = raw.read
+        self._release = raw.release_conn
+        self._close = raw.close
+        raw.read = self.read
+        raw.release_conn = self.release_conn
+        raw.close = self.close
+        _unread.tap = self
+
+    # -- the body tap: these replace the urllib3 response's own methods ------------------
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        self.reading = True
+        try:
+            data = self._read(amt, *args, **kwargs)
+        finally:
+            self.reading = False
+        try:
+            if type(data) is bytes and data and not self.done:
+                self.size += len(data)
+                if self.size <= self.recorder.max_object_bytes:
+                    self.chunks.append(data)
+            if amt is None or not data:
+                self.finish()
+        except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
+            self.recorder.count_error(error)
+        return data
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        chunks = self.chunks
+        whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if self.size > self.recorder.max_object_bytes:
+            whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
+        body = whole or None  # an unread or empty body is no body, not an empty document
+        self.recorder.emit(self.message(self.status, self.reason, body), len(whole))
+        _uninstall(self.raw, _BODY_METHODS)
+        if _unread.tap is self:
+            _unread.tap = None
+
+    def release_conn(self) -> Any:
+        if not self.reading:
+            self.recorder.guarded(self.finish)
+        return self._release()
+
+    def close(self) -> Any:
+        if not self.reading:
+            self.recorder.guarded(self.finish)
+        return self._close()
 
 
 class _UnreadBody(threading.local):
-    tap: BodyTap | None = None
+    tap: CallCapture | None = None
 
 
 # The last body tap of each thread: with ``_preload_content=False`` the caller may never
@@ -146,68 +229,6 @@ def _uninstall(raw: Any, names: tuple[str, ...]) -> None:
     if isinstance(attributes, dict):
         for name in names:
             attributes.pop(name, None)
-
-
-class BodyTap:
-    """Collects the body as the caller reads it; emits the call once, at EOF or close."""
-
-    def __init__(self, call: CallCapture, raw: Any, status: int, reason: str) -> None:
-        self.call = call
-        self.raw = raw
-        self.status = status
-        self.reason = reason
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.done = False
-        self.reading = False  # urllib3 releases the connection from inside read()
-        self._read = raw.read
-        self._release = raw.release_conn
-        self._close = raw.close
-
-    def install(self) -> None:
-        self.raw.read = self.read
-        self.raw.release_conn = self.release_conn
-        self.raw.close = self.close
-
-    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
-        self.reading = True
-        try:
-            data = self._read(amt, *args, **kwargs)
-        finally:
-            self.reading = False
-        self.call.recorder.guarded(self._collect, data, amt is None or not data)
-        return data
-
-    def _collect(self, data: Any, finished: bool) -> None:
-        if isinstance(data, bytes) and data and not self.done:
-            self.size += len(data)
-            if self.size <= self.call.recorder.max_object_bytes:
-                self.chunks.append(data)
-        if finished:
-            self.finish()
-
-    def finish(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        whole = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
-        if self.size > self.call.recorder.max_object_bytes:
-            whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
-        body = whole or None  # an unread or empty body is no body, not an empty document
-        self.call.recorder.emit(self.call.message(self.status, self.reason, body), len(whole))
-        _uninstall(self.raw, _BODY_METHODS)
-        if _unread.tap is self:
-            _unread.tap = None
-
-    def release_conn(self) -> Any:
-        if not self.reading:
-            self.call.recorder.guarded(self.finish)
-        return self._release()
-
-    def close(self) -> Any:
-        if not self.reading:
-            self.call.recorder.guarded(self.finish)
-        return self._close()
 
 
 class WatchTap:
@@ -249,17 +270,30 @@ class WatchTap:
         return data
 
     def read_chunked(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        # The hot loop of a watch: one clock and one bounded append per chunk, inline.
+        # The hot loop of a watch: one clock and one deque append per chunk, with
+        # ``Pipeline.put``'s bounds checked inline (a call per event costs as much again).
         recorder = self.call.recorder
-        enqueue = recorder.enqueue
+        pipeline = recorder.pipeline
+        queue, append, max_items, max_bytes = (
+            pipeline.queue,
+            pipeline.queue.append,
+            pipeline.max_items,
+            pipeline.max_bytes,
+        )
         clock = time.time_ns
         tag, stream_id = m.WATCH_CHUNK, self.stream_id
         for chunk in self._read_chunked(*args, **kwargs):
             if recorder.enabled and type(chunk) is bytes and chunk:
-                try:
-                    enqueue((tag, stream_id, clock(), chunk), len(chunk))
-                except Exception as error:  # noqa: BLE001 - never into the operator
-                    recorder.count_error(error)
+                size = len(chunk)
+                if (
+                    len(queue) < max_items
+                    and pipeline.bytes_queued - pipeline.bytes_taken + size <= max_bytes
+                    and not pipeline.closing
+                ):
+                    append((tag, stream_id, clock(), chunk))
+                    pipeline.bytes_queued += size
+                else:
+                    recorder.guarded(pipeline.count_drop)
             yield chunk
         recorder.guarded(self._end)
 

@@ -33,8 +33,8 @@ from typing import Any
 import recorder as recorder_package
 from recorder.capture import messages as m
 from recorder.capture.hooks import (
-    CallCapture,
     RecordedCallApi,
+    current_span,
     describe_error,
     finish_unread_body,
     thread_label,
@@ -44,7 +44,6 @@ from recorder.capture.redact import parse_paths
 from recorder.errors import InvalidInputError
 from recorder.storage.writer import DEFAULT_MAX_OBJECT_BYTES, DEFAULT_MAX_OPS
 
-_current_span: contextvars.ContextVar[int] = contextvars.ContextVar("kreplay_span", default=0)
 _MAX_ID_LENGTH = 256
 
 
@@ -174,14 +173,16 @@ class Recorder:
         self.close()
 
     # -- used by the hooks, on operator threads -----------------------------------------
-    def begin_call(self, method: str, url: str, headers: Any, body: Any) -> CallCapture:
-        return CallCapture(self, method, url, headers, body)
+    @property
+    def pipeline(self) -> Pipeline:
+        """The bounded hand-off to the writer process (the watch loop appends to it inline)."""
+        return self._pipeline
 
     def emit(self, message: m.Message, size: int) -> None:
         self._pipeline.put(message, size)
 
     def current_span(self) -> int:
-        return _current_span.get()
+        return current_span.get()
 
     def new_stream_id(self) -> int:
         return next(self._stream_ids)
@@ -211,7 +212,7 @@ class ReconcileScope:
         recorder = self.recorder
         if recorder.enabled:
             self.token = next(recorder._span_tokens)
-            self._reset = _current_span.set(self.token)
+            self._reset = current_span.set(self.token)
             start = (m.SPAN_START, self.token, *self.fields, thread_label(), time.time_ns())
             recorder.guarded(recorder.emit, start, 0)
         return self
@@ -223,7 +224,7 @@ class ReconcileScope:
         tb: TracebackType | None,
     ) -> None:
         if self._reset is not None:
-            _current_span.reset(self._reset)
+            current_span.reset(self._reset)
             error = describe_error(exc) if exc is not None else ""
             end = (m.SPAN_END, self.token, time.time_ns(), error)
             self.recorder.guarded(self.recorder.emit, end, 0)

@@ -23,6 +23,7 @@ from recorder.storage import open_recording
 from tests.recorder.helpers import read_ops
 
 client: Any = kubernetes.client
+watch: Any = kubernetes.watch
 SCRIPT = str(Path(__file__).with_name("operator_script.py"))
 ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -63,6 +64,45 @@ def test_a_full_queue_drops_and_counts_without_blocking(
     assert stats["dropped"] == 5
     (session,) = open_recording(db).sessions()
     assert session.dropped_ops == 5 and session.op_count == 0
+
+
+def test_a_full_queue_drops_watch_events_and_the_stream_is_unchanged(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    setup = client.CoreV1Api(client.ApiClient(configuration))
+    start = setup.list_namespaced_config_map("default").metadata.resource_version
+    for index in range(3):
+        setup.create_namespaced_config_map("default", cm(f"w{index}"))
+    recorder: Recorder = make_recorder(queue_max_bytes=1)
+    recorded = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    streams = []
+    for api in (setup, recorded):
+        watcher, seen = watch.Watch(), []
+        for event in watcher.stream(api.list_namespaced_config_map, "default",
+                                    resource_version=start, timeout_seconds=30,
+                                    deserialize=False):  # fmt: skip
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            if len(seen) == 3:
+                watcher.stop()
+        streams.append(seen)
+    stats = recorder.close()
+    assert streams[0] == streams[1] and len(streams[1]) == 3
+    assert stats["dropped"] >= 1 and stats["failures"] == 0
+    (session,) = open_recording(db).sessions()
+    assert session.op_count == 0 and session.dropped_ops == stats["dropped"]
+
+
+def test_the_byte_bound_frees_up_as_the_writer_takes_messages(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    recorder: Recorder = make_recorder(queue_max_bytes=4096)
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    core.create_namespaced_config_map("default", cm("a"))
+    for _ in range(20):  # together far over the bound, each alone well under it
+        assert core.read_namespaced_config_map("a", "default").metadata.name == "a"
+        recorder.flush()
+    stats = recorder.close()
+    assert (stats["dropped"], stats["written"]) == (0, 21)
 
 
 def test_an_unusable_file_never_breaks_the_operator(
