@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kreplay_dap.analysis.bodies import BodyCache, changed_paths
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
-from kreplay_dap.analysis.world import Key, World, is_error, key_text, trim_oldest
+from kreplay_dap.analysis.world import Key, World, key_text, trim_oldest
 from recorder.storage.model import Operation
 
 MAX_FIELDS_PER_OBJECT = 256
@@ -63,9 +63,8 @@ class FightDetector:
         self.objects: dict[Key, _ObjectFights] = {}
         self.last_writers: dict[tuple[str, str, str, str], tuple[str, int | None]] = {}
 
-    def observe(self, op: Operation, key: Key) -> None:
-        if op.verb not in {"update", "patch"} or is_error(op):
-            return
+    def wrote(self, op: Operation, key: Key) -> None:
+        """A successful update or patch (the caller checked)."""
         # Status-subresource writes and main-resource writes touch disjoint fields, so only
         # a switch of writer within one lane can be a fight (and is worth decoding).
         lane = (*key, "status" if op.subresource == "status" else "")

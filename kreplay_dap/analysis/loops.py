@@ -33,6 +33,7 @@ MIN_NOOP_WRITES = 3
 SWEEP_OBJECTS = 3
 MAX_REQUEUE_CANDIDATES = 2000
 NOOP_SAMPLE = 32
+_CHANGES = frozenset({"create", "update", "patch", "delete"})
 
 
 class _Track:
@@ -83,13 +84,8 @@ class Reads:
         self.by_span: dict[int, set[Key]] = {}
         self.by_actor: dict[str, deque[tuple[int, Key]]] = {}
 
-    def note(self, op: Operation, key: Key) -> None:
-        if op.verb == "get" and op.name:
-            read = key
-        elif op.verb == "list":
-            read = collection_keys(op.kind, op.namespace)[0]
-        else:
-            return
+    def note(self, op: Operation, read: Key) -> None:
+        """``op`` read ``read``: an object (a get) or a collection (a list)."""
         if op.span_id is not None:
             reads = self.by_span.get(op.span_id)
             if reads is None:
@@ -99,7 +95,9 @@ class Reads:
             if len(self.by_span) > MAX_OPEN_SPANS + SPAN_TRIM_SLACK:
                 trim_oldest(self.by_span, MAX_OPEN_SPANS)
         else:
-            recent = self.by_actor.setdefault(op.actor, deque(maxlen=MAX_ACTOR_READS))
+            recent = self.by_actor.get(op.actor)
+            if recent is None:
+                recent = self.by_actor[op.actor] = deque(maxlen=MAX_ACTOR_READS)
             recent.append((op.seq, read))
             if len(self.by_actor) > MAX_OPEN_SPANS:
                 trim_oldest(self.by_actor, MAX_OPEN_SPANS)
@@ -129,18 +127,24 @@ class LoopDetector:
         self.requeues: list[Finding] = []
 
     def observe(self, op: Operation, key: Key) -> None:
-        verb = op.verb
-        if verb == "watch" or not op.kind:
+        if op.verb == "watch" or not op.kind:
             return
         if is_error(op):
             self._track(op.actor, key).last_error_seq = op.seq
             return
+        self.succeeded(op, key)
+
+    def succeeded(self, op: Operation, key: Key) -> None:
+        """A successful operation other than a watch event (the caller checked both)."""
+        verb = op.verb
         # A track only where a cycle can happen: lists are inputs, never cycles.
-        if verb in {"get", "list"}:
-            self.reads.note(op, key)
-            if verb == "get" and op.name:
+        if verb == "get":
+            if key[2]:
+                self.reads.note(op, key)
                 self._read_cycle(op, key, self._track(op.actor, key))
-        elif verb in {"create", "update", "patch", "delete"}:
+        elif verb == "list":
+            self.reads.note(op, collection_keys(key[0], key[1])[0])
+        elif verb in _CHANGES:
             self._write_cycle(op, key, self._track(op.actor, key))
 
     def _track(self, actor: str, key: Key) -> _Track:

@@ -19,7 +19,6 @@ from kreplay_dap.analysis.world import (
     UNRECORDED,
     Key,
     World,
-    is_error,
     key_text,
     rv_number,
     trim_oldest,
@@ -62,18 +61,20 @@ class RaceDetector:
         self.races: dict[tuple[str, str, Key], _Race] = {}
         self.lane_changes: dict[tuple[str, str, str, str], dict[str, int]] = {}
 
-    def observe(self, op: Operation, key: Key) -> None:
-        if is_error(op) or not op.name:
-            return
-        if op.verb == "get" or (op.verb == "watch" and (op.actor, key) not in self.seen):
+    def succeeded(self, op: Operation, key: Key) -> None:
+        """A successful get, watch event, update or patch of a named object (checked)."""
+        verb = op.verb
+        if verb == "get" or (verb == "watch" and (op.actor, key) not in self.seen):
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
             self._saw(op, key)
-        elif op.verb in {"update", "patch"}:
+        elif verb != "watch":
             lane = (*key, "status" if op.subresource == "status" else "")
             self._wrote(op, key, lane)
             # The actor knows what it wrote: its next write starts from this version.
             self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, None)
-            changes = self.lane_changes.setdefault(lane, {})
+            changes = self.lane_changes.get(lane)
+            if changes is None:
+                changes = self.lane_changes[lane] = {}
             changes.pop(op.actor, None)
             changes[op.actor] = op.seq
             if len(changes) > MAX_ACTORS:
@@ -83,9 +84,10 @@ class RaceDetector:
 
     def _saw(self, op: Operation, key: Key) -> None:
         stale_of = None
-        state = self.world.track(key)
-        number = rv_number(op.resource_version)
-        if state is not None and number is not None:
+        state = self.world.objects.get(key)
+        rv = op.resource_version
+        # The same version as the latest one (the common case) is never stale.
+        if state is not None and rv != state.latest_rv and rv.isdigit():
             latest = rv_number(state.latest_rv)
             writer = state.rv_writers.get(state.latest_rv)
             # Stale only if the newer write had completed before this read started
@@ -93,26 +95,23 @@ class RaceDetector:
             completed = state.last_write_end_ns <= op.ts_ns
             if (
                 latest is not None
-                and number < latest
+                and int(rv) < latest
                 and writer not in {None, op.actor}
                 and completed
             ):
                 stale_of = state.last_write_seq
-        self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, stale_of)
+        self.seen[(op.actor, key)] = _Seen(op.seq, rv, op.response_ref, stale_of)
         if len(self.seen) > self.limit:
             trim_oldest(self.seen, self.limit)
 
     def _wrote(self, op: Operation, key: Key, lane: tuple[str, str, str, str]) -> None:
         seen = self.seen.get((op.actor, key))
-        state = self.world.track(key)
+        state = self.world.objects.get(key)
         if seen is None or state is None:
             return
         # Only a change in the same lane (status subresource or main resource) can be
         # reverted by this write; changes by unrecorded writers count in both lanes.
-        changes = dict(self.lane_changes.get(lane, {}))
-        if UNRECORDED in state.changes:
-            changes[UNRECORDED] = state.changes[UNRECORDED]
-        other = [seq for who, seq in changes.items() if who != op.actor and seq > seen.seq]
+        other = _changes_since(self.lane_changes.get(lane, {}), state.changes, op.actor, seen.seq)
         if not other and seen.stale_of is None:
             return
         reverted = self._reverted(seen.ref, state.state_ref, op)
@@ -176,3 +175,21 @@ class RaceDetector:
                 )
             )  # fmt: skip
         return findings
+
+
+def _changes_since(
+    lane: dict[str, int], object_changes: dict[str, int], actor: str, since: int
+) -> list[int]:
+    """Seqs of the lane's changes by others after ``since``, in the lane's order, with the
+    object's unrecorded change (seen through reads, lane unknown) in place of the lane's."""
+    unrecorded = object_changes.get(UNRECORDED)
+    other = []
+    for who, seq in lane.items():
+        if who == UNRECORDED and unrecorded is not None:
+            seq = unrecorded  # noqa: PLW2901
+        if who != actor and seq > since:
+            other.append(seq)
+    missing = UNRECORDED not in lane and actor != UNRECORDED
+    if missing and unrecorded is not None and unrecorded > since:
+        other.append(unrecorded)
+    return other

@@ -7,12 +7,15 @@ oldest are forgotten first and counted in ``evicted``.
 
 from __future__ import annotations
 
+import itertools
 from typing import TypeVar
 
 from recorder.storage.model import Operation
 
 Key = tuple[str, str, str]
 UNRECORDED = "<unrecorded>"
+_CHANGES = frozenset({"create", "update", "patch", "delete"})
+_READS = frozenset({"get", "watch"})
 ALL = "*"
 MAX_ACTORS_PER_OBJECT = 16
 MAX_RVS_PER_OBJECT = 32
@@ -63,11 +66,12 @@ def error_code(op: Operation) -> int:
 
 def trim_oldest(table: dict[K, V], limit: int) -> list[V]:
     """Drop the oldest entries beyond ``limit``; returns them so callers can finish them."""
-    dropped: list[V] = []
-    for _ in range(max(0, len(table) - limit)):
-        oldest = next(iter(table))
-        dropped.append(table.pop(oldest))
-    return dropped
+    excess = len(table) - limit
+    if excess <= 0:
+        return []
+    # One walk from the front: next(iter()) after each pop re-walks the freed slots.
+    oldest = list(itertools.islice(table, excess))
+    return [table.pop(key) for key in oldest]
 
 
 # A change seen through a read or watch event before the write that made it was recorded
@@ -123,18 +127,12 @@ class World:
                 return True
         return False
 
-    def prepare(self, op: Operation, key: Key) -> None:
-        """Before the detectors see a write: its own earlier-recorded echo is not a change."""
-        track = self.objects.get(key)
-        if track is not None and op.verb in {"create", "update", "patch"} and not is_error(op):
-            self._forget_echo(track, op.resource_version)
-
-    def observe(self, op: Operation, key: Key) -> None:
-        if is_error(op) or not op.kind:
-            return
-        if op.verb in {"create", "update", "patch", "delete"}:
+    def succeeded(self, op: Operation, key: Key) -> None:
+        """A successful operation on an object of some kind (the caller checked both)."""
+        verb = op.verb
+        if verb in _CHANGES:
             self._write(op, key)
-        elif op.verb in {"get", "watch"} and op.name:
+        elif verb in _READS and key[2]:
             self._read(op, key)
 
     def _ensure(self, key: Key) -> ObjectTrack:
@@ -147,18 +145,22 @@ class World:
         return track
 
     def _changed(self, track: ObjectTrack, key: Key, who: str, seq: int) -> None:
-        track.changes.pop(who, None)
-        track.changes[who] = seq
-        if len(track.changes) > MAX_ACTORS_PER_OBJECT:
-            trim_oldest(track.changes, MAX_ACTORS_PER_OBJECT)
+        changes = track.changes
+        changes.pop(who, None)
+        changes[who] = seq
+        if len(changes) > MAX_ACTORS_PER_OBJECT:
+            trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
+        collections = self.collections
         for collection in collection_keys(key[0], key[1]):
-            changes = self.collections.setdefault(collection, {})
-            changes.pop(who, None)
-            changes[who] = seq
-            if len(changes) > MAX_ACTORS_PER_OBJECT:
-                trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
-        if len(self.collections) > self.max_objects:
-            trim_oldest(self.collections, self.max_objects)
+            table = collections.get(collection)
+            if table is None:
+                table = collections[collection] = {}
+            table.pop(who, None)
+            table[who] = seq
+            if len(table) > MAX_ACTORS_PER_OBJECT:
+                trim_oldest(table, MAX_ACTORS_PER_OBJECT)
+        if len(collections) > self.max_objects:
+            trim_oldest(collections, self.max_objects)
 
     def _write(self, op: Operation, key: Key) -> None:
         track = self._ensure(key)
@@ -196,7 +198,7 @@ class World:
         track.echo = (rv, op.seq, previous, before)
         self._changed(track, key, UNRECORDED, op.seq)
 
-    def _forget_echo(self, track: ObjectTrack, rv: str) -> None:
+    def forget_echo(self, track: ObjectTrack, rv: str) -> None:
         """The write that produced the last unrecorded change: it was nobody else's change."""
         echo, track.echo = track.echo, None
         if echo is None or not rv or echo[0] != rv:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 from pathlib import Path
 
+import pytest
+
 from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.bodies import flatten
+from kreplay_dap.analysis.engine import PASS_GC_THRESHOLD
+from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 from tests.analysis.builders import (
     gadget,
@@ -120,6 +125,34 @@ def test_progress_is_reported_and_cancel_stops_early(tmp_path: Path) -> None:
     assert calls[-1] == (full.total_operations, full.total_operations)
     assert len(calls) >= full.total_operations // 100
     assert partial.cancelled and partial.total_operations == 100
+
+
+def test_a_pass_collects_less_often_and_restores_the_gc_even_when_it_fails(
+    tmp_path: Path,
+) -> None:
+    sim = new_sim()
+    resync(sim, "gadget-controller", [gadget(sim, f"g{index}") for index in range(20)], 30.0, 5)
+    recording = open_recording(str(save(sim, tmp_path / "gc.db")))
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+
+    def look(done: int, total: int) -> None:
+        during.append(gc.get_threshold())
+
+    def refuse(done: int, total: int) -> None:
+        raise InvalidInputError(f"stop at {done} of {total}")
+
+    try:
+        analyze(recording, "s1", AnalysisOptions(progress=look, progress_every=10))
+        after_pass = gc.get_threshold()
+        with pytest.raises(InvalidInputError):
+            analyze(recording, "s1", AnalysisOptions(progress=refuse, progress_every=10))
+    finally:
+        recording.close()
+    assert during and all(t[0] == max(before[0], PASS_GC_THRESHOLD) for t in during)
+    assert all(t[1:] == before[1:] for t in during)
+    assert after_pass == before
+    assert gc.get_threshold() == before
 
 
 def test_report_iterates_its_findings_and_keeps_the_go_json_keys(tmp_path: Path) -> None:
