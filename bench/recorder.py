@@ -1,14 +1,17 @@
 """Recorder overhead benchmark: the operator's view, with and without recording.
 
-Against a local API server in this process, in interleaved rounds (plain, recorded,
-vcrpy, naive, plain, recorded, ...), it prints:
+Against a local API server in this process, in interleaved rounds (plain and recorded
+back to back, their order alternating between rounds, then naive and vcrpy), it prints:
 
 * per-call latency of ``read_namespaced_pod`` and ``patch_namespaced_pod``, median and p99:
   plain client, kreplay ``Recorder``, vcrpy in record mode, and a naive recorder that
   inserts and commits one SQLite row per call on the caller's thread (synchronous=FULL);
-* watch events/s, plain and recorded, for typed streams and ``deserialize=False``.
+* watch events/s, plain and recorded, for typed streams and ``deserialize=False``;
+* the CPU time of the caller's thread per call or event, plain and recorded, and the
+  recorder's own CPU: its sender thread (in this process) and its writer process.
 
-Ratios are against the plain client measured in the same rounds.
+Ratios are against the plain client measured in the same rounds; the paired ratio (the
+median of per-round ratios, with their IQR) is the one to trust on a loaded machine.
 Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N]`` (as a module:
 run as a script, this file would shadow the ``recorder`` package).
 """
@@ -171,10 +174,49 @@ def p99(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.99) - 1]
 
 
+class Results:
+    """Samples per operation and mode, and the caller thread's CPU per operation."""
+
+    def __init__(self) -> None:
+        self.latencies: dict[str, dict[str, list[float]]] = {}
+        self.rates: dict[str, list[float]] = {}
+        self.cpu_us: dict[str, list[float]] = {}  # "read plain" -> per-round us per call
+
+    def add_calls(self, mode: str, samples: dict[str, list[float]], cpu_s: float) -> None:
+        for op, values in samples.items():
+            self.latencies.setdefault(op, {}).setdefault(mode, []).extend(values)
+        calls = sum(len(values) for values in samples.values())
+        self.cpu_us.setdefault(f"calls {mode}", []).append(cpu_s / calls * 1e6)
+
+    def add_watch(self, label: str, mode: str, rate: float, events: int, cpu_s: float) -> None:
+        self.rates.setdefault(f"{label} {mode}", []).append(rate)
+        self.cpu_us.setdefault(f"{label} {mode}", []).append(cpu_s / events * 1e6)
+
+
+def sender_thread_cpu() -> float:
+    """CPU seconds of the recorder's sender thread (it shares this process's GIL)."""
+    for thread in threading.enumerate():
+        if thread.name == "kreplay-recorder" and thread.ident is not None:
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return 0.0
+
+
+def measured_calls(results: Results, mode: str, api: Any, calls: int) -> None:
+    start = time.thread_time()
+    samples = call_round(api, calls)
+    results.add_calls(mode, samples, time.thread_time() - start)
+
+
+def measured_watch(results: Results, mode: str, api: Any, events: int, deserialize: bool) -> None:
+    label = "typed" if deserialize else "raw"
+    start = time.thread_time()
+    rate = watch_rate(api, events, deserialize)
+    results.add_watch(label, mode, rate, events, time.thread_time() - start)
+
+
 def run(rounds: int, calls: int, events: int, typed_events: int) -> None:
     workdir = tempfile.mkdtemp(prefix="kreplay-bench-")
-    latencies: dict[str, dict[str, list[float]]] = {}
-    rates: dict[str, list[float]] = {}
+    results = Results()
     with local_server(events) as url:
         configuration = client.Configuration(host=url)
         recorder = Recorder(os.path.join(workdir, "rec.db"), "bench", queue_max_items=200_000,
@@ -186,64 +228,92 @@ def run(rounds: int, calls: int, events: int, typed_events: int) -> None:
         vcr_recorder = vcr.VCR(record_mode="all")
         for api in (plain, recorded, naive):
             call_round(api, 50)  # warm connections and caches
+        recorder.flush(120)
+        sender_start, recorded_events = sender_thread_cpu(), 0
         for index in range(rounds):
-            for mode, api in (("plain", plain), ("kreplay", recorded), ("naive", naive)):
-                for op, samples in call_round(api, calls).items():
-                    latencies.setdefault(op, {}).setdefault(mode, []).extend(samples)
+            # Plain and recorded back to back, in alternating order, so neither always
+            # runs first; the writer drains outside the timed parts before anything else.
+            pair = (("plain", plain), ("kreplay", recorded))
+            for mode, api in pair if index % 2 == 0 else pair[::-1]:
+                measured_calls(results, mode, api, calls)
+            recorder.flush(120)
+            recorded_events += 2 * calls
+            measured_calls(results, "naive", naive, calls)
             cassette = os.path.join(workdir, f"cassette-{index}.yaml")
             with vcr_recorder.use_cassette(cassette):
                 vcr_api = client.CoreV1Api(client.ApiClient(configuration))
-                for op, samples in call_round(vcr_api, calls).items():
-                    latencies[op].setdefault("vcrpy", []).extend(samples)
+                results.add_calls("vcrpy", call_round(vcr_api, calls), 0.0)
             for deserialize, count in ((False, events), (True, typed_events)):
-                label = "raw" if not deserialize else "typed"
                 _Handler.watch_bytes = watch_body(count)
-                rates.setdefault(f"{label} plain", []).append(watch_rate(plain, count, deserialize))
-                rates.setdefault(f"{label} kreplay", []).append(
-                    watch_rate(recorded, count, deserialize)
-                )
-                recorder.flush(120)  # drain between rounds, outside the timed part
+                for mode, api in pair if index % 2 == 0 else pair[::-1]:
+                    measured_watch(results, mode, api, count, deserialize)
+                    recorder.flush(120)
+                recorded_events += count
+        sender_cpu = sender_thread_cpu() - sender_start
         stats = recorder.close(120)
         naive_conn.close()
-    report(latencies, rates, stats, rounds, calls)
+    writer_cpu = sum(os.times()[2:4])  # the writer process, reaped by close()
+    report(results, stats, rounds, calls)
+    print(f"operator side, sender thread: {sender_cpu / recorded_events * 1e6:.2f} us CPU"
+          f" per recorded call or event ({recorded_events} in all)")  # fmt: skip
+    print(f"writer process (other core, SCHED_IDLE): {writer_cpu / recorded_events * 1e6:.1f}"
+          " us CPU per recorded call or event")  # fmt: skip
 
 
-def paired_ratio(base: list[float], other: list[float], per_round: int) -> float:
-    """The median of per-round ratios, each round's medians measured back to back."""
-    ratios = [
+def per_round_ratios(base: list[float], other: list[float], per_round: int) -> list[float]:
+    """Each round's median ratio, the two medians measured back to back."""
+    return [
         statistics.median(other[start : start + per_round])
         / statistics.median(base[start : start + per_round])
         for start in range(0, min(len(base), len(other)), per_round)
     ]
-    return statistics.median(ratios)
 
 
-def report(latencies: dict[str, dict[str, list[float]]], rates: dict[str, list[float]],
-           stats: dict[str, Any], rounds: int, calls: int) -> None:  # fmt: skip
+def paired(ratios: list[float]) -> str:
+    """The median of per-round ratios, and the middle half of them (robust to load drift)."""
+    if len(ratios) < 4:
+        return f"paired {statistics.median(ratios):5.3f}"
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"paired {statistics.median(ratios):5.3f} [IQR {low:5.3f}-{high:5.3f}]"
+
+
+def report(results: Results, stats: dict[str, Any], rounds: int, calls: int) -> None:
     print(f"per-call latency, {rounds} interleaved rounds x {calls} calls (microseconds)")
-    print("  (paired: median over rounds of each round's median ratio; robust to load drift)")
-    for op, modes in latencies.items():
+    print("  (paired: median over rounds of each round's median ratio, and the IQR of those)")
+    for op, modes in results.latencies.items():
         base = statistics.median(modes["plain"])
         for mode, samples in modes.items():
             median = statistics.median(samples)
-            paired = paired_ratio(modes["plain"], samples, calls)
+            ratios = per_round_ratios(modes["plain"], samples, calls)
             print(f"  {op:6} {mode:8} median {median:8.1f}  p99 {p99(samples):8.1f}"
-                  f"  median ratio vs plain {median / base:5.3f}"
-                  f"  paired {paired:5.3f}")  # fmt: skip
+                  f"  median ratio vs plain {median / base:5.3f}  {paired(ratios)}")  # fmt: skip
     print("watch throughput (events/s, median of rounds)")
     for label in ("raw", "typed"):
-        plain = statistics.median(rates[f"{label} plain"])
-        recorded = statistics.median(rates[f"{label} kreplay"])
-        paired = paired_ratio(rates[f"{label} plain"], rates[f"{label} kreplay"], 1)
+        plain = statistics.median(results.rates[f"{label} plain"])
+        recorded = statistics.median(results.rates[f"{label} kreplay"])
+        ratios = per_round_ratios(results.rates[f"{label} plain"],
+                                  results.rates[f"{label} kreplay"], 1)  # fmt: skip
         print(f"  {label:5} plain {plain:9.0f}  kreplay {recorded:9.0f}"
-              f"  ratio {recorded / plain:5.3f}  paired {paired:5.3f}")  # fmt: skip
+              f"  ratio {recorded / plain:5.3f}  {paired(ratios)}")  # fmt: skip
+    print("caller thread CPU (us per call or event, median of rounds; server runs elsewhere)")
+    for label in ("calls", "raw", "typed"):
+        plain = statistics.median(results.cpu_us[f"{label} plain"])
+        recorded = statistics.median(results.cpu_us[f"{label} kreplay"])
+        extra = statistics.median(
+            recorded_cpu - plain_cpu
+            for plain_cpu, recorded_cpu in zip(
+                results.cpu_us[f"{label} plain"], results.cpu_us[f"{label} kreplay"], strict=True
+            )
+        )
+        print(f"  {label:5} plain {plain:8.2f}  kreplay {recorded:8.2f}"
+              f"  paired extra {extra:+6.2f}")  # fmt: skip
     print(f"recorder stats: {stats}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--typed-events", type=int, default=2_000)
     args = parser.parse_args()
