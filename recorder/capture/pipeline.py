@@ -62,14 +62,20 @@ def _widen_pipe(proc: subprocess.Popen[bytes]) -> int:
         return 0
 
 
-def _after(views: list[memoryview], written: int) -> list[memoryview]:
-    """What is left of ``views`` once ``written`` bytes went out."""
-    left = list(views)
-    while left and written >= len(left[0]):
-        written -= len(left.pop(0))
-    if left and written:
-        left[0] = left[0][written:]
-    return left
+_IOV_MAX = 1024  # the smallest IOV_MAX of the platforms we run on (Linux: 1024)
+
+
+def _advance(parts: list[Any], start: int, written: int) -> int:
+    """After ``written`` bytes of ``parts[start:]`` went out: the first unwritten part.
+
+    A part written only in part is replaced by a view of its rest.
+    """
+    while start < len(parts) and written >= len(parts[start]):
+        written -= len(parts[start])
+        start += 1
+    if written:
+        parts[start] = memoryview(parts[start])[written:]
+    return start
 
 
 class Pipeline:
@@ -171,7 +177,7 @@ class Pipeline:
                 self.dropped += sum(1 for message in batch if message[0] in _DATA_TAGS)
                 return
 
-    def _frames_of(self, kept: list[m.Message]) -> list[tuple[bytes, bytes]]:
+    def _frames_of(self, kept: list[m.Message]) -> list[list[bytes]]:
         """One frame, or one per message when together they exceed the frame limit."""
         try:
             return [m.encode_frame_parts(kept)]
@@ -193,16 +199,18 @@ class Pipeline:
         return kept
 
     def _write(self, *parts: bytes) -> bool:
-        """One ``writev`` per frame: no joined copy, and the GIL is released while it waits."""
+        """``writev`` of the parts, at most ``_IOV_MAX`` at a time: no joined copy, and the
+        GIL is released while the kernel copies them into the pipe."""
         proc = self._proc
         if proc is None or proc.stdin is None:
             return False
         try:
             fd = proc.stdin.fileno()
-            views = [memoryview(part) for part in parts if part]
-            while views:  # each pass writes at least one byte or raises
-                written = os.writev(fd, views)
-                views = _after(views, written)
+            pending: list[Any] = [part for part in parts if part]
+            start = 0
+            while start < len(pending):  # each pass writes at least one byte or raises
+                written = os.writev(fd, pending[start : start + _IOV_MAX])
+                start = _advance(pending, start, written)
         except (OSError, ValueError) as error:
             self._fail(error)
             self._proc = None
