@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DIVERGENCE_EXCEPTION_ID = "live-divergence"
 MAX_DIFF_LINES = 50
+STOP_WAIT_SECONDS = 15.0  # the operator gets SIGTERM, then SIGKILL after a grace period
 
 
 def _options(session: DebugSession, config: LaunchConfig) -> LiveOptions:
@@ -42,7 +43,15 @@ def _options(session: DebugSession, config: LaunchConfig) -> LiveOptions:
         command=[interpreter, config.program, *arguments], from_step=config.start_at or 0,
         debug=True, ignore_paths=tuple(str(p) for p in raw.get("ignorePaths", [])),
         idle_seconds=None, timeout_seconds=float(raw.get("liveTimeoutSeconds", 3600)),
+        forward_output=lambda text, category: _forward(session, text, category),
     )  # fmt: skip
+
+
+def _forward(session: DebugSession, text: str, category: str) -> None:
+    """The operator's output, as output events: the adapter's stdout is the protocol."""
+    post = session.post
+    if post is not None:
+        post(lambda: _console(session, text, category))
 
 
 def start_live(session: DebugSession, config: LaunchConfig) -> None:
@@ -57,9 +66,11 @@ def start_live(session: DebugSession, config: LaunchConfig) -> None:
     )
     run = LiveRun(_options(session, config), hooks)
     session.live = run
-    threading.Thread(
+    supervisor = threading.Thread(
         target=_run, args=(run, post, session), name="kreplay-live", daemon=True
-    ).start()
+    )
+    session.live_thread = supervisor
+    supervisor.start()
 
 
 def _run(run: LiveRun, post: Callable[[Callable[[], None]], None], session: DebugSession) -> None:
@@ -136,6 +147,12 @@ def _console(session: DebugSession, text: str, category: str = "console") -> Non
 
 
 def stop_live(session: DebugSession) -> None:
+    """Cancel the run and wait (bounded) until the operator's processes have ended."""
     run = session.live
     if isinstance(run, LiveRun):
         run.cancel()
+    supervisor = session.live_thread
+    if isinstance(supervisor, threading.Thread) and supervisor is not threading.current_thread():
+        supervisor.join(STOP_WAIT_SECONDS)
+        if supervisor.is_alive():
+            log.warning("the live run did not end within %s s", STOP_WAIT_SECONDS)

@@ -57,6 +57,7 @@ class DebugSession:
         self.post: Callable[[Callable[[], None]], None] | None = None
         # Live mode (kreplay_dap.dap.live_mode): the run, where it is, its last divergence.
         self.live: Any = None
+        self.live_thread: Any = None
         self.live_position: int | None = None
         self.live_divergence: Any = None
         self._listing: Listing | None = None

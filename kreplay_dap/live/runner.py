@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,13 +19,13 @@ from kreplay_dap.apiserver.server import start_server
 from kreplay_dap.live.backend import LiveBackend
 from kreplay_dap.live.compare import parse_ignore_path
 from kreplay_dap.live.launch import OperatorCommand, build_command, child_environment
+from kreplay_dap.live.process import Forward, OperatorProcess
 from kreplay_dap.live.report import Divergence, LiveSummary
 from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 
 POLL_SECONDS = 0.1
 STALL_SECONDS = 1.0
-TERMINATE_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -43,6 +42,8 @@ class LiveOptions:
     actor: str | None = None
     idle_seconds: float | None = 5.0
     timeout_seconds: float = 600.0
+    # Where the operator's output goes: None keeps the terminal's; the debug adapter forwards.
+    forward_output: Forward | None = None
 
     def validate(self) -> None:
         if self.from_step < 0 or (self.until_step is not None and self.until_step < self.from_step):
@@ -107,20 +108,21 @@ class LiveRun:
         options = self.options
         port = (options.debug_port or free_port()) if options.debug else None
         self.command = build_command(options.command, kubeconfig, options.session_id, port)
-        process = subprocess.Popen(self.command.argv, env=child_environment(self.command.env))
+        environment = child_environment(self.command.env)
+        process = OperatorProcess(self.command.argv, environment, options.forward_output)
         if self.hooks.on_started is not None:
             self.hooks.on_started(self.command, kubeconfig)
         stopped = False
         try:
             stopped = self._wait(process, backend)
         finally:
-            exit_code = _end(process)
+            exit_code = process.end()
         summary = backend.finish() if not stopped else backend.summary
         summary.operator_exit_code = exit_code
         summary.stopped_on_divergence = stopped
         return summary
 
-    def _wait(self, process: subprocess.Popen[bytes], backend: LiveBackend) -> bool:
+    def _wait(self, process: OperatorProcess, backend: LiveBackend) -> bool:
         """Supervise until exit, idleness, divergence or timeout; True when stopped early."""
         options = self.options
         deadline = time.monotonic() + options.timeout_seconds
@@ -139,14 +141,3 @@ class LiveRun:
             if idle is not None and backend.calls_seen and quiet > idle:
                 return False
         return False
-
-
-def _end(process: subprocess.Popen[bytes]) -> int:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(TERMINATE_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(TERMINATE_GRACE_SECONDS)
-    return int(process.returncode)

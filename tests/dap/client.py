@@ -61,7 +61,8 @@ class DapClient:
         self.events: list[dict[str, Any]] = []
         self.checked = 0
         self.last_thread = 1
-        threading.Thread(target=self._reader, daemon=True).start()
+        self.reader = threading.Thread(target=self._reader, daemon=True)
+        self.reader.start()
 
     def _reader(self) -> None:
         assert self.process.stdout is not None
@@ -140,6 +141,10 @@ class DapClient:
         if self.process.poll() is None and self.process.stdin and not self.process.stdin.closed:
             self.process.stdin.close()
         code = self.process.wait(timeout=MESSAGE_DEADLINE_S)
+        # A process the adapter started and left running would hold its stdout open.
+        self.reader.join(MESSAGE_DEADLINE_S)
+        if self.reader.is_alive():
+            raise AssertionError("the adapter exited but something still holds its stdout open")
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

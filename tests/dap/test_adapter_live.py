@@ -24,6 +24,17 @@ def reverse_request(client: DapClient, command: str) -> dict[str, Any]:
     raise AssertionError(f"no {command} reverse request")
 
 
+def operator_output(client: DapClient, text: str) -> dict[str, Any]:
+    """The output event that carries ``text`` from the operator's stderr."""
+    for _ in range(1000):
+        for event in client.events:
+            body: dict[str, Any] = event.get("body", {})
+            if event["event"] == "output" and text in body.get("output", ""):
+                return body
+        client.receive()
+    raise AssertionError(f"no output event with {text!r}")
+
+
 def answer(client: DapClient, request: dict[str, Any]) -> None:
     client.seq += 1
     body = json.dumps(
@@ -76,6 +87,8 @@ def test_live_launch_attaches_a_child_session_and_stops_on_divergence() -> None:
         frames = client.request("stackTrace", {"threadId": stopped["threadId"]})["stackFrames"]
         step = int(stopped["description"].split("step ")[1].split(":")[0])
         assert frames[0]["name"].endswith(f"(#{step})")
+        # The operator's own log reaches the client as output, never on the protocol stream.
+        assert operator_output(client, "watching Widget")["category"] == "stderr"
         client.request("disconnect", {})
         debuggee.sock.close()
     finally:
