@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import Key, error_code, key_text, trim_oldest
-from recorder.storage.model import Operation
 
 
 class _Burst:
     __slots__ = ("actors", "count", "evidence", "first_seq", "last_seq", "last_ts", "stale")
 
-    def __init__(self, op: Operation) -> None:
+    def __init__(self, op: ScannedOp) -> None:
         self.count = 0
         self.first_seq = op.seq
         self.last_seq = op.seq
@@ -37,7 +37,7 @@ class ConflictDetector:
         self.rejected_rv: dict[tuple[str, Key], str] = {}
         self.findings: list[Finding] = []
 
-    def observe(self, op: Operation, key: Key) -> None:
+    def observe(self, op: ScannedOp, key: Key) -> None:
         if op.verb == "get" or (op.verb == "watch" and op.name):
             self.rejected_rv.pop((op.actor, key), None)  # re-read: the next retry is fresh
             return

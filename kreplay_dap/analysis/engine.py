@@ -14,20 +14,21 @@ from kreplay_dap.analysis.fights import FightDetector
 from kreplay_dap.analysis.loops import LoopDetector
 from kreplay_dap.analysis.model import SEVERITIES, AnalysisOptions, AnalysisReport, Finding
 from kreplay_dap.analysis.races import RaceDetector
-from kreplay_dap.analysis.scan import operations_with_keys
+from kreplay_dap.analysis.rows import ScannedOp
+from kreplay_dap.analysis.scan import Keyed, operations_with_keys
 from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import Key, World
 from recorder.storage.api import Recording
-from recorder.storage.model import Operation
 
 _UPDATES = frozenset({"create", "update", "patch"})
 _RACY = frozenset({"get", "watch", "update", "patch"})
 _READS = frozenset({"get", "watch"})
+_CHANGES = frozenset({"create", "update", "patch", "delete"})
 # Young-generation size of the cyclic GC during a pass. A pass allocates millions of
 # short-lived containers (rows, operations) next to a large, slowly growing detector
 # state; at the default 700 the GC re-walked that state about 150 times at 1M operations
 # (a fifth of the pass' time). Everything the pass frees is freed by reference counting.
-PASS_GC_THRESHOLD = 20_000
+PASS_GC_THRESHOLD = 100_000
 _gc_lock = threading.Lock()
 _gc_passes = 0
 _gc_saved: tuple[int, int, int] = (0, 0, 0)
@@ -95,7 +96,7 @@ def analyze(
     detectors = _Detectors(recording, options)
     report = AnalysisReport(session=session_id)
     with _fewer_collections():
-        report.total_operations = _stream(recording, session_id, detectors, options, total, report)
+        _stream(recording, session_id, detectors, options, total, report)
         findings = detectors.findings()
     if options.errors:
         findings.extend(detectors.errors.finish())
@@ -123,7 +124,7 @@ def _stream(
     options: AnalysisOptions,
     total: int,
     report: AnalysisReport,
-) -> int:
+) -> None:
     world, loops, fights, races = (
         detectors.world,
         detectors.loops,
@@ -131,11 +132,56 @@ def _stream(
         detectors.races,
     )
     slow, objects = detectors.slow, detectors.world.objects
+    seen = races.seen if races is not None else {}
     rejected = detectors.conflicts.rejected_rv if detectors.conflicts is not None else None
+    operations = operations_with_keys(recording, session_id, options.max_objects)
+    for op, key in _paced(operations, options, total, report):
+        (_, _, verb, event, _, rv, _, _, status, code, _, message, duration, actor, _, _,
+         kind, _, name) = op  # fmt: skip
+        if code >= 400 or status >= 400 or message != "":
+            _failed(detectors, op, key, failed=True)
+            continue
+        if event == "ERROR":
+            _failed(detectors, op, key, failed=False)
+            continue
+        # A successful operation: each detector's own first checks are done here once, and
+        # each one only sees the verbs it reads.
+        if verb in _UPDATES:
+            track = objects.get(key)
+            if track is not None and track.echo is not None:
+                world.forget_echo(track, rv)
+            if fights is not None and verb != "create":
+                fights.wrote(op, key)
+        if loops is not None and verb != "watch" and kind:
+            loops.succeeded(op, key)
+        # A watch event after the actor's own read or write tells the race detector nothing.
+        if (
+            races is not None
+            and name
+            and verb in _RACY
+            and (verb != "watch" or (actor, key) not in seen)
+        ):
+            races.succeeded(op, key)
+        if rejected and verb in _READS and (verb == "get" or name):
+            rejected.pop((actor, key), None)  # ConflictDetector.observe's re-read, inline
+        if slow is not None and duration > 0 and verb != "watch":
+            slow.observe(op)
+        if kind:
+            if verb in _CHANGES:
+                world.wrote(op, key)
+            elif name and verb in _READS:
+                world.read(op, key)
+
+
+def _paced(
+    operations: Iterator[Keyed], options: AnalysisOptions, total: int, report: AnalysisReport
+) -> Iterator[Keyed]:
+    """The operations up to ``max_ops``, reporting progress and stopping when cancelled;
+    counts them in ``report.total_operations``."""
     every = max(1, options.progress_every)
     max_ops = options.max_ops
     count = 0
-    for op, key in operations_with_keys(recording, session_id, options.max_objects):
+    for item in operations:
         if count >= max_ops:
             break
         count += 1
@@ -145,37 +191,13 @@ def _stream(
             if options.cancel is not None and options.cancel():
                 report.cancelled = True
                 break
-        if op.error_code >= 400 or op.status_code >= 400 or op.error_message != "":
-            _failed(detectors, op, key, failed=True)
-            continue
-        if op.event_type == "ERROR":
-            _failed(detectors, op, key, failed=False)
-            continue
-        # A successful operation: each detector's own first checks are done here once, and
-        # each one only sees the verbs it reads.
-        verb, kind = op.verb, key[0]
-        if verb in _UPDATES:
-            track = objects.get(key)
-            if track is not None and track.echo is not None:
-                world.forget_echo(track, op.resource_version)
-            if fights is not None and verb != "create":
-                fights.wrote(op, key)
-        if loops is not None and verb != "watch" and kind:
-            loops.succeeded(op, key)
-        if races is not None and verb in _RACY and key[2]:
-            races.succeeded(op, key)
-        if rejected is not None and rejected and verb in _READS and (verb == "get" or key[2]):
-            rejected.pop((op.actor, key), None)  # ConflictDetector.observe's re-read, inline
-        if slow is not None and op.duration_us > 0 and verb != "watch":
-            slow.observe(op)
-        if kind:
-            world.succeeded(op, key)
+        yield item
+    report.total_operations = count
     if options.progress is not None:
         options.progress(count, total)
-    return count
 
 
-def _failed(detectors: _Detectors, op: Operation, key: Key, failed: bool) -> None:
+def _failed(detectors: _Detectors, op: ScannedOp, key: Key, failed: bool) -> None:
     """A failed operation or an ERROR watch event: no detector takes it as a change."""
     verb = op.verb
     if detectors.loops is not None and verb != "watch" and op.kind:

@@ -15,8 +15,8 @@ import statistics
 from collections import deque
 
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import Key, error_code, key_text, trim_oldest
-from recorder.storage.model import Operation
 
 MAX_ERROR_TYPES = 1000
 EDGE_GAPS = 32
@@ -27,7 +27,7 @@ STEADY_SPREAD = 0.5  # coefficient of variation of the gaps of a storm
 class _Series:
     __slots__ = ("count", "early", "evidence", "first_seq", "last_seq", "last_ts", "late", "text")
 
-    def __init__(self, op: Operation, text: str) -> None:
+    def __init__(self, op: ScannedOp, text: str) -> None:
         self.count = 0
         self.first_seq = op.seq
         self.last_seq = op.seq
@@ -38,7 +38,7 @@ class _Series:
         self.text = text
 
 
-def error_type(op: Operation, code: int) -> str:
+def error_type(op: ScannedOp, code: int) -> str:
     reason = op.error_reason or (op.error_message.split(":")[0][:60] if op.error_message else "")
     return f"{code} {reason}".strip() if code else reason or "error"
 
@@ -67,7 +67,7 @@ class ErrorDetector:
         self.by_type: dict[str, int] = {}
         self.series: dict[tuple[str, str, Key, int], _Series] = {}
 
-    def observe(self, op: Operation, key: Key) -> None:
+    def observe(self, op: ScannedOp, key: Key) -> None:
         code = error_code(op)
         if not code and op.event_type != "ERROR" and not op.error_message:
             return

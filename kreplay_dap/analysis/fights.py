@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from kreplay_dap.analysis.bodies import BodyCache, changed_paths
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import Key, World, key_text, trim_oldest
-from recorder.storage.model import Operation
 
 MAX_FIELDS_PER_OBJECT = 256
 MAX_VALUES_PER_FIELD = 8
@@ -63,7 +63,7 @@ class FightDetector:
         self.objects: dict[Key, _ObjectFights] = {}
         self.last_writers: dict[tuple[str, str, str, str], tuple[str, int | None]] = {}
 
-    def wrote(self, op: Operation, key: Key) -> None:
+    def wrote(self, op: ScannedOp, key: Key) -> None:
         """A successful update or patch (the caller checked)."""
         # Status-subresource writes and main-resource writes touch disjoint fields, so only
         # a switch of writer within one lane can be a fight (and is worth decoding).
@@ -96,7 +96,7 @@ class FightDetector:
         self,
         fights: _ObjectFights,
         path: str,
-        op: Operation,
+        op: ScannedOp,
         value: object,
         old_value: object,
         old_actor: str,

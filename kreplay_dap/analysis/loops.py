@@ -22,8 +22,8 @@ from typing import Any
 
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import Key, World, collection_keys, is_error, key_text, trim_oldest
-from recorder.storage.model import Operation
 
 MAX_SPAN_READS = 256
 MAX_OPEN_SPANS = 4096
@@ -73,7 +73,7 @@ class _Track:
         self.last_error_seq = -1
 
 
-def _label(op: Operation) -> str:
+def _label(op: ScannedOp) -> str:
     return f"{op.verb}/{op.subresource}" if op.subresource else op.verb
 
 
@@ -84,7 +84,7 @@ class Reads:
         self.by_span: dict[int, set[Key]] = {}
         self.by_actor: dict[str, deque[tuple[int, Key]]] = {}
 
-    def note(self, op: Operation, read: Key) -> None:
+    def note(self, op: ScannedOp, read: Key) -> None:
         """``op`` read ``read``: an object (a get) or a collection (a list)."""
         if op.span_id is not None:
             reads = self.by_span.get(op.span_id)
@@ -102,7 +102,7 @@ class Reads:
             if len(self.by_actor) > MAX_OPEN_SPANS:
                 trim_oldest(self.by_actor, MAX_OPEN_SPANS)
 
-    def inputs(self, op: Operation, since: int) -> Iterable[Key]:
+    def inputs(self, op: ScannedOp, since: int) -> Iterable[Key]:
         if op.span_id is not None:
             return self.by_span.get(op.span_id, ())
         recent = self.by_actor.get(op.actor, ())
@@ -126,7 +126,7 @@ class LoopDetector:
         self.loops: dict[tuple[str, Key], Finding] = {}
         self.requeues: list[Finding] = []
 
-    def observe(self, op: Operation, key: Key) -> None:
+    def observe(self, op: ScannedOp, key: Key) -> None:
         if op.verb == "watch" or not op.kind:
             return
         if is_error(op):
@@ -134,18 +134,20 @@ class LoopDetector:
             return
         self.succeeded(op, key)
 
-    def succeeded(self, op: Operation, key: Key) -> None:
+    def succeeded(self, op: ScannedOp, key: Key) -> None:
         """A successful operation other than a watch event (the caller checked both)."""
         verb = op.verb
         # A track only where a cycle can happen: lists are inputs, never cycles.
         if verb == "get":
             if key[2]:
                 self.reads.note(op, key)
-                self._read_cycle(op, key, self._track(op.actor, key))
+                track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
+                self._read_cycle(op, key, track)
         elif verb == "list":
             self.reads.note(op, collection_keys(key[0], key[1])[0])
         elif verb in _CHANGES:
-            self._write_cycle(op, key, self._track(op.actor, key))
+            track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
+            self._write_cycle(op, key, track)
 
     def _track(self, actor: str, key: Key) -> _Track:
         track = self.tracks.get((actor, key))
@@ -166,12 +168,13 @@ class LoopDetector:
         return evicted
 
     # -- write cycles -------------------------------------------------------------------
-    def _write_cycle(self, op: Operation, key: Key, track: _Track) -> None:
+    def _write_cycle(self, op: ScannedOp, key: Key, track: _Track) -> None:
         actor = op.actor
         reconciling = op.span_id is not None or track.last_read_seq > track.last_write_seq
         if track.last_write_seq < 0 or not reconciling:
             # Not part of a reconcile of X (a node agent, a user): nothing to loop on.
-            self._close(actor, key, track)
+            if track.streak >= self.min_repeats:
+                self._close(actor, key, track)
             self._restart(track, op)
             return
         if op.span_id is not None and op.span_id == track.last_span:
@@ -184,7 +187,8 @@ class LoopDetector:
             self.world.changed_by_other(read, actor, since) for read in self.reads.inputs(op, since)
         )
         if justified or track.last_error_seq > since:
-            self._close(actor, key, track)
+            if track.streak >= self.min_repeats:
+                self._close(actor, key, track)
             self._restart(track, op)
             return
         track.streak += 1
@@ -199,7 +203,7 @@ class LoopDetector:
             del track.times[MAX_EVIDENCE : MAX_EVIDENCE + 2]
         self._check_noop(op, key, track)
 
-    def _restart(self, track: _Track, op: Operation) -> None:
+    def _restart(self, track: _Track, op: ScannedOp) -> None:
         track.streak = 0
         track.episode_noops = 0
         track.last_write_seq = op.seq
@@ -208,7 +212,7 @@ class LoopDetector:
         track.times = [op.ts_ns]
         track.labels = {_label(op): 1}
 
-    def _check_noop(self, op: Operation, key: Key, track: _Track) -> None:
+    def _check_noop(self, op: ScannedOp, key: Key, track: _Track) -> None:
         # Decoding every write of a long loop would cost more than it tells: a sample of
         # each episode is enough to name the cause.
         if op.verb not in {"update", "patch"} or track.streak > NOOP_SAMPLE:
@@ -250,7 +254,7 @@ class LoopDetector:
         )  # fmt: skip
 
     # -- read cycles (requeue without backoff) ------------------------------------------
-    def _read_cycle(self, op: Operation, key: Key, track: _Track) -> None:
+    def _read_cycle(self, op: ScannedOp, key: Key, track: _Track) -> None:
         if op.span_id is not None and op.span_id == track.last_read_span:
             return
         previous = track.last_read_seq
@@ -265,7 +269,8 @@ class LoopDetector:
             and not self.world.changed_by_other(key, op.actor, previous)
         )
         if not (quiet and steady):
-            self._close_reads(op.actor, key, track)
+            if len(track.read_evidence) >= 2 * self.min_repeats:
+                self._close_reads(op.actor, key, track)
             if track.read_evidence:
                 track.read_evidence = []
             track.last_read_gap = gap if quiet else None

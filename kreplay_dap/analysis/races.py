@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import (
     UNRECORDED,
     Key,
@@ -23,7 +24,6 @@ from kreplay_dap.analysis.world import (
     rv_number,
     trim_oldest,
 )
-from recorder.storage.model import Operation
 
 MAX_REVERTED_FIELDS = 10
 MAX_ACTORS = 16
@@ -61,7 +61,7 @@ class RaceDetector:
         self.races: dict[tuple[str, str, Key], _Race] = {}
         self.lane_changes: dict[tuple[str, str, str, str], dict[str, int]] = {}
 
-    def succeeded(self, op: Operation, key: Key) -> None:
+    def succeeded(self, op: ScannedOp, key: Key) -> None:
         """A successful get, watch event, update or patch of a named object (checked)."""
         verb = op.verb
         if verb == "get" or (verb == "watch" and (op.actor, key) not in self.seen):
@@ -82,7 +82,7 @@ class RaceDetector:
             if len(self.lane_changes) > self.limit:
                 trim_oldest(self.lane_changes, self.limit)
 
-    def _saw(self, op: Operation, key: Key) -> None:
+    def _saw(self, op: ScannedOp, key: Key) -> None:
         stale_of = None
         state = self.world.objects.get(key)
         rv = op.resource_version
@@ -104,7 +104,7 @@ class RaceDetector:
         if len(self.seen) > self.limit:
             trim_oldest(self.seen, self.limit)
 
-    def _wrote(self, op: Operation, key: Key, lane: tuple[str, str, str, str]) -> None:
+    def _wrote(self, op: ScannedOp, key: Key, lane: tuple[str, str, str, str]) -> None:
         seen = self.seen.get((op.actor, key))
         state = self.world.objects.get(key)
         if seen is None or state is None:
@@ -120,7 +120,7 @@ class RaceDetector:
         elif seen.stale_of is not None:
             self._record("stale-read", op, key, [seen.stale_of, seen.seq, op.seq], [])
 
-    def _reverted(self, basis_ref: int | None, current_ref: int | None, op: Operation) -> list[str]:
+    def _reverted(self, basis_ref: int | None, current_ref: int | None, op: ScannedOp) -> list[str]:
         basis = self.bodies.flat(basis_ref)
         current = self.bodies.flat(current_ref)
         after = self.bodies.flat(op.response_ref or op.request_ref)
@@ -136,7 +136,7 @@ class RaceDetector:
         return reverted
 
     def _record(
-        self, kind: str, op: Operation, key: Key, seqs: list[int], fields: list[str]
+        self, kind: str, op: ScannedOp, key: Key, seqs: list[int], fields: list[str]
     ) -> None:
         race = self.races.get((kind, op.actor, key))
         if race is None:

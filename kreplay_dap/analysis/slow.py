@@ -10,8 +10,8 @@ from __future__ import annotations
 import heapq
 
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import key_text
-from recorder.storage.model import Operation
 
 MAX_GROUPS = 2000
 TOP_PER_GROUP = 20
@@ -55,7 +55,7 @@ class SlowDetector:
         self.groups: dict[tuple[str, str], _Group] = {}
         self.slowest: list[tuple[int, int, dict[str, object]]] = []
 
-    def observe(self, op: Operation) -> None:
+    def observe(self, op: ScannedOp) -> None:
         duration = op.duration_us
         if duration <= 0 or op.verb == "watch":
             return
@@ -81,7 +81,7 @@ class SlowDetector:
                 group.over.append(op.seq)
             self._remember(op)
 
-    def _remember(self, op: Operation) -> None:
+    def _remember(self, op: ScannedOp) -> None:
         row: dict[str, object] = {
             "sequence": op.seq, "operation": op.verb, "kind": op.kind,
             "namespace": op.namespace, "name": op.name, "actor": op.actor,

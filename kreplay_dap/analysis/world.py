@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 from typing import TypeVar
 
+from kreplay_dap.analysis.rows import ScannedOp
 from recorder.storage.model import Operation
 
 Key = tuple[str, str, str]
 UNRECORDED = "<unrecorded>"
-_CHANGES = frozenset({"create", "update", "patch", "delete"})
-_READS = frozenset({"get", "watch"})
 ALL = "*"
 MAX_ACTORS_PER_OBJECT = 16
 MAX_RVS_PER_OBJECT = 32
@@ -54,11 +53,11 @@ def rv_number(rv: str) -> int | None:
     return int(rv) if rv.isdigit() else None
 
 
-def is_error(op: Operation) -> bool:
+def is_error(op: Operation | ScannedOp) -> bool:
     return op.error_code >= 400 or op.status_code >= 400 or op.event_type == "ERROR"
 
 
-def error_code(op: Operation) -> int:
+def error_code(op: Operation | ScannedOp) -> int:
     if op.error_code >= 400:
         return op.error_code
     return op.status_code if op.status_code >= 400 else 0
@@ -127,14 +126,6 @@ class World:
                 return True
         return False
 
-    def succeeded(self, op: Operation, key: Key) -> None:
-        """A successful operation on an object of some kind (the caller checked both)."""
-        verb = op.verb
-        if verb in _CHANGES:
-            self._write(op, key)
-        elif verb in _READS and key[2]:
-            self._read(op, key)
-
     def _ensure(self, key: Key) -> ObjectTrack:
         track = self.objects.get(key)
         if track is None:
@@ -162,8 +153,9 @@ class World:
         if len(collections) > self.max_objects:
             trim_oldest(collections, self.max_objects)
 
-    def _write(self, op: Operation, key: Key) -> None:
-        track = self._ensure(key)
+    def wrote(self, op: ScannedOp, key: Key) -> None:
+        """A successful create, update, patch or delete of an object of some kind."""
+        track = self.objects.get(key) or self._ensure(key)
         self._changed(track, key, op.actor, op.seq)
         if op.resource_version:
             track.rv_writers[op.resource_version] = op.actor
@@ -176,8 +168,9 @@ class World:
         track.last_write_seq = op.seq
         track.last_write_end_ns = op.ts_ns + max(0, op.duration_us) * 1000
 
-    def _read(self, op: Operation, key: Key) -> None:
-        track = self._ensure(key)
+    def read(self, op: ScannedOp, key: Key) -> None:
+        """A successful get or watch event of a named object of some kind."""
+        track = self.objects.get(key) or self._ensure(key)
         rv = op.resource_version
         if not rv or rv in track.rv_writers:
             if rv == track.latest_rv and op.response_ref is not None:

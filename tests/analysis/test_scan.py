@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kreplay_dap.analysis import analyze
+from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import operations_with_keys
 from recorder.storage import open_recording
-from recorder.storage.reader import KreplayRecording
+from recorder.storage.reader import SCAN_COLUMNS, KreplayRecording
 from samples.scenarios import Label, Scenario
+from tests.analysis.builders import seed_file
 
 Corpus = tuple[Path, dict[str, tuple[Scenario, set[Label]]]]
 SCANNED_FIELDS = (
@@ -33,6 +35,31 @@ def test_scanned_operations_match_the_protocol_field_by_field(corpus: Corpus) ->
                     assert getattr(op, name) == getattr(expected, name), (session, op.seq, name)
     finally:
         recording.close()
+
+
+def test_scanned_fields_are_the_scan_columns_then_the_key() -> None:
+    renamed = {"request_blob": "request_ref", "response_blob": "response_ref"}
+    columns = [renamed.get(name.strip(), name.strip()) for name in SCAN_COLUMNS.split(",")]
+    assert list(ScannedOp._fields) == [*columns, "kind", "namespace", "name"]
+
+
+def test_other_recordings_are_scanned_through_the_protocol(tmp_path: Path) -> None:
+    rows: list[tuple[object, ...]] = [
+        (1, 1_700_000_000, "GET", "Secret", "shop", "creds", None, "forbidden", 3),
+        (2, 1_700_000_001, "LIST", "Pod", "shop", "", None, None, 2500),
+    ]
+    recording = open_recording(str(seed_file(tmp_path / "seed.db", rows)))
+    try:
+        scanned = list(operations_with_keys(recording, "go-1", max_keys=10))
+        plain = list(recording.operations("go-1"))
+    finally:
+        recording.close()
+    assert not isinstance(recording, KreplayRecording)
+    assert len(scanned) == len(plain) > 0
+    for (op, key), expected in zip(scanned, plain, strict=True):
+        assert key == (expected.kind, expected.namespace, expected.name)
+        for name in SCANNED_FIELDS:
+            assert getattr(op, name) == getattr(expected, name), (op.seq, name)
 
 
 def test_scan_stops_at_the_operation_limit_and_says_so(corpus: Corpus) -> None:
