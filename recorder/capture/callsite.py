@@ -3,6 +3,11 @@
 Frames inside the kubernetes client (and the pydantic wrappers of its generated
 methods), urllib3, the recorder itself and the standard library's threading
 machinery are skipped; each code object is classified once.
+
+The cache is keyed by ``id(code)``, not the code object: hashing a code object hashes
+its constants, nested code objects included (over 100 us for a module's code). Each
+entry holds its code object, so the id cannot be reused while the entry exists. Line
+numbers are cached per instruction offset: ``f_lineno`` walks the code's line table.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import recorder
 MAX_FRAMES = 4
 _MAX_WALK = 64
 _CACHE_LIMIT = 50_000
+_LINES_PER_CODE = 256
 
 
 def _package_dir(module_file: str | None) -> str:
@@ -34,32 +40,40 @@ _INTERNAL_PREFIXES = (
     _package_dir(recorder.__file__),
 )
 _INTERNAL_FILES = frozenset({os.path.abspath(threading.__file__)})
-_internal: dict[CodeType, bool] = {}
+# id(code) -> (the code, whether it is internal, its line by instruction offset)
+_Entry = tuple[CodeType, bool, dict[int, int]]
+_codes: dict[int, _Entry] = {}
 
 Frame = tuple[str, int, str]
 
 
-def _is_internal(code: CodeType) -> bool:
+def _classify(code: CodeType) -> _Entry:
     path = os.path.abspath(code.co_filename)
     internal = path.startswith(_INTERNAL_PREFIXES) or path in _INTERNAL_FILES
-    if len(_internal) >= _CACHE_LIMIT:
-        _internal.clear()
-    _internal[code] = internal
-    return internal
+    if len(_codes) >= _CACHE_LIMIT:
+        _codes.clear()
+    entry: _Entry = (code, internal, {})
+    _codes[id(code)] = entry
+    return entry
 
 
 def call_site(depth: int = 2) -> tuple[Frame, ...]:
     """Up to MAX_FRAMES (file, line, function) of the nearest frames outside the client."""
     frames: list[Frame] = []
     frame = sys._getframe(depth)
-    known = _internal.get  # inline cache lookup: no call per frame once a code is seen
+    known = _codes.get
     for _ in range(_MAX_WALK):
         code = frame.f_code
-        internal = known(code)
-        if internal is None:
-            internal = _is_internal(code)
-        if not internal:
-            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        entry = known(id(code)) or _classify(code)
+        if not entry[1]:
+            lines = entry[2]
+            offset = frame.f_lasti
+            line = lines.get(offset)
+            if line is None:
+                line = frame.f_lineno
+                if len(lines) < _LINES_PER_CODE:
+                    lines[offset] = line
+            frames.append((code.co_filename, line, code.co_name))
             if len(frames) == MAX_FRAMES:
                 break
         back = frame.f_back
