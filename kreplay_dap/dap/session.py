@@ -25,6 +25,8 @@ from recorder.storage.model import Operation
 log = logging.getLogger(__name__)
 
 LISTING_REFERENCE = 1
+# Sessions at least this big start building their listing at launch, on a thread.
+PREPARE_LISTING_FROM_OPS = 50_000
 
 
 @dataclass(slots=True)
@@ -74,9 +76,11 @@ class DebugSession:
 
     def attach_engine(self, engine: ReplayEngine) -> None:
         self._engine = engine
-        if self._listing is not None:  # a restart: the listing is rebuilt on demand
+        if self._listing is not None:  # a restart: the listing is built again
             self._listing.close()
-            self._listing = None
+        self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
+        if engine.info.op_count >= PREPARE_LISTING_FROM_OPS:
+            self._listing.prepare()
 
     def later(self, action: Callable[[], None]) -> None:
         """Run ``action`` after the current response is sent (events follow responses)."""
@@ -177,8 +181,7 @@ class DebugSession:
     def listing_text(self) -> StreamedText:
         """The listing, built on first use and then streamed from its file."""
         if self._listing is None:
-            engine = self.engine
-            self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
+            raise InvalidInputError("no recording is loaded yet: send 'launch' first")
         return self._listing.text()
 
     # -- paths -------------------------------------------------------------------------
