@@ -1,8 +1,9 @@
 """``Recorder``: one line to record every Kubernetes API call an operator makes.
 
-Overhead: the operator's thread takes two clocks, a short call-site walk and one
-append to a bounded list (a watch chunk: one clock and one append). A sender thread
-hands frames to a writer process (one ``writev`` each, GIL released), which
+Overhead: the operator's thread takes two clocks, a short call-site walk (cached per
+code object) and one lock-free append to a bounded deque (a watch chunk: one clock and
+one append). A sender thread wakes every 100 ms and hands frames to a writer process
+(``writev``, GIL released; watch chunks are written as they are, never copied), which
 parses, redacts and writes them, so the recorder's CPU work never competes with the
 operator's for the GIL.
 
