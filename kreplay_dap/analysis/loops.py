@@ -86,21 +86,23 @@ class Reads:
 
     def note(self, op: ScannedOp, read: Key) -> None:
         """``op`` read ``read``: an object (a get) or a collection (a list)."""
-        if op.span_id is not None:
-            reads = self.by_span.get(op.span_id)
+        # The tables only grow when an entry is added: trimmed there.
+        span = op.span_id
+        if span is not None:
+            reads = self.by_span.get(span)
             if reads is None:
-                reads = self.by_span[op.span_id] = set()
+                reads = self.by_span[span] = set()
+                if len(self.by_span) > MAX_OPEN_SPANS + SPAN_TRIM_SLACK:
+                    trim_oldest(self.by_span, MAX_OPEN_SPANS)
             if len(reads) < MAX_SPAN_READS:
                 reads.add(read)
-            if len(self.by_span) > MAX_OPEN_SPANS + SPAN_TRIM_SLACK:
-                trim_oldest(self.by_span, MAX_OPEN_SPANS)
         else:
             recent = self.by_actor.get(op.actor)
             if recent is None:
                 recent = self.by_actor[op.actor] = deque(maxlen=MAX_ACTOR_READS)
+                if len(self.by_actor) > MAX_OPEN_SPANS:
+                    trim_oldest(self.by_actor, MAX_OPEN_SPANS)
             recent.append((op.seq, read))
-            if len(self.by_actor) > MAX_OPEN_SPANS:
-                trim_oldest(self.by_actor, MAX_OPEN_SPANS)
 
     def inputs(self, op: ScannedOp, since: int) -> Iterable[Key]:
         if op.span_id is not None:
@@ -210,7 +212,7 @@ class LoopDetector:
         track.last_span = op.span_id
         track.evidence = [op.seq]
         track.times = [op.ts_ns]
-        track.labels = {_label(op): 1}
+        track.labels = {_label(op) if op.subresource else op.verb: 1}
 
     def _check_noop(self, op: ScannedOp, key: Key, track: _Track) -> None:
         # Decoding every write of a long loop would cost more than it tells: a sample of

@@ -18,6 +18,7 @@ UNRECORDED = "<unrecorded>"
 ALL = "*"
 MAX_ACTORS_PER_OBJECT = 16
 MAX_RVS_PER_OBJECT = 32
+MAX_SHARED_ACTORS = 10_000
 # Tables trimmed on almost every operation are trimmed in steps of this many entries
 # (one scan of a dict's oldest entries per step instead of one per operation).
 TRIM_SLACK = 8
@@ -110,6 +111,7 @@ class World:
         self.objects: dict[Key, ObjectTrack] = {}
         self.collections: dict[Key, dict[str, int]] = {}
         self.evicted = 0
+        self._actors: dict[str, str] = {}
 
     def track(self, key: Key) -> ObjectTrack | None:
         return self.objects.get(key)
@@ -156,17 +158,22 @@ class World:
     def wrote(self, op: ScannedOp, key: Key) -> None:
         """A successful create, update, patch or delete of an object of some kind."""
         track = self.objects.get(key) or self._ensure(key)
-        self._changed(track, key, op.actor, op.seq)
+        # One string per actor, not one per row: RV tables keep it for every version.
+        actor = self._actors.setdefault(op.actor, op.actor)
+        if len(self._actors) > MAX_SHARED_ACTORS:
+            self._actors.clear()
+        self._changed(track, key, actor, op.seq)
         if op.resource_version:
-            track.rv_writers[op.resource_version] = op.actor
+            track.rv_writers[op.resource_version] = actor
             if len(track.rv_writers) > MAX_RVS_PER_OBJECT + TRIM_SLACK:
                 trim_oldest(track.rv_writers, MAX_RVS_PER_OBJECT)
             track.latest_rv = op.resource_version
         deleted = op.verb == "delete"
         track.state_ref = None if deleted else (op.response_ref or op.request_ref)
-        track.last_writer = op.actor
+        track.last_writer = actor
         track.last_write_seq = op.seq
-        track.last_write_end_ns = op.ts_ns + max(0, op.duration_us) * 1000
+        duration = op.duration_us
+        track.last_write_end_ns = op.ts_ns + (duration * 1000 if duration > 0 else 0)
 
     def read(self, op: ScannedOp, key: Key) -> None:
         """A successful get or watch event of a named object of some kind."""
