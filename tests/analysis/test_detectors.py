@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import threading
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,37 @@ def test_a_pass_collects_less_often_and_restores_the_gc_even_when_it_fails(
     assert during and all(t[0] == max(before[0], PASS_GC_THRESHOLD) for t in during)
     assert all(t[1:] == before[1:] for t in during)
     assert after_pass == before
+    assert gc.get_threshold() == before
+
+
+def test_overlapping_passes_in_threads_restore_the_gc_once_both_end(tmp_path: Path) -> None:
+    sim = new_sim()
+    resync(sim, "gadget-controller", [gadget(sim, f"g{index}") for index in range(20)], 30.0, 5)
+    path = save(sim, tmp_path / "threads.db")
+    before = gc.get_threshold()
+    both_inside = threading.Barrier(2)
+    totals: list[int] = []
+
+    def one_pass() -> None:
+        recording = open_recording(str(path))
+        try:
+            met: list[bool] = []
+
+            def meet(done: int, total: int) -> None:
+                if not met:  # both passes are running at this point
+                    met.append(True)
+                    both_inside.wait(timeout=120)
+
+            totals.append(analyze(recording, "s1", AnalysisOptions(progress=meet)).total_operations)
+        finally:
+            recording.close()
+
+    threads = [threading.Thread(target=one_pass) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(totals) == 2 and totals[0] == totals[1] > 0
     assert gc.get_threshold() == before
 
 
