@@ -113,8 +113,6 @@ class Recorder:
             _check_positive("queue_max_items", queue_max_items),
             _check_positive("queue_max_bytes", queue_max_bytes),
         )
-        # The hooks' hot paths call the queue directly, one call per message.
-        self.enqueue: Callable[[m.Message, int], bool] = self._pipeline.put
         atexit.register(self.close)
 
     # -- public API ---------------------------------------------------------------------
