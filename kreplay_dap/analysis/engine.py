@@ -26,8 +26,9 @@ _READS = frozenset({"get", "watch"})
 _CHANGES = frozenset({"create", "update", "patch", "delete"})
 # Young-generation size of the cyclic GC during a pass. A pass allocates millions of
 # short-lived containers (rows, operations) next to a large, slowly growing detector
-# state; at the default 700 the GC re-walked that state about 150 times at 1M operations
-# (a fifth of the pass' time). Everything the pass frees is freed by reference counting.
+# state; at the default 700 the older generations were collected about 150 times at 1M
+# operations, each walking that whole state (a fifth of the pass' time). The detectors'
+# state holds no reference cycles: what a pass frees, reference counting frees.
 PASS_GC_THRESHOLD = 100_000
 _gc_lock = threading.Lock()
 _gc_passes = 0
