@@ -9,6 +9,8 @@ tool's files) go through the ``Recording`` protocol.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator
 
 from kreplay_dap.analysis.rows import ScannedOp, scanned
@@ -35,16 +37,21 @@ def operations_with_keys(recording: Recording, session_id: str, max_keys: int) -
 def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterator[Keyed]:
     keys: dict[int, Key] = {}
     shared: dict[str, str] = {}
-    new = tuple.__new__
+    object_id_of = operator.itemgetter(_OBJECT_ID)
     for page in recording.scan_pages(session_id):
         if len(keys) > max_keys:
             keys.clear()
             shared.clear()
-        for row in page:
-            key = keys.get(row[_OBJECT_ID])
-            if key is None:
-                key = _load_keys(recording, row[_OBJECT_ID], keys, shared)
-            yield new(ScannedOp, row + key), key
+        ids = list(map(object_id_of, page))
+        for missing in set(ids).difference(keys):
+            if missing not in keys:  # an earlier load may have named it
+                _load_keys(recording, missing, keys, shared)
+        # Each row becomes its ScannedOp in C (map, not a Python loop per row).
+        page_keys = list(map(keys.__getitem__, ids))
+        operations = map(
+            tuple.__new__, itertools.repeat(ScannedOp), map(operator.add, page, page_keys)
+        )
+        yield from zip(operations, page_keys, strict=True)
 
 
 def _load_keys(
