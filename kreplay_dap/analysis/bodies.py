@@ -44,11 +44,6 @@ def _time_key(key: str) -> bool:
     return verdict
 
 
-def _time_value(value: str) -> bool:
-    # "-" at index 4 is necessary for a match: most strings are refused without the regex.
-    return value[4:5] == "-" and bool(_TIME_VALUE.match(value))
-
-
 def unwrap(body: Any) -> Any:
     """A watch event body ``{"type", "object"}`` becomes its object."""
     if isinstance(body, dict) and "object" in body and "type" in body:
@@ -73,10 +68,14 @@ def flatten(body: Any) -> Flat | None:
             for key, item in value.items():
                 name = str(key)
                 path = f"{prefix}.{name}" if prefix else name
-                # _ignored, inlined: it runs for every field of every decoded body.
-                if path in _IGNORED_PATHS or _time_key(name):
+                # _time_key and _time_value, inlined: this runs for every field of every body.
+                time_name = _TIME_KEYS.get(name)
+                if time_name is None:
+                    time_name = _time_key(name)
+                if time_name or path in _IGNORED_PATHS:
                     continue
-                if isinstance(item, str) and _time_value(item):
+                # "-" at index 4 is necessary for a time value: most strings skip the regex.
+                if isinstance(item, str) and item[4:5] == "-" and _TIME_VALUE.match(item):
                     continue
                 stack.append((path, item))
         elif isinstance(value, list):

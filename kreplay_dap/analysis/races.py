@@ -71,7 +71,15 @@ class RaceDetector:
             lane = (*key, "status" if op.subresource == "status" else "")
             self._wrote(op, key, lane)
             # The actor knows what it wrote: its next write starts from this version.
-            self.seen[(op.actor, key)] = _Seen(op.seq, op.resource_version, op.response_ref, None)
+            seen = self.seen.get((op.actor, key))
+            if seen is None:
+                self.seen[(op.actor, key)] = _Seen(
+                    op.seq, op.resource_version, op.response_ref, None
+                )
+            else:  # in place, as in _saw
+                seen.seq, seen.rv, seen.ref, seen.stale_of = (
+                    op.seq, op.resource_version, op.response_ref, None
+                )  # fmt: skip
             changes = self.lane_changes.get(lane)
             if changes is None:
                 changes = self.lane_changes[lane] = {}
@@ -100,6 +108,12 @@ class RaceDetector:
                 and completed
             ):
                 stale_of = state.last_write_seq
+        # Updated in place, not replaced: no new object per read, and the entry keeps its
+        # place in the table as a reassignment would.
+        seen = self.seen.get((op.actor, key))
+        if seen is not None:
+            seen.seq, seen.rv, seen.ref, seen.stale_of = op.seq, rv, op.response_ref, stale_of
+            return
         self.seen[(op.actor, key)] = _Seen(op.seq, rv, op.response_ref, stale_of)
         if len(self.seen) > self.limit:
             trim_oldest(self.seen, self.limit)
