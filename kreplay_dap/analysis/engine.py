@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import itertools
+import operator
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ _UPDATES = frozenset({"create", "update", "patch"})
 _RACY = frozenset({"get", "watch", "update", "patch"})
 _READS = frozenset({"get", "watch"})
 _CHANGES = frozenset({"create", "update", "patch", "delete"})
+_SECOND = operator.itemgetter(1)
 # Young-generation size of the cyclic GC during a pass. A pass allocates millions of
 # short-lived containers (rows, operations) next to a large, slowly growing detector
 # state; at the default 700 the older generations were collected about 150 times at 1M
@@ -178,21 +181,41 @@ def _paced(
     operations: Iterator[Keyed], options: AnalysisOptions, total: int, report: AnalysisReport
 ) -> Iterator[Keyed]:
     """The operations up to ``max_ops``, reporting progress and stopping when cancelled;
-    counts them in ``report.total_operations``."""
+    counts them in ``report.total_operations``. Chained in C: Python runs once per
+    ``progress_every`` operations, not once per operation."""
+    return itertools.chain.from_iterable(_paced_runs(operations, options, total, report))
+
+
+def _paced_runs(
+    operations: Iterator[Keyed], options: AnalysisOptions, total: int, report: AnalysisReport
+) -> Iterator[Iterator[Keyed]]:
+    """Runs of operations between progress points; each point's own operation is counted,
+    reported and checked for cancellation before it is handed on."""
     every = max(1, options.progress_every)
     max_ops = options.max_ops
     count = 0
-    for item in operations:
+    for _ in range(max_ops // every + 2):  # one turn per progress point
+        free = min((count // every + 1) * every - 1, max_ops) - count
+        if free > 0:
+            counter = itertools.count()
+            # zip takes one number more than it hands on: the run's length is next - 1.
+            yield map(_SECOND, zip(counter, itertools.islice(operations, free), strict=False))
+            handed = next(counter) - 1
+            count += handed
+            if handed < free:
+                break  # the session ended
         if count >= max_ops:
             break
+        item = next(operations, None)
+        if item is None:
+            break
         count += 1
-        if count % every == 0:
-            if options.progress is not None:
-                options.progress(count, total)
-            if options.cancel is not None and options.cancel():
-                report.cancelled = True
-                break
-        yield item
+        if options.progress is not None:
+            options.progress(count, total)
+        if options.cancel is not None and options.cancel():
+            report.cancelled = True
+            break
+        yield iter((item,))
     report.total_operations = count
     if options.progress is not None:
         options.progress(count, total)

@@ -35,6 +35,13 @@ def operations_with_keys(recording: Recording, session_id: str, max_keys: int) -
 
 
 def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterator[Keyed]:
+    # Chained in C: no Python frame is resumed per operation, only per page.
+    return itertools.chain.from_iterable(_pages(recording, session_id, max_keys))
+
+
+def _pages(
+    recording: KreplayRecording, session_id: str, max_keys: int
+) -> Iterator[Iterator[Keyed]]:
     keys: dict[int, Key] = {}
     shared: dict[str, str] = {}
     object_id_of = operator.itemgetter(_OBJECT_ID)
@@ -51,7 +58,7 @@ def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterat
         operations = map(
             tuple.__new__, itertools.repeat(ScannedOp), map(operator.add, page, page_keys)
         )
-        yield from zip(operations, page_keys, strict=True)
+        yield zip(operations, page_keys, strict=True)
 
 
 def _load_keys(
