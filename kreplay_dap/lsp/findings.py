@@ -1,8 +1,9 @@
 """Findings of a session, placed on the source lines whose calls are their evidence.
 
-The findings come from the analysis library (``kreplay_dap.analysis.analyze``), as in the
-debugger; above ``LoopOptions.full_analysis_max_ops`` the index-driven loop scan of
-``kreplay_dap.replay.loops`` answers instead, so a huge recording never stalls the editor.
+The findings come from the analysis library (``kreplay_dap.analysis.analyze``), run on a
+worker thread and cancelled by newer refreshes, so even a million-operation session gets
+every detector (the debugger switches to an index-driven loop scan above its
+``loopDetection.fullAnalysisMaxOps`` limit instead).
 """
 
 from __future__ import annotations
@@ -78,18 +79,11 @@ def analysis_entry() -> Analyze:
 def session_findings(
     recording: Recording, session_id: str, cancel: Cancel = lambda: False
 ) -> list[Finding]:
-    """The full analysis, or the index-driven loop scan for sessions over its size limit."""
-    limits = LoopOptions()
-    if recording.session(session_id).op_count > limits.full_analysis_max_ops:
-        found = detect_loops(recording, session_id, limits)
-    else:
-        report = analyze(recording, session_id, AnalysisOptions(cancel=cancel))
-        if report.cancelled:
-            raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
-        found = list(report.findings)[:MAX_FINDINGS]
-    if cancel():
+    """The full analysis, whatever the session's size: it runs off the request path."""
+    report = analyze(recording, session_id, AnalysisOptions(cancel=cancel))
+    if report.cancelled or cancel():
         raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
-    return [_as_finding(item) for item in found]
+    return [_as_finding(item) for item in list(report.findings)[:MAX_FINDINGS]]
 
 
 def index_loop_findings(
