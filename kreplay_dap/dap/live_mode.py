@@ -156,3 +156,5 @@ def stop_live(session: DebugSession) -> None:
         supervisor.join(STOP_WAIT_SECONDS)
         if supervisor.is_alive():
             log.warning("the live run did not end within %s s", STOP_WAIT_SECONDS)
+    if isinstance(run, LiveRun):
+        run.kill()  # whatever state the run's thread is in, nothing outlives the adapter

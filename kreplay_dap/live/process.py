@@ -15,7 +15,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-TERMINATE_GRACE_SECONDS = 5.0
+TERMINATE_GRACE_SECONDS = 3.0
 MAX_LINE_BYTES = 64 * 1024  # a longer line is forwarded in pieces
 MAX_FORWARDED_LINES = 10_000_000
 
@@ -44,6 +44,10 @@ class OperatorProcess:
 
     def poll(self) -> int | None:
         return self.popen.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group now: the last resort when ``end()`` may not finish."""
+        _signal_group(self.popen.pid, signal.SIGKILL)
 
     def end(self) -> int:
         """Stop the group (TERM, then KILL after a grace period); wait for the output."""

@@ -77,11 +77,17 @@ class LiveRun:
         self.diverged = threading.Event()
         self.cancelled = threading.Event()
         self.command: OperatorCommand | None = None
+        self.process: OperatorProcess | None = None
 
     def cancel(self) -> None:
         """End the run from another thread (the debugger disconnected)."""
         self.cancelled.set()
         self.diverged.set()
+
+    def kill(self) -> None:
+        """Kill the operator's process group at once (the caller is about to exit)."""
+        if self.process is not None:
+            self.process.kill()
 
     def _divergence(self, divergence: Divergence) -> None:
         self.diverged.set()
@@ -110,6 +116,7 @@ class LiveRun:
         self.command = build_command(options.command, kubeconfig, options.session_id, port)
         environment = child_environment(self.command.env)
         process = OperatorProcess(self.command.argv, environment, options.forward_output)
+        self.process = process
         if self.hooks.on_started is not None:
             self.hooks.on_started(self.command, kubeconfig)
         stopped = False

@@ -48,3 +48,19 @@ def test_without_forwarding_the_output_is_not_piped() -> None:
     assert process.popen.stdout is None and process.popen.stderr is None
     assert process.popen.wait(DEADLINE_S) == 0
     assert process.end() == 0  # the exit code of an operator that ended by itself
+
+
+def test_kill_ends_the_group_at_once() -> None:
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+    forward = lambda text, kind: lines.put((kind, text))  # noqa: E731
+    process = OperatorProcess([sys.executable, "-c", OPERATOR], dict(os.environ), forward)
+    received = [lines.get(timeout=DEADLINE_S) for _ in range(2)]
+    helper = int(next(text for kind, text in received if kind == "stdout").split()[1])
+    pidfds = [os.pidfd_open(helper), os.pidfd_open(process.popen.pid)]
+    try:
+        process.kill()
+        assert all(exits_within_deadline(pidfd) for pidfd in pidfds)
+        assert process.end() == -9  # end() after kill() only collects the exit status
+    finally:
+        for pidfd in pidfds:
+            os.close(pidfd)
