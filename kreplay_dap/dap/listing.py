@@ -74,10 +74,6 @@ class Listing:
         try:
             recording = open_recording(self.recording.path)
             try:
-                # One sequential pass: a memory map would only add the whole table to our RSS.
-                connection = getattr(recording, "connection", None)
-                if isinstance(connection, sqlite3.Connection):
-                    connection.execute("PRAGMA mmap_size = 0")
                 self._prepared = self._build(recording)
             finally:
                 recording.close()
