@@ -78,22 +78,3 @@ def test_the_built_listing_has_one_line_per_seq(tmp_path: Path) -> None:
         recording.close()
     assert lines == ["#2 GET  Pod p2 -> - []", "#3 GET  Pod p3 -> 409 Conflict []", "", "",
                      "#6 GET  Pod p6 -> - []", ""]  # fmt: skip
-
-
-def test_a_prepared_listing_equals_one_built_on_request(tmp_path: Path) -> None:
-    ops = [Operation(SESSION, seq, seq, "patch", kind="Widget", name="w") for seq in range(1, 500)]
-    write(tmp_path / "rec.db", ops)
-    recording = open_recording(str(tmp_path / "rec.db"))
-    prepared, on_request = (Listing(recording, SESSION, first_seq=1) for _ in range(2))
-    prepared.prepare()  # its own connection, on a thread
-    try:
-        contents = []
-        for listing in (prepared, on_request):
-            text = listing.text()
-            text.file.seek(0)
-            contents.append(text.file.read())
-    finally:
-        prepared.close()
-        on_request.close()
-        recording.close()
-    assert contents[0] == contents[1] and contents[0].count(b"\\n") == 499
