@@ -12,79 +12,43 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterator
 from typing import IO
 
 from kreplay_dap.dap.dispatch import StreamedText
 from kreplay_dap.dap.present import listing_line
-from recorder.errors import KreplayError, LimitExceededError
-from recorder.storage import open_recording
+from recorder.errors import LimitExceededError
 from recorder.storage.api import Recording
 
 MAX_LISTING_LINES = 1_000_000  # the adapter's op limit
 MAX_LISTING_BYTES = 1 << 30
 _PAGE = 10_000
 _WRITE_PARTS = 30_000  # strings joined per write
-BUILD_WAIT_SECONDS = 600.0  # a million lines take a few seconds
 
 
 class Listing:
-    """The listing of one session; ``text()`` builds it on first use.
-
-    ``prepare()`` starts the build at once on a thread with a connection of its own, so a
-    big session's listing is usually ready when the client first asks for it.
-    """
+    """The listing of one session; ``text()`` builds it on first use."""
 
     def __init__(self, recording: Recording, session_id: str, first_seq: int) -> None:
         self.recording = recording
         self.session_id = session_id
         self.first_seq = first_seq
         self._text: StreamedText | None = None
-        self._worker: threading.Thread | None = None
-        self._prepared: StreamedText | KreplayError | None = None
-
-    def prepare(self) -> None:
-        if self._text is None and self._worker is None:
-            self._worker = threading.Thread(
-                target=self._build_apart, name="kreplay-listing", daemon=True
-            )
-            self._worker.start()
 
     def text(self) -> StreamedText:
-        if self._text is None and self._worker is not None:
-            self._worker.join(BUILD_WAIT_SECONDS)
-            prepared, self._prepared, self._worker = self._prepared, None, None
-            if isinstance(prepared, KreplayError):
-                raise prepared
-            self._text = prepared
         if self._text is None:
-            self._text = self._build(self.recording)
+            self._text = self._build()
         return self._text
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.join(BUILD_WAIT_SECONDS)
-            if isinstance(self._prepared, StreamedText):
-                self._prepared.file.close()
         if self._text is not None:
             self._text.file.close()
 
-    def _build_apart(self) -> None:
-        try:
-            recording = open_recording(self.recording.path)
-            try:
-                self._prepared = self._build(recording)
-            finally:
-                recording.close()
-        except KreplayError as error:
-            self._prepared = error
-
-    def _build(self, recording: Recording) -> StreamedText:
+    def _build(self) -> StreamedText:
         file = tempfile.TemporaryFile()  # noqa: SIM115 - kept open, streamed on each request
         size, line = 0, 0
         parts: list[str] = []
-        for seq, escaped in self._lines(recording):
+        for seq, escaped in self._lines():
             if line >= MAX_LISTING_LINES:
                 break
             target = seq - self.first_seq  # gaps become empty lines
@@ -97,14 +61,14 @@ class Listing:
                 size = _write(file, parts, size)
         return StreamedText(file, _write(file, parts, size))
 
-    def _lines(self, recording: Recording) -> Iterator[tuple[int, str]]:
+    def _lines(self) -> Iterator[tuple[int, str]]:
         """(seq, the line escaped as JSON string content), in seq order."""
-        conn = getattr(recording, "connection", None)
-        if recording.flavor == "kreplay" and isinstance(conn, sqlite3.Connection):
+        conn = getattr(self.recording, "connection", None)
+        if self.recording.flavor == "kreplay" and isinstance(conn, sqlite3.Connection):
             return _listing_rows(conn, self.session_id)
         return (
             (op.seq, json.dumps(listing_line(op), ensure_ascii=False)[1:-1])
-            for op in recording.operations(self.session_id)
+            for op in self.recording.operations(self.session_id)
         )
 
 

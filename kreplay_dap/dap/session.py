@@ -25,8 +25,6 @@ from recorder.storage.model import Operation
 log = logging.getLogger(__name__)
 
 LISTING_REFERENCE = 1
-# Sessions at least this big start building their listing at launch, on a thread.
-PREPARE_LISTING_FROM_OPS = 50_000
 
 
 @dataclass(slots=True)
@@ -76,11 +74,9 @@ class DebugSession:
 
     def attach_engine(self, engine: ReplayEngine) -> None:
         self._engine = engine
-        if self._listing is not None:  # a restart: the listing is built again
+        if self._listing is not None:  # a restart: the listing is rebuilt on demand
             self._listing.close()
-        self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
-        if engine.info.op_count >= PREPARE_LISTING_FROM_OPS:
-            self._listing.prepare()
+            self._listing = None
 
     def later(self, action: Callable[[], None]) -> None:
         """Run ``action`` after the current response is sent (events follow responses)."""
@@ -181,7 +177,8 @@ class DebugSession:
     def listing_text(self) -> StreamedText:
         """The listing, built on first use and then streamed from its file."""
         if self._listing is None:
-            raise InvalidInputError("no recording is loaded yet: send 'launch' first")
+            engine = self.engine
+            self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
         return self._listing.text()
 
     # -- paths -------------------------------------------------------------------------
