@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from typing import Any
 
 from recorder.errors import (
@@ -21,6 +22,8 @@ WRITER_CACHE_KIB = 32 << 10  # the blob digest index is hit at random: keep it c
 WAL_CHECKPOINT_PAGES = 4096  # 32 MiB of log between checkpoints
 READER_CACHE_KIB = 16 << 10
 READER_MMAP_BYTES = 1 << 30  # address space only; random reads skip the page copy
+WAL_SWITCH_ATTEMPTS = 500  # with backoff up to 50 ms: longer than BUSY_TIMEOUT_MS
+_BUSY_CODES = {"SQLITE_BUSY", "SQLITE_LOCKED"}
 
 
 def open_writable(path: str) -> sqlite3.Connection:
@@ -31,7 +34,7 @@ def open_writable(path: str) -> sqlite3.Connection:
         refuse_foreign(conn, path)  # before any pragma below changes the file
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
         conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn)
         # Fewer, larger checkpoints: index pages rewritten by many batches are copied once.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         # NORMAL in WAL mode: a power loss may lose the last commits, never corrupt the file.
@@ -43,6 +46,27 @@ def open_writable(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while another process creates or converts the same file.
+
+    Changing the journal mode needs an exclusive lock, and SQLite may answer SQLITE_BUSY at
+    once instead of calling the busy handler (to avoid a deadlock between two converters).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    for _ in range(WAL_SWITCH_ATTEMPTS - 1):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            busy = getattr(error, "sqlite_errorname", "") in _BUSY_CODES
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)  # another writer holds the lock for a moment: back off
+        delay = min(delay * 2, 0.05)
+    conn.execute("PRAGMA journal_mode = WAL")  # the last attempt: its error goes to the caller
 
 
 # SQLite result codes that mean "this file cannot be used", not "this query is wrong".
