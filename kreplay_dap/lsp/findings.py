@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.model import Finding
@@ -83,7 +82,10 @@ def session_findings(
     report = analyze(recording, session_id, AnalysisOptions(cancel=cancel))
     if report.cancelled or cancel():
         raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
-    return [_as_finding(item) for item in list(report.findings)[:MAX_FINDINGS]]
+    return [
+        replace(f, evidence=f.evidence[:MAX_EVIDENCE_PER_FINDING])
+        for f in report.findings[:MAX_FINDINGS]
+    ]
 
 
 def index_loop_findings(
@@ -94,19 +96,6 @@ def index_loop_findings(
     if cancel():
         raise AnalysisCancelled(f"analysis of session {session_id!r} superseded")
     return found
-
-
-def _as_finding(item: Any) -> Finding:
-    evidence = [int(seq) for seq in list(item.evidence)[:MAX_EVIDENCE_PER_FINDING]]
-    return Finding(
-        type=str(item.type),
-        objects=[str(name) for name in item.objects],
-        first_seq=int(item.first_seq),
-        last_seq=int(item.last_seq),
-        count=int(item.count),
-        description=str(item.description),
-        evidence=evidence,
-    )
 
 
 def place_findings(

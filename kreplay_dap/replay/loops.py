@@ -13,7 +13,7 @@ import itertools
 import logging
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kreplay_dap.analysis import AnalysisOptions, analyze
@@ -66,19 +66,8 @@ def load_findings(
     except KreplayError:
         log.exception("the analysis failed; using the index-driven loop scan")
         return detect_loops(recording, session_id, options)
-    return [_convert(item) for item in list(report.findings)[:100_000]]
-
-
-def _convert(item: Any) -> Finding:
-    return Finding(
-        type=str(item.type),
-        objects=[str(o) for o in item.objects],
-        first_seq=int(item.first_seq),
-        last_seq=int(item.last_seq),
-        count=int(item.count),
-        description=str(item.description),
-        evidence=[int(s) for s in list(item.evidence)[:MAX_EVIDENCE]],
-    )
+    # The analysis' own findings, severity and periods kept; only the evidence is capped.
+    return [replace(f, evidence=f.evidence[:MAX_EVIDENCE]) for f in report.findings[:100_000]]
 
 
 def loop_label(recording: Recording, session_id: str, finding: Finding) -> str:
