@@ -32,7 +32,7 @@ _KEYFRAME_CACHE = 2048  # each cached keyframe holds a zstd context (~100 KB)
 # ~60 us median (32 gave ~95 us) for at most ~90 MB more resident memory.
 _DECODER_CACHE = 512
 _KEYFRAME_BYTES_BUDGET = 32 << 20
-_DIGEST_CACHE = 200_000
+_DIGEST_WINDOW = 131_072  # digests searched for dedup, per generation (two kept)
 _LAST_BODY_BUDGET = 64 << 20  # bytes of recent bodies kept to skip hashing repeats
 _LAST_BODY_MAX = 256 << 10
 
@@ -63,63 +63,48 @@ class _Keyframe:
         return result
 
 
-class DigestFilter:
-    """Bloom filter over every digest in the file: most new bodies skip the index lookup.
-
-    2 MiB of bits, two probes taken from the digest itself (already uniform): about 1.3%
-    false positives at a million bodies; a false positive only costs one index lookup.
-    """
-
-    def __init__(self) -> None:
-        self._bits = bytearray(1 << 21)  # 2**24 bits: a probe is 24 bits of the digest
-
-    def add(self, key: bytes) -> None:
-        first = key[0] | key[1] << 8 | key[2] << 16
-        second = key[3] | key[4] << 8 | key[5] << 16
-        self._bits[first >> 3] |= 1 << (first & 7)
-        self._bits[second >> 3] |= 1 << (second & 7)
-
-    def may_contain(self, key: bytes) -> bool:
-        first = key[0] | key[1] << 8 | key[2] << 16
-        second = key[3] | key[4] << 8 | key[5] << 16
-        bits = self._bits
-        return bool(bits[first >> 3] >> (first & 7) & 1 and bits[second >> 3] >> (second & 7) & 1)
-
-
 class BlobEncoder:
     """Writer side: dedups and compresses bodies into the ``blobs`` table.
 
     Must be used inside the writer's ``BEGIN IMMEDIATE`` transaction. ``store`` dedups and
     allocates ids; ``flush`` compresses the batch's new bodies, inserts them in one
     ``executemany`` and ends the batch.
+
+    Dedup looks in memory only: the digests of the newest ``_DIGEST_WINDOW`` bodies of the
+    file (this writer's and, caught up at each batch, other writers'). An index on the
+    digest would be updated at a random place for every new body, rewriting most of its
+    pages at each commit; a repeat older than the window is stored again (tens of bytes
+    for a delta) and still reads back the same.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._plain = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
         self._known: dict[bytes, int] = {}
+        self._older: dict[bytes, int] = {}  # the previous window, still searched
         self._keyframes: OrderedDict[int, _Keyframe] = OrderedDict()
         self._last: dict[int, tuple[bytes, int]] = {}
         self._last_bytes = 0
         self._unencoded: list[tuple[int, bytes, bytes, int]] = []
         self._pending: list[tuple[int, bytes, int, int | None, int, bytes]] = []
-        self._pending_ids: dict[bytes, int] = {}
         self._next_id: int | None = None
-        self._filter = DigestFilter()
-        self._filtered_up_to = 0  # every blob id up to this one is in the filter
-        self._batch_floor = 0  # the newest id when this transaction began
+        self._seen_up_to = 0  # every blob id up to this one has been remembered
 
     def store(self, data: bytes, object_id: int) -> int:
         """Store ``data`` (deduplicated) and return its blob id."""
         last = self._last.get(object_id)
         if last is not None and last[0] == data:  # the commonest repeat: no hash needed
             return last[1]
+        if self._next_id is None:
+            self._start_batch()
         key = hashlib.sha256(data).digest()[:16]  # = digest(data), inlined: hot path
         blob_id = self._known.get(key)  # holds this batch's pending blobs too
         if blob_id is None:
-            blob_id = self._lookup(key)
+            blob_id = self._older.get(key)
             if blob_id is None:
                 blob_id = self._insert(key, data, object_id)
+            else:
+                self._remember(key, blob_id)
         if len(data) <= _LAST_BODY_MAX:
             self._remember_last(object_id, data, blob_id, last)
         return blob_id
@@ -143,64 +128,51 @@ class BlobEncoder:
                 "INSERT INTO blobs (id, digest, codec, base, raw_size, data) VALUES (?,?,?,?,?,?)",
                 self._pending,
             )
-            self._filtered_up_to = self._pending[-1][0]
+            self._seen_up_to = self._pending[-1][0]
         self._pending.clear()
-        self._pending_ids.clear()
         self._next_id = None  # another process may write blobs before our next batch
 
     def forget(self) -> None:
         """Drop cached ids after a rollback: they may point at rows that were undone."""
         self._known.clear()
+        self._older.clear()
         self._keyframes.clear()
         self._last.clear()
         self._last_bytes = 0
         self._unencoded.clear()
         self._pending.clear()
-        self._pending_ids.clear()
         self._next_id = None
-        self._filtered_up_to = min(self._filtered_up_to, self._batch_floor)
+        self._seen_up_to = 0  # the next batch remembers the file's newest digests again
 
     def _start_batch(self) -> int:
-        """First store of a transaction: catch up with blobs other writers added."""
+        """First store of a transaction: remember the digests other writers added."""
         row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM blobs").fetchone()
         newest = int(row[0])
-        if newest > self._filtered_up_to:
+        if newest > self._seen_up_to:
             rows = self._conn.execute(
-                "SELECT digest FROM blobs WHERE id > ? AND id <= ?",
-                (self._filtered_up_to, newest),
+                "SELECT digest, id FROM blobs WHERE id > ? AND id <= ? ORDER BY id",
+                (max(self._seen_up_to, newest - _DIGEST_WINDOW), newest),
             )
-            for (key,) in rows:
-                self._filter.add(bytes(key))
-        self._filtered_up_to = self._batch_floor = newest
+            for key, blob_id in rows:
+                self._remember(bytes(key), int(blob_id))
+        self._seen_up_to = newest
         self._next_id = newest + 1
         return self._next_id
 
     def _insert(self, key: bytes, data: bytes, object_id: int) -> int:
-        blob_id = self._start_batch() if self._next_id is None else self._next_id
+        blob_id = self._next_id if self._next_id is not None else self._start_batch()
         self._next_id = blob_id + 1
         self._unencoded.append((blob_id, key, data, object_id))
-        self._pending_ids[key] = blob_id
-        self._filter.add(key)
         self._remember(key, blob_id)
         return blob_id
 
-    def _lookup(self, key: bytes) -> int | None:
-        """A digest missing from the cache: ask the Bloom filter, then the index."""
-        if self._next_id is None:
-            self._start_batch()
-        if not self._filter.may_contain(key):
-            return None
-        row = self._conn.execute("SELECT id FROM blobs WHERE digest = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        self._remember(key, int(row[0]))
-        return int(row[0])
-
     def _remember(self, key: bytes, blob_id: int) -> None:
-        if len(self._known) >= _DIGEST_CACHE:
-            self._known.clear()  # the filter and the index still find older bodies
-            self._known.update(self._pending_ids)  # those are not in the index yet
-        self._known[key] = blob_id
+        known = self._known
+        if len(known) >= _DIGEST_WINDOW:
+            # Two generations: the newest window's digests stay findable after a rollover.
+            self._older = known
+            self._known = known = {}
+        known[key] = blob_id
 
     def _remember_last(
         self, object_id: int, data: bytes, blob_id: int, previous: tuple[bytes, int] | None

@@ -150,11 +150,30 @@ CREATE INDEX ops_by_http_status ON ops (session, status_code, seq)
     WHERE status_code >= 400 OR event_type = 'ERROR';
 """
 
+# Dedup moves into the writer's memory (recorder/storage/codec.py): a unique index on a
+# hash is updated at a random place for every new body, so each batch rewrote most of its
+# pages. SQLite cannot drop a constraint's index, so the table is rebuilt without it.
+_V5 = """
+CREATE TABLE blobs_v5 (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL,
+    codec INTEGER NOT NULL,
+    base INTEGER,
+    raw_size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+INSERT INTO blobs_v5 (id, digest, codec, base, raw_size, data)
+    SELECT id, digest, codec, base, raw_size, data FROM blobs ORDER BY id;
+DROP TABLE blobs;
+ALTER TABLE blobs_v5 RENAME TO blobs;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial format: sessions, ops, blobs, objects, callsites, spans", _V1),
     Migration(2, "indexes for verb/kind and error breakpoints", _V2),
     Migration(3, "seed_origin: the Go tool's values an import keeps for a lossless export", _V3),
     Migration(4, "index for errors recorded only in the HTTP status", _V4),
+    Migration(5, "blobs without a unique digest index: the writer dedups in memory", _V5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recorder.errors import NotARecordingError, RecordingError
-from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
+from recorder.storage import Operation, RecordingWriter, SessionInfo, codec, open_recording
 from recorder.storage.codec import CODEC_RAW, CODEC_ZSTD, CODEC_ZSTD_DELTA, digest
 
 SESSION = "s1"
@@ -136,3 +136,24 @@ def test_blobs_are_keyed_by_the_documented_digest(tmp_path: Path) -> None:
     (stored,) = conn.execute("SELECT digest FROM blobs").fetchone()
     conn.close()
     assert stored == digest(body) == hashlib.sha256(body).digest()[:16]
+
+
+def test_dedup_searches_a_bounded_window_of_the_newest_bodies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(codec, "_DIGEST_WINDOW", 4)  # two generations of four digests
+    path = tmp_path / "r.db"
+    bodies = [big_object(f"o{n}", 1) for n in range(12)]
+    with RecordingWriter(str(path)) as writer:
+        writer.begin_session(SessionInfo(SESSION))
+        for n, body in enumerate(bodies):
+            writer.append([Operation(SESSION, 0, n, "get", name=f"o{n}", response_body=body)])
+        # Other objects, so the per-object "same as last time" shortcut cannot answer.
+        writer.append([Operation(SESSION, 0, 20, "get", name="x", response_body=bodies[5])])
+        writer.append([Operation(SESSION, 0, 21, "get", name="y", response_body=bodies[0])])
+    assert len(blob_rows(path)) == 13  # the 6th body was found, the 1st was forgotten
+    recording = open_recording(str(path))
+    ops = list(recording.operations(SESSION))
+    assert ops[12].response_ref == ops[5].response_ref
+    assert ops[13].response_ref != ops[0].response_ref
+    assert recording.body(ops[13].response_ref) == recording.body(ops[0].response_ref) == bodies[0]

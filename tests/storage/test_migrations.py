@@ -57,12 +57,53 @@ def test_running_the_migrations_again_changes_nothing(tmp_path: Path) -> None:
     assert recorded(path) == before
 
 
+_V4_BLOBS = (
+    "CREATE TABLE blobs (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,"
+    " codec INTEGER NOT NULL, base INTEGER, raw_size INTEGER NOT NULL, data BLOB NOT NULL)"
+)
+
+
 def downgrade_to_previous_version(path: Path) -> None:
     """Make the file exactly what version N-1 wrote: the last migration undone."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP INDEX ops_by_http_status")  # the last migration's only object
+    conn.execute("BEGIN")
+    conn.execute("ALTER TABLE blobs RENAME TO blobs_v5")  # v5 dropped the unique digest
+    conn.execute(_V4_BLOBS)
+    conn.execute("INSERT INTO blobs SELECT * FROM blobs_v5")
+    conn.execute("DROP TABLE blobs_v5")
     conn.execute("DELETE FROM schema_migrations WHERE version = ?", (SCHEMA_VERSION,))
+    conn.execute("COMMIT")
     conn.close()
+
+
+def blob_table(path: Path) -> tuple[list[tuple[object, ...]], list[str]]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT * FROM blobs ORDER BY id").fetchall()
+    indexes = conn.execute("SELECT name FROM pragma_index_list('blobs')").fetchall()
+    conn.close()
+    return rows, [str(name) for (name,) in indexes]
+
+
+def test_the_v5_upgrade_keeps_every_body_and_drops_the_digest_index(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    bodies = [b'{"kind":"Pod","n":%d,"pad":"%s"}' % (n, b"x" * 90) for n in range(5)]
+    with RecordingWriter(str(path)) as writer:
+        writer.begin_session(SessionInfo("s1"))
+        ops = [
+            Operation("s1", 0, n, "get", name=f"p{n}", response_body=b)
+            for n, b in enumerate(bodies)
+        ]
+        writer.append(ops)
+    downgrade_to_previous_version(path)
+    before, indexes = blob_table(path)
+    assert len(before) == 5 and indexes  # version 4: a unique index on the digest
+    with RecordingWriter(str(path)) as writer:  # upgrades, then dedups against the old rows
+        writer.append([Operation("s1", 0, 9, "get", name="q", response_body=bodies[2])])
+    after, indexes = blob_table(path)
+    assert after == before and indexes == []
+    recording = open_recording(str(path))
+    op = recording.operation("s1", 6)
+    assert op is not None and recording.body(op.response_ref) == bodies[2]
 
 
 def test_a_file_of_the_previous_version_is_read_as_is_and_upgraded_by_a_writer(
