@@ -149,11 +149,12 @@ def _stream(
             _failed(detectors, op, key, failed=False)
             continue
         # A successful operation: each detector's own first checks are done here once, and
-        # each one only sees the verbs it reads.
+        # each one only sees the verbs it reads. The object's state before it is looked up
+        # once for all of them (named objects only: a list reads none).
+        state = objects.get(key) if name else None
         if verb in _UPDATES:
-            track = objects.get(key)
-            if track is not None and track.echo is not None:
-                world.forget_echo(track, rv)
+            if state is not None and state.echo is not None:
+                world.forget_echo(state, rv)
             if fights is not None and verb != "create":
                 fights.wrote(op, key)
         if loops is not None and verb != "watch" and kind:
@@ -165,16 +166,16 @@ def _stream(
             and verb in _RACY
             and (verb != "watch" or (actor, key) not in seen)
         ):
-            races.succeeded(op, key)
+            races.succeeded(op, key, state)
         if rejected and verb in _READS and (verb == "get" or name):
             rejected.pop((actor, key), None)  # ConflictDetector.observe's re-read, inline
         if slow is not None and duration > 0 and verb != "watch":
-            slow.observe(op)
+            slow.timed(op, verb, kind, duration)
         if kind:
             if verb in _CHANGES:
-                world.wrote(op, key)
+                world.wrote(op, key, state)
             elif name and verb in _READS:
-                world.read(op, key)
+                world.read(op, key, state)
 
 
 def _paced(

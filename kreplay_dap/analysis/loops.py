@@ -51,30 +51,46 @@ class _Track:
         "noop_evidence",
         "noops",
         "read_evidence",
+        "start",
         "streak",
         "times",
     )
+    # The current episode's writes, times and labels: set by ``_begin_episode`` before
+    # any use (a write cycle joins an episode only after a first write started it).
+    evidence: list[int]
+    times: list[int]
+    labels: dict[str, int]
 
     def __init__(self) -> None:
         self.last_write_seq = -1
         self.last_span: int | None = None
         self.streak = 0
-        self.evidence: list[int] = []
-        self.times: list[int] = []
-        self.labels: dict[str, int] = {}
+        # The episode's first write while it is the only one: most writes are justified and
+        # restart the episode, so its lists are only built when a second write joins it.
+        self.start: ScannedOp | None = None
         self.noops = 0
         self.episode_noops = 0
-        self.noop_evidence: list[int] = []
+        self.noop_evidence: list[int] | None = None  # built at the first no-op write
         self.last_read_seq = -1
         self.last_read_ts = 0
         self.last_read_gap: int | None = None
         self.last_read_span: int | None = None
-        self.read_evidence: list[tuple[int, int]] = []
+        # The run of quiet, steady reads; None stands for the previous read alone (most
+        # reads end a run at once, so a list is only built when a second read joins it).
+        self.read_evidence: list[tuple[int, int]] | None = None
         self.last_error_seq = -1
 
 
 def _label(op: ScannedOp) -> str:
     return f"{op.verb}/{op.subresource}" if op.subresource else op.verb
+
+
+def _begin_episode(track: _Track, first: ScannedOp) -> None:
+    """Builds the lists of an episode that so far had only its first write."""
+    track.evidence = [first.seq]
+    track.times = [first.ts_ns]
+    track.labels = {_label(first): 1}
+    track.start = None
 
 
 class Reads:
@@ -181,6 +197,8 @@ class LoopDetector:
             return
         if op.span_id is not None and op.span_id == track.last_span:
             track.last_write_seq = op.seq  # a second write in the same reconcile
+            if track.start is not None:
+                _begin_episode(track, track.start)
             label = _label(op)
             track.labels[label] = track.labels.get(label, 0) + 1
             return
@@ -193,6 +211,8 @@ class LoopDetector:
                 self._close(actor, key, track)
             self._restart(track, op)
             return
+        if track.start is not None:
+            _begin_episode(track, track.start)
         track.streak += 1
         track.last_write_seq = op.seq
         track.last_span = op.span_id
@@ -210,9 +230,7 @@ class LoopDetector:
         track.episode_noops = 0
         track.last_write_seq = op.seq
         track.last_span = op.span_id
-        track.evidence = [op.seq]
-        track.times = [op.ts_ns]
-        track.labels = {_label(op) if op.subresource else op.verb: 1}
+        track.start = op
 
     def _check_noop(self, op: ScannedOp, key: Key, track: _Track) -> None:
         # Decoding every write of a long loop would cost more than it tells: a sample of
@@ -225,7 +243,9 @@ class LoopDetector:
         if before is not None and after is not None and before == after:
             track.noops += 1
             track.episode_noops += 1
-            if len(track.noop_evidence) < MAX_EVIDENCE:
+            if track.noop_evidence is None:
+                track.noop_evidence = [op.seq]
+            elif len(track.noop_evidence) < MAX_EVIDENCE:
                 track.noop_evidence.append(op.seq)
 
     def _close(self, actor: str, key: Key, track: _Track) -> None:
@@ -257,36 +277,39 @@ class LoopDetector:
 
     # -- read cycles (requeue without backoff) ------------------------------------------
     def _read_cycle(self, op: ScannedOp, key: Key, track: _Track) -> None:
-        if op.span_id is not None and op.span_id == track.last_read_span:
+        span = op.span_id
+        if span is not None and span == track.last_read_span:
             return
         previous = track.last_read_seq
-        gap = op.ts_ns - track.last_read_ts
-        steady = track.last_read_gap is None or gap <= track.last_read_gap * 3 // 2 + 1_000_000
-        fast = gap < self.floor_ns  # checked first: most reads are slower, a cheap "no"
+        seq, ts = op.seq, op.ts_ns
+        gap = ts - track.last_read_ts
         quiet = (
-            fast
+            gap < self.floor_ns  # checked first: most reads are slower, a cheap "no"
             and previous >= 0
             and track.last_write_seq < previous
             and track.last_error_seq < previous
             and not self.world.changed_by_other(key, op.actor, previous)
         )
-        if not (quiet and steady):
-            if len(track.read_evidence) >= 2 * self.min_repeats:
-                self._close_reads(op.actor, key, track)
-            if track.read_evidence:
-                track.read_evidence = []
-            track.last_read_gap = gap if quiet else None
-        else:
+        last_gap = track.last_read_gap
+        reads = track.read_evidence
+        if quiet and (last_gap is None or gap <= last_gap * 3 // 2 + 1_000_000):
+            if reads is None:
+                track.read_evidence = [(previous, track.last_read_ts), (seq, ts)]
+            elif len(reads) < MAX_EVIDENCE:
+                reads.append((seq, ts))
             track.last_read_gap = gap
-        if len(track.read_evidence) < MAX_EVIDENCE:
-            track.read_evidence.append((op.seq, op.ts_ns))
-        track.last_read_seq = op.seq
-        track.last_read_ts = op.ts_ns
-        track.last_read_span = op.span_id
+        else:
+            if reads is not None:
+                self._close_reads(op.actor, key, track)
+                track.read_evidence = None
+            track.last_read_gap = gap if quiet else None
+        track.last_read_seq = seq
+        track.last_read_ts = ts
+        track.last_read_span = span
 
     def _close_reads(self, actor: str, key: Key, track: _Track) -> None:
         reads = track.read_evidence
-        if len(reads) < 2 * self.min_repeats:
+        if reads is None or len(reads) < 2 * self.min_repeats:
             return
         seqs = [seq for seq, _ in reads]
         period_ops = float(statistics.median(b - a for a, b in itertools.pairwise(seqs)))
@@ -303,12 +326,12 @@ class LoopDetector:
                 {"pattern": ["get"], "cause": "requeue-without-backoff"},
             )
         )  # fmt: skip
-        track.read_evidence = []
+        track.read_evidence = None
 
     def _noop_finding(self, actor: str, key: Key, track: _Track) -> None:
-        if track.noops < MIN_NOOP_WRITES:
-            return
         seqs = track.noop_evidence
+        if track.noops < MIN_NOOP_WRITES or seqs is None:
+            return
         description = (
             f"no-op writes: {actor or 'an actor'} wrote {key_text(key)} {track.noops}x changing "
             "only resourceVersion, managedFields or timestamps; compare before writing"

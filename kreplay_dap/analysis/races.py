@@ -19,6 +19,7 @@ from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import (
     UNRECORDED,
     Key,
+    ObjectTrack,
     World,
     key_text,
     rv_number,
@@ -61,15 +62,16 @@ class RaceDetector:
         self.races: dict[tuple[str, str, Key], _Race] = {}
         self.lane_changes: dict[tuple[str, str, str, str], dict[str, int]] = {}
 
-    def succeeded(self, op: ScannedOp, key: Key) -> None:
-        """A successful get, watch event, update or patch of a named object (checked)."""
+    def succeeded(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+        """A successful get, watch event, update or patch of a named object (checked);
+        ``state`` is the world's track of it before this operation."""
         verb = op.verb
         if verb == "get" or (verb == "watch" and (op.actor, key) not in self.seen):
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
-            self._saw(op, key)
+            self._saw(op, key, state)
         elif verb != "watch":
             lane = (*key, "status" if op.subresource == "status" else "")
-            self._wrote(op, key, lane)
+            self._wrote(op, key, lane, state)
             # The actor knows what it wrote: its next write starts from this version.
             seen = self.seen.get((op.actor, key))
             if seen is None:
@@ -90,9 +92,8 @@ class RaceDetector:
             if len(self.lane_changes) > self.limit:
                 trim_oldest(self.lane_changes, self.limit)
 
-    def _saw(self, op: ScannedOp, key: Key) -> None:
+    def _saw(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
         stale_of = None
-        state = self.world.objects.get(key)
         rv = op.resource_version
         # The same version as the latest one (the common case) is never stale.
         if state is not None and rv != state.latest_rv and rv.isdigit():
@@ -118,9 +119,10 @@ class RaceDetector:
         if len(self.seen) > self.limit:
             trim_oldest(self.seen, self.limit)
 
-    def _wrote(self, op: ScannedOp, key: Key, lane: tuple[str, str, str, str]) -> None:
+    def _wrote(
+        self, op: ScannedOp, key: Key, lane: tuple[str, str, str, str], state: ObjectTrack | None
+    ) -> None:
         seen = self.seen.get((op.actor, key))
-        state = self.world.objects.get(key)
         if seen is None or state is None:
             return
         # Only a change in the same lane (status subresource or main resource) can be

@@ -18,6 +18,7 @@ TOP_PER_GROUP = 20
 MAX_SLOW_LIST = 1000
 OUTLIER_FACTOR = 10
 OUTLIER_FLOOR_MS = 100.0
+HISTOGRAM_BUCKETS = (64 << 3) + 8
 
 
 class _Group:
@@ -26,7 +27,8 @@ class _Group:
     def __init__(self) -> None:
         self.count = 0
         self.max_us = 0
-        self.histogram: dict[int, int] = {}
+        # Counts per bucket, indexed by bucket: a 64-bit duration has at most 64 bits.
+        self.histogram: list[int] = [0] * HISTOGRAM_BUCKETS
         self.top: list[tuple[int, int, str]] = []
         self.over: list[int] = []
         self.over_count = 0
@@ -34,9 +36,9 @@ class _Group:
     def percentile_us(self, fraction: float) -> float:
         rank = fraction * self.count
         seen = 0
-        for bucket in sorted(self.histogram):
-            seen += self.histogram[bucket]
-            if seen >= rank:
+        for bucket, count in enumerate(self.histogram):
+            seen += count
+            if count and seen >= rank:
                 return bucket_value(bucket)
         return float(self.max_us)
 
@@ -57,25 +59,33 @@ class SlowDetector:
 
     def observe(self, op: ScannedOp) -> None:
         duration = op.duration_us
-        if duration <= 0 or op.verb == "watch":
-            return
-        group = self.groups.get((op.verb, op.kind))
+        if duration > 0 and op.verb != "watch":
+            self.timed(op, op.verb, op.kind, duration)
+
+    def timed(self, op: ScannedOp, verb: str, kind: str, duration: int) -> None:
+        """An operation other than a watch event that took ``duration`` > 0 microseconds
+        (the caller checked both and passes the fields it already has)."""
+        group = self.groups.get((verb, kind))
         if group is None:
             if len(self.groups) >= MAX_GROUPS:
                 return
-            group = self.groups[(op.verb, op.kind)] = _Group()
+            group = self.groups[(verb, kind)] = _Group()
         group.count += 1
         # Log-scale bucket from the bit length plus the next three bits (about 9 %).
         bits = duration.bit_length()
         bucket = duration if bits <= 4 else (bits << 3) | ((duration >> (bits - 4)) & 7)
-        group.histogram[bucket] = group.histogram.get(bucket, 0) + 1
+        try:
+            group.histogram[bucket] += 1
+        except IndexError:  # over 64 bits: not from SQLite, but a Recording may give it
+            group.histogram.extend([0] * (bucket + 1 - len(group.histogram)))
+            group.histogram[bucket] += 1
         if duration > group.max_us:  # noqa: PLR1730  # max() costs 4x as much per operation
             group.max_us = duration
         top = group.top
         if len(top) < TOP_PER_GROUP:
-            heapq.heappush(top, (duration, op.seq, key_text((op.kind, op.namespace, op.name))))
+            heapq.heappush(top, (duration, op.seq, key_text((kind, op.namespace, op.name))))
         elif duration > top[0][0]:  # most operations stop here: no name text built
-            heapq.heapreplace(top, (duration, op.seq, key_text((op.kind, op.namespace, op.name))))
+            heapq.heapreplace(top, (duration, op.seq, key_text((kind, op.namespace, op.name))))
         if duration >= self.threshold_us:
             group.over_count += 1
             if len(group.over) < MAX_EVIDENCE:

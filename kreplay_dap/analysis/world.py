@@ -83,6 +83,7 @@ Echo = tuple[str, int, tuple[tuple[dict[str, int], int | None], ...], int | None
 class ObjectTrack:
     __slots__ = (
         "changes",
+        "collection_keys",
         "echo",
         "last_write_end_ns",
         "last_write_seq",
@@ -92,8 +93,10 @@ class ObjectTrack:
         "state_ref",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, key: Key) -> None:
         self.changes: dict[str, int] = {}
+        # The collections it belongs to, named once (every change updates them).
+        self.collection_keys = collection_keys(key[0], key[1])
         self.echo: Echo | None = None
         self.rv_writers: dict[str, str] = {}
         self.latest_rv = ""
@@ -131,20 +134,20 @@ class World:
     def _ensure(self, key: Key) -> ObjectTrack:
         track = self.objects.get(key)
         if track is None:
-            track = ObjectTrack()
+            track = ObjectTrack(key)
             self.objects[key] = track
             if len(self.objects) > self.max_objects:
                 self.evicted += len(trim_oldest(self.objects, self.max_objects))
         return track
 
-    def _changed(self, track: ObjectTrack, key: Key, who: str, seq: int) -> None:
+    def _changed(self, track: ObjectTrack, who: str, seq: int) -> None:
         changes = track.changes
         changes.pop(who, None)
         changes[who] = seq
         if len(changes) > MAX_ACTORS_PER_OBJECT:
             trim_oldest(changes, MAX_ACTORS_PER_OBJECT)
         collections = self.collections
-        for collection in collection_keys(key[0], key[1]):
+        for collection in track.collection_keys:
             table = collections.get(collection)
             if table is None:
                 table = collections[collection] = {}
@@ -155,14 +158,15 @@ class World:
         if len(collections) > self.max_objects:
             trim_oldest(collections, self.max_objects)
 
-    def wrote(self, op: ScannedOp, key: Key) -> None:
-        """A successful create, update, patch or delete of an object of some kind."""
-        track = self.objects.get(key) or self._ensure(key)
+    def wrote(self, op: ScannedOp, key: Key, known: ObjectTrack | None = None) -> None:
+        """A successful create, update, patch or delete of an object of some kind;
+        ``known`` is the object's track when the caller already looked it up."""
+        track = known or self.objects.get(key) or self._ensure(key)
         # One string per actor, not one per row: RV tables keep it for every version.
         actor = self._actors.setdefault(op.actor, op.actor)
         if len(self._actors) > MAX_SHARED_ACTORS:
             self._actors.clear()
-        self._changed(track, key, actor, op.seq)
+        self._changed(track, actor, op.seq)
         if op.resource_version:
             track.rv_writers[op.resource_version] = actor
             if len(track.rv_writers) > MAX_RVS_PER_OBJECT + TRIM_SLACK:
@@ -175,9 +179,10 @@ class World:
         duration = op.duration_us
         track.last_write_end_ns = op.ts_ns + (duration * 1000 if duration > 0 else 0)
 
-    def read(self, op: ScannedOp, key: Key) -> None:
-        """A successful get or watch event of a named object of some kind."""
-        track = self.objects.get(key) or self._ensure(key)
+    def read(self, op: ScannedOp, key: Key, known: ObjectTrack | None = None) -> None:
+        """A successful get or watch event of a named object of some kind (``known``: as
+        in ``wrote``)."""
+        track = known or self.objects.get(key) or self._ensure(key)
         rv = op.resource_version
         if not rv or rv in track.rv_writers:
             if rv == track.latest_rv and op.response_ref is not None:
@@ -193,10 +198,10 @@ class World:
         track.latest_rv = rv
         before = track.state_ref
         track.state_ref = None if op.event_type == "DELETED" else op.response_ref
-        tables = [track.changes, *(self.collections.get(c, {}) for c in collection_keys(*key[:2]))]
+        tables = [track.changes, *(self.collections.get(c, {}) for c in track.collection_keys)]
         previous = tuple((table, table.get(UNRECORDED)) for table in tables)
         track.echo = (rv, op.seq, previous, before)
-        self._changed(track, key, UNRECORDED, op.seq)
+        self._changed(track, UNRECORDED, op.seq)
 
     def forget_echo(self, track: ObjectTrack, rv: str) -> None:
         """The write that produced the last unrecorded change: it was nobody else's change."""
