@@ -176,8 +176,9 @@ class RecordingWriter:
             states: dict[str, _SessionState] = {}
             rows: list[_Row] = []
             for op in ops:
-                state = states.get(op.session_id) or self._state(op.session_id)
-                states[op.session_id] = state
+                state = states.get(op.session_id)
+                if state is None:
+                    state = states[op.session_id] = self._state(op.session_id)
                 row = self._row(op, state, result)
                 if row is not None:
                     rows.append(row)
@@ -207,8 +208,20 @@ class RecordingWriter:
         if object_id is None:
             object_id = self._object_id(rowid, op)
         request, response = op.request_body, op.response_body
-        request_blob = None if request is None else self._body(request, -object_id, result, state)
-        response_blob = None if response is None else self._body(response, object_id, result, state)
+        limit, store = self.max_object_bytes, self._blobs.store  # hot path: no _body call
+        request_blob = response_blob = None
+        if request is not None:
+            request_blob = (
+                store(request, -object_id)
+                if len(request) <= limit
+                else self._body(request, -object_id, result, state)
+            )
+        if response is not None:
+            response_blob = (
+                store(response, object_id)
+                if len(response) <= limit
+                else self._body(response, object_id, result, state)
+            )
         frames = op.call_site
         # Recorders reuse one tuple per call site: find it by identity before hashing frames.
         same = self._callsites_by_identity.get(id(frames)) if frames else None
