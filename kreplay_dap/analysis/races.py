@@ -70,27 +70,32 @@ class RaceDetector:
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
             self._saw(op, key, state)
         elif verb != "watch":
-            lane = (*key, "status" if op.subresource == "status" else "")
-            self._wrote(op, key, lane, state)
-            # The actor knows what it wrote: its next write starts from this version.
-            seen = self.seen.get((op.actor, key))
-            if seen is None:
-                self.seen[(op.actor, key)] = _Seen(
-                    op.seq, op.resource_version, op.response_ref, None
-                )
-            else:  # in place, as in _saw
-                seen.seq, seen.rv, seen.ref, seen.stale_of = (
-                    op.seq, op.resource_version, op.response_ref, None
-                )  # fmt: skip
-            changes = self.lane_changes.get(lane)
-            if changes is None:
-                changes = self.lane_changes[lane] = {}
-            changes.pop(op.actor, None)
-            changes[op.actor] = op.seq
-            if len(changes) > MAX_ACTORS:
-                trim_oldest(changes, MAX_ACTORS)
-            if len(self.lane_changes) > self.limit:
-                trim_oldest(self.lane_changes, self.limit)
+            self._wrote_version(op, key, state)
+
+    def _wrote_version(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+        """A successful update or patch: checked against what the actor last saw, then
+        remembered as its latest version and as the lane's latest change."""
+        lane = (*key, "status" if op.subresource == "status" else "")
+        pair = (op.actor, key)
+        seen = self.seen.get(pair)
+        changes = self.lane_changes.get(lane)
+        if seen is not None and state is not None:
+            self._wrote(op, key, seen, changes, state)
+        # The actor knows what it wrote: its next write starts from this version.
+        if seen is None:
+            self.seen[pair] = _Seen(op.seq, op.resource_version, op.response_ref, None)
+        else:  # in place, as in _saw
+            seen.seq, seen.rv, seen.ref, seen.stale_of = (
+                op.seq, op.resource_version, op.response_ref, None
+            )  # fmt: skip
+        if changes is None:
+            changes = self.lane_changes[lane] = {}
+        changes.pop(op.actor, None)
+        changes[op.actor] = op.seq
+        if len(changes) > MAX_ACTORS:
+            trim_oldest(changes, MAX_ACTORS)
+        if len(self.lane_changes) > self.limit:
+            trim_oldest(self.lane_changes, self.limit)
 
     def _saw(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
         stale_of = None
@@ -120,14 +125,16 @@ class RaceDetector:
             trim_oldest(self.seen, self.limit)
 
     def _wrote(
-        self, op: ScannedOp, key: Key, lane: tuple[str, str, str, str], state: ObjectTrack | None
+        self,
+        op: ScannedOp,
+        key: Key,
+        seen: _Seen,
+        lane: dict[str, int] | None,
+        state: ObjectTrack,
     ) -> None:
-        seen = self.seen.get((op.actor, key))
-        if seen is None or state is None:
-            return
         # Only a change in the same lane (status subresource or main resource) can be
         # reverted by this write; changes by unrecorded writers count in both lanes.
-        other = _changes_since(self.lane_changes.get(lane, {}), state.changes, op.actor, seen.seq)
+        other = _changes_since(lane, state.changes, op.actor, seen.seq)
         if not other and seen.stale_of is None:
             return
         reverted = self._reverted(seen.ref, state.state_ref, op)
@@ -194,18 +201,18 @@ class RaceDetector:
 
 
 def _changes_since(
-    lane: dict[str, int], object_changes: dict[str, int], actor: str, since: int
+    lane: dict[str, int] | None, object_changes: dict[str, int], actor: str, since: int
 ) -> list[int]:
     """Seqs of the lane's changes by others after ``since``, in the lane's order, with the
     object's unrecorded change (seen through reads, lane unknown) in place of the lane's."""
     unrecorded = object_changes.get(UNRECORDED)
     other = []
-    for who, seq in lane.items():
+    for who, seq in lane.items() if lane is not None else ():
         if who == UNRECORDED and unrecorded is not None:
             seq = unrecorded  # noqa: PLW2901
         if who != actor and seq > since:
             other.append(seq)
-    missing = UNRECORDED not in lane and actor != UNRECORDED
+    missing = (lane is None or UNRECORDED not in lane) and actor != UNRECORDED
     if missing and unrecorded is not None and unrecorded > since:
         other.append(unrecorded)
     return other
