@@ -19,7 +19,7 @@ from kreplay_dap.analysis.races import RaceDetector
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import Keyed, operations_with_keys
 from kreplay_dap.analysis.slow import SlowDetector
-from kreplay_dap.analysis.world import Key, World
+from kreplay_dap.analysis.world import Key, ObjectTrack, World
 from recorder.storage.api import Recording
 
 _UPDATES = frozenset({"create", "update", "patch"})
@@ -129,15 +129,10 @@ def _stream(
     total: int,
     report: AnalysisReport,
 ) -> None:
-    world, loops, fights, races = (
-        detectors.world,
-        detectors.loops,
-        detectors.fights,
-        detectors.races,
-    )
-    slow, objects = detectors.slow, detectors.world.objects
+    world, loops, fights = detectors.world, detectors.loops, detectors.fights
+    races, slow, objects = detectors.races, detectors.slow, detectors.world.objects
     seen = races.seen if races is not None else {}
-    rejected = detectors.conflicts.rejected_rv if detectors.conflicts is not None else None
+    rejected = detectors.conflicts.rejected_rv if detectors.conflicts is not None else {}
     operations = operations_with_keys(recording, session_id, options.max_objects)
     for op, key in _paced(operations, options, total, report):
         (_, _, verb, event, _, rv, _, _, status, code, _, message, duration, actor, _, _,
@@ -148,34 +143,78 @@ def _stream(
         if event == "ERROR":
             _failed(detectors, op, key, failed=False)
             continue
-        # A successful operation: each detector's own first checks are done here once, and
-        # each one only sees the verbs it reads. The object's state before it is looked up
-        # once for all of them (named objects only: a list reads none).
-        state = objects.get(key) if name else None
-        if verb in _UPDATES:
-            if state is not None and state.echo is not None:
-                world.forget_echo(state, rv)
-            if fights is not None and verb != "create":
-                fights.wrote(op, key)
-        if loops is not None and verb != "watch" and kind:
-            loops.succeeded(op, key)
-        # A watch event after the actor's own read or write tells the race detector nothing.
-        if (
-            races is not None
-            and name
-            and verb in _RACY
-            and (verb != "watch" or (actor, key) not in seen)
-        ):
-            races.succeeded(op, key, state)
-        if rejected and verb in _READS and (verb == "get" or name):
-            rejected.pop((actor, key), None)  # ConflictDetector.observe's re-read, inline
+        # Success: gets, watch events, updates and patches of named objects go straight to
+        # each detector's entry point for that verb; the rest takes ``_succeeded``.
         if slow is not None and duration > 0 and verb != "watch":
             slow.timed(op, verb, kind, duration)
-        if kind:
-            if verb in _CHANGES:
-                world.wrote(op, key, state)
-            elif name and verb in _READS:
-                world.read(op, key, state)
+        if not (kind and name):
+            if verb == "list":
+                if loops is not None and kind:
+                    loops.listed(op, key)
+            else:
+                _succeeded(detectors, op, key, objects.get(key) if name else None)
+            continue
+        state = objects.get(key)  # the object's state before this operation
+        if verb == "get":
+            if loops is not None:
+                loops.got(op, key)
+            if races is not None:
+                races.saw(op, key, state)
+            if rejected:
+                rejected.pop((actor, key), None)  # ConflictDetector.observe's re-read
+            world.read(op, key, state)
+        elif verb == "watch":  # after the actor's own read or write it tells races nothing
+            if races is not None and (actor, key) not in seen:
+                races.saw(op, key, state)
+            if rejected:
+                rejected.pop((actor, key), None)
+            world.read(op, key, state)
+        elif verb == "update" or verb == "patch":  # noqa: PLR1714  # two compares, no set
+            if state is not None and state.echo is not None:
+                world.forget_echo(state, rv)
+            if fights is not None:
+                fights.wrote(op, key)
+            if loops is not None:
+                loops.wrote(op, key)
+            if races is not None:
+                races.wrote(op, key, state)
+            world.wrote(op, key, state)
+        else:
+            _succeeded(detectors, op, key, state)
+
+
+def _succeeded(detectors: _Detectors, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+    """Any other successful operation (the slow detector has seen it): what the engine's
+    fast paths do for gets, watch events, updates and patches of named objects."""
+    world, loops, races = detectors.world, detectors.loops, detectors.races
+    verb, name, kind, actor = op.verb, op.name, op.kind, op.actor
+    if verb in _UPDATES:
+        if state is not None and state.echo is not None:
+            world.forget_echo(state, op.resource_version)
+        if detectors.fights is not None and verb != "create":
+            detectors.fights.wrote(op, key)
+    if loops is not None and verb != "watch" and kind:
+        loops.succeeded(op, key)
+    if (
+        races is not None
+        and name
+        and verb in _RACY
+        and (verb != "watch" or (actor, key) not in races.seen)
+    ):
+        races.succeeded(op, key, state)
+    conflicts = detectors.conflicts
+    if (
+        conflicts is not None
+        and conflicts.rejected_rv
+        and verb in _READS
+        and (verb == "get" or name)
+    ):
+        conflicts.rejected_rv.pop((actor, key), None)
+    if kind:
+        if verb in _CHANGES:
+            world.wrote(op, key, state)
+        elif name and verb in _READS:
+            world.read(op, key, state)
 
 
 def _paced(

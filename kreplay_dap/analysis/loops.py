@@ -158,14 +158,26 @@ class LoopDetector:
         # A track only where a cycle can happen: lists are inputs, never cycles.
         if verb == "get":
             if key[2]:
-                self.reads.note(op, key)
-                track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
-                self._read_cycle(op, key, track)
+                self.got(op, key)
         elif verb == "list":
-            self.reads.note(op, collection_keys(key[0], key[1])[0])
+            self.listed(op, key)
         elif verb in _CHANGES:
-            track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
-            self._write_cycle(op, key, track)
+            self.wrote(op, key)
+
+    def got(self, op: ScannedOp, key: Key) -> None:
+        """A successful get of a named object (the engine calls it directly)."""
+        self.reads.note(op, key)
+        track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
+        self._read_cycle(op, key, track)
+
+    def listed(self, op: ScannedOp, key: Key) -> None:
+        """A successful list: an input of the actor's reconcile."""
+        self.reads.note(op, collection_keys(key[0], key[1])[0])
+
+    def wrote(self, op: ScannedOp, key: Key) -> None:
+        """A successful create, update, patch or delete."""
+        track = self.tracks.get((op.actor, key)) or self._track(op.actor, key)
+        self._write_cycle(op, key, track)
 
     def _track(self, actor: str, key: Key) -> _Track:
         track = self.tracks.get((actor, key))

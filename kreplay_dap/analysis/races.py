@@ -68,11 +68,11 @@ class RaceDetector:
         verb = op.verb
         if verb == "get" or (verb == "watch" and (op.actor, key) not in self.seen):
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
-            self._saw(op, key, state)
+            self.saw(op, key, state)
         elif verb != "watch":
-            self._wrote_version(op, key, state)
+            self.wrote(op, key, state)
 
-    def _wrote_version(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+    def wrote(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
         """A successful update or patch: checked against what the actor last saw, then
         remembered as its latest version and as the lane's latest change."""
         lane = (*key, "status" if op.subresource == "status" else "")
@@ -84,7 +84,7 @@ class RaceDetector:
         # The actor knows what it wrote: its next write starts from this version.
         if seen is None:
             self.seen[pair] = _Seen(op.seq, op.resource_version, op.response_ref, None)
-        else:  # in place, as in _saw
+        else:  # in place, as in saw
             seen.seq, seen.rv, seen.ref, seen.stale_of = (
                 op.seq, op.resource_version, op.response_ref, None
             )  # fmt: skip
@@ -97,7 +97,8 @@ class RaceDetector:
         if len(self.lane_changes) > self.limit:
             trim_oldest(self.lane_changes, self.limit)
 
-    def _saw(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+    def saw(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
+        """A get, or a watch event of an object the actor had not seen (engine-checked)."""
         stale_of = None
         rv = op.resource_version
         # The same version as the latest one (the common case) is never stale.
