@@ -237,6 +237,8 @@ class SeedImporter:
         self.writer.begin_session(
             SessionInfo(session_id, started_ns=started, recorder_version="replay-cli", labels=label)
         )
+        if started == 0:  # begin_session reads 0 as "now"; the file says the epoch
+            self.writer.update_session(session_id, started_ns=0)
         self.writer.put_origins(session_id, "session", [(0, dict(self._offsets))])
         self.report.sessions.append(session_id)
 

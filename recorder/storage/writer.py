@@ -120,7 +120,9 @@ class RecordingWriter:
 
     def update_session(self, session_id: str, **fields: str | int | None) -> None:
         """Set metadata columns (operator, cluster, server_version, ended_ns...)."""
-        allowed = {"operator", "cluster", "server_version", "recorder_version", "ended_ns"}
+        allowed = {
+            "operator", "cluster", "server_version", "recorder_version", "started_ns", "ended_ns"
+        }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
             raise RecordingError(f"cannot set session fields {sorted(unknown)}")

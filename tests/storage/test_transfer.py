@@ -72,6 +72,25 @@ def test_imported_seed_data_is_ours(tmp_path: Path) -> None:
     assert update is not None and (update.verb, update.duration_us) == ("update", 1000)
 
 
+def test_a_session_recorded_from_timestamp_zero_keeps_its_start(tmp_path: Path) -> None:
+    source = tmp_path / "v1.db"
+    conn = sqlite3.connect(source)
+    conn.execute(
+        "CREATE TABLE operations (id INTEGER PRIMARY KEY, session_id TEXT,"
+        " sequence_number INTEGER, timestamp INTEGER, operation_type TEXT, resource_kind TEXT,"
+        " namespace TEXT, name TEXT, resource_data TEXT, error TEXT, duration_ms INTEGER)"
+    )
+    conn.executemany(
+        "INSERT INTO operations VALUES (NULL, 'z', ?, ?, 'GET', 'Pod', 'ns', 'p', '{}', NULL, 1)",
+        [(1, 0), (2, 3)],
+    )
+    conn.commit()
+    conn.close()
+    import_recording(str(source), str(tmp_path / "ours.db"), max_ops=10)
+    info = open_recording(str(tmp_path / "ours.db")).session("z")
+    assert (info.started_ns, info.first_ts_ns, info.last_ts_ns) == (0, 0, 3 * 10**9)
+
+
 def our_session(path: Path) -> None:
     with RecordingWriter(str(path)) as writer:
         writer.begin_session(
