@@ -22,19 +22,29 @@ HISTOGRAM_BUCKETS = (64 << 3) + 8
 
 
 class _Group:
-    __slots__ = ("count", "histogram", "max_us", "over", "over_count", "top")
+    __slots__ = ("floor_us", "histogram", "over", "over_count", "top")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.max_us = 0
         # Counts per bucket, indexed by bucket: a 64-bit duration has at most 64 bits.
         self.histogram: list[int] = [0] * HISTOGRAM_BUCKETS
         self.top: list[tuple[int, int, str]] = []
+        # What an operation must exceed to enter ``top`` (-1 until it holds its 20).
+        self.floor_us = -1
         self.over: list[int] = []
         self.over_count = 0
 
+    # Count and maximum are derived when asked (at the end), not kept per operation: the
+    # maximum is always among the slowest few kept in ``top``.
+    @property
+    def count(self) -> int:
+        return sum(self.histogram)
+
+    @property
+    def max_us(self) -> int:
+        return max(self.top)[0] if self.top else 0
+
     def percentile_us(self, fraction: float) -> float:
-        rank = fraction * self.count
+        rank = fraction * sum(self.histogram)
         seen = 0
         for bucket, count in enumerate(self.histogram):
             seen += count
@@ -70,7 +80,6 @@ class SlowDetector:
             if len(self.groups) >= MAX_GROUPS:
                 return
             group = self.groups[(verb, kind)] = _Group()
-        group.count += 1
         # Log-scale bucket from the bit length plus the next three bits (about 9 %).
         bits = duration.bit_length()
         bucket = duration if bits <= 4 else (bits << 3) | ((duration >> (bits - 4)) & 7)
@@ -79,13 +88,16 @@ class SlowDetector:
         except IndexError:  # over 64 bits: not from SQLite, but a Recording may give it
             group.histogram.extend([0] * (bucket + 1 - len(group.histogram)))
             group.histogram[bucket] += 1
-        if duration > group.max_us:  # noqa: PLR1730  # max() costs 4x as much per operation
-            group.max_us = duration
-        top = group.top
-        if len(top) < TOP_PER_GROUP:
-            heapq.heappush(top, (duration, op.seq, key_text((kind, op.namespace, op.name))))
-        elif duration > top[0][0]:  # most operations stop here: no name text built
-            heapq.heapreplace(top, (duration, op.seq, key_text((kind, op.namespace, op.name))))
+        if duration > group.floor_us:  # most operations stop here: no name text built
+            top = group.top
+            item = (duration, op.seq, key_text((kind, op.namespace, op.name)))
+            if len(top) < TOP_PER_GROUP:
+                heapq.heappush(top, item)
+                if len(top) == TOP_PER_GROUP:
+                    group.floor_us = top[0][0]
+            else:
+                heapq.heapreplace(top, item)
+                group.floor_us = top[0][0]
         if duration >= self.threshold_us:
             group.over_count += 1
             if len(group.over) < MAX_EVIDENCE:
