@@ -258,7 +258,7 @@ class WatchTap:
     def _forward(self, data: Any) -> None:
         recorder = self.call.recorder
         if data and recorder.enabled and isinstance(data, bytes):
-            recorder.emit((m.WATCH_CHUNK, self.stream_id, time.time_ns(), data), len(data))
+            recorder.emit((self.stream_id, time.time_ns(), data), len(data))
 
     def read(self, *args: Any, **kwargs: Any) -> Any:
         self.reading = True
@@ -280,8 +280,7 @@ class WatchTap:
             pipeline.max_items,
             pipeline.max_bytes,
         )
-        clock = time.time_ns
-        tag, stream_id = m.WATCH_CHUNK, self.stream_id
+        clock, stream_id = time.time_ns, self.stream_id
         for chunk in self._read_chunked(*args, **kwargs):
             if recorder.enabled and type(chunk) is bytes and chunk:
                 size = len(chunk)
@@ -290,7 +289,7 @@ class WatchTap:
                     and pipeline.bytes_queued - pipeline.bytes_taken + size <= max_bytes
                     and not pipeline.closing
                 ):
-                    append((tag, stream_id, clock(), chunk))
+                    append((stream_id, clock(), chunk))  # m.CHUNK_FIELDS
                     pipeline.bytes_queued += size
                 else:
                     recorder.guarded(pipeline.count_drop)

@@ -27,7 +27,6 @@ from recorder.errors import LimitExceededError
 
 SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
-_DATA_TAGS = frozenset({m.CALL, m.WATCH_CHUNK})
 _REPLY_LINE_LIMIT = 1 << 20
 # Not plain data (marshal), or a frame over the size limit.
 _ENCODE_ERRORS = (ValueError, OverflowError, LimitExceededError)
@@ -76,6 +75,11 @@ def _advance(parts: list[Any], start: int, written: int) -> int:
     if written:
         parts[start] = memoryview(parts[start])[written:]
     return start
+
+
+def _data_count(messages: list[m.Message]) -> int:
+    """How many of the messages are operations (calls and watch chunks)."""
+    return sum(1 for message in messages if len(message) == m.CHUNK_FIELDS or message[0] == m.CALL)
 
 
 class Pipeline:
@@ -174,7 +178,7 @@ class Pipeline:
             frames = self._frames_of(self._kept(batch))
         for frame in frames:
             if not self._write(*frame):
-                self.dropped += sum(1 for message in batch if message[0] in _DATA_TAGS)
+                self.dropped += _data_count(batch)
                 return
 
     def _frames_of(self, kept: list[m.Message]) -> list[list[bytes]]:
@@ -240,8 +244,7 @@ class Pipeline:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             # A put that passed its check just as we closed: it missed the last frame.
-            left = list(self.queue)
-            self.dropped += sum(1 for message in left if message[0] in _DATA_TAGS)
+            self.dropped += _data_count(list(self.queue))
         reply = self._await_reply(lambda reply: bool(reply.get("end")), timeout)
         proc = self._proc
         if proc is not None and proc.stdin is not None:

@@ -151,8 +151,8 @@ class Sink:
                 ops.append(op)
         elif tag == m.WATCH_OPEN:
             self._watch_open(message)
-        elif tag == m.WATCH_CHUNK:
-            self._watch_chunk(message, ops)
+        elif tag == m.WATCH_RUN:
+            self._watch_run(message, ops)
         elif tag == m.WATCH_CLOSE:
             self._streams.pop(int(message[1]), None)
         elif tag == m.SPAN_START:
@@ -214,9 +214,18 @@ class Sink:
         span_id = self._span_id(span_token)
         self._streams[int(token)] = _Stream(route, str(thread), call_frames(site), span_id)
 
-    def _watch_chunk(self, message: m.Message, ops: list[Operation]) -> None:
-        _, token, ts_ns, chunk = message
-        stream = self._streams.get(int(token))
+    def _watch_run(self, message: m.Message, ops: list[Operation]) -> None:
+        """Consecutive watch chunks (of one or more streams); a bad one costs only itself."""
+        _, streams, stamps, chunks = message
+        for token, ts_ns, chunk in zip(streams, stamps, chunks, strict=True):
+            try:
+                self._watch_chunk(token, ts_ns, chunk, ops)
+            except SINK_ERRORS as error:
+                self.stats.fail(error, lost=1)
+                self._unreported_drops += 1
+
+    def _watch_chunk(self, token: int, ts_ns: int, chunk: bytes, ops: list[Operation]) -> None:
+        stream = self._streams.get(token)
         if stream is None or not isinstance(chunk, bytes):
             return
         if not stream.buffer and not stream.discarding and chunk.endswith(b"\n"):

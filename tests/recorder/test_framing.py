@@ -15,28 +15,42 @@ from recorder.errors import KreplayError
 def test_messages_and_watch_chunks_round_trip_in_order() -> None:
     sent = [
         (m.WATCH_OPEN, 1, 10, "/api/v1/pods?watch=1", "main", (), 0),
-        (m.WATCH_CHUNK, 1, 11, b'{"type":"ADDED"}\n'),
+        (1, 11, b'{"type":"ADDED"}\n'),
         (m.CALL, 12, 3, "GET", "/api/v1/pods/a", "", None, 200, "OK", b"{}", "", "", "t", (), 0),
-        (m.WATCH_CHUNK, 1, 13, b""),
-        (m.WATCH_CHUNK, 1, 14, b'{"type":"DELETED"}\n'),
+        (1, 13, b""),
+        (2, 14, b'{"type":"DELETED"}\n'),
+        (1, 15, b"{}\n"),
         (m.WATCH_CLOSE, 1),
     ]
     stream = io.BytesIO(b"".join(m.encode_frame_parts(sent)) + m.encode_frame([(m.FLUSH, 7)]))
-    assert m.read_frame(stream) == sent
+    assert m.read_frame(stream) == [
+        sent[0],
+        (m.WATCH_RUN, (1,), (11,), [b'{"type":"ADDED"}\n']),
+        sent[2],
+        (m.WATCH_RUN, (1, 2, 1), (13, 14, 15), [b"", b'{"type":"DELETED"}\n', b"{}\n"]),
+        sent[6],
+    ]
     assert m.read_frame(stream) == [(m.FLUSH, 7)]
     assert m.read_frame(stream) is None
 
 
 def test_the_chunk_bytes_are_not_inside_the_marshalled_list() -> None:
-    header, listed, *chunks = m.encode_frame_parts([(m.WATCH_CHUNK, 2, 5, b"abc\n")])
-    assert struct.unpack(">II", header) == (len(listed), 4)
-    assert marshal.loads(listed) == [(m.WATCH_CHUNK, 2, 5, 4)] and chunks == [b"abc\n"]
+    header, listed, *chunks = m.encode_frame_parts([(2, 5, b"abc\n"), (2, 6, b"de\n")])
+    assert struct.unpack(">II", header) == (len(listed), 7)
+    assert marshal.loads(listed) == [(m.WATCH_RUN, [2, 2], [5, 6], [4, 3])]
+    assert chunks == [b"abc\n", b"de\n"]
+
+
+def test_a_chunk_that_is_not_bytes_is_refused_by_the_sender() -> None:
+    with pytest.raises(ValueError):
+        m.encode_frame_parts([(2, 5, b"abc\n"), (2, 6, "text")])
 
 
 @pytest.mark.parametrize(
     ("listed", "chunk_bytes"),
-    [([(m.WATCH_CHUNK, 1, 1, 9)], b"abc"), ([(m.WATCH_CHUNK, 1, 1, 1)], b"abc"),
-     ([(m.WATCH_CHUNK, 1, 1, -1)], b"")],
+    [([(m.WATCH_RUN, (1,), (1,), [9])], b"abc"), ([(m.WATCH_RUN, (1,), (1,), [1])], b"abc"),
+     ([(m.WATCH_RUN, (1,), (1,), [-1])], b""), ([(m.WATCH_RUN, (1, 1), (1,), [1, 2])], b"abc"),
+     ([(m.WATCH_RUN, (1,), ("1",), [3])], b"abc"), ([(m.WATCH_RUN, (1,), (1,))], b"abc")],
 )  # fmt: skip
 def test_chunk_lengths_that_do_not_add_up_are_rejected(
     listed: list[tuple[int, ...]], chunk_bytes: bytes
@@ -50,6 +64,6 @@ def test_chunk_lengths_that_do_not_add_up_are_rejected(
 def test_a_frame_over_the_limit_is_refused_on_both_sides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(m, "MAX_FRAME_BYTES", 64)
     with pytest.raises(KreplayError):
-        m.encode_frame_parts([(m.WATCH_CHUNK, 1, 1, b"x" * 65)])
+        m.encode_frame_parts([(1, 1, b"x" * 65)])
     with pytest.raises(KreplayError):
         m.read_frame(io.BytesIO(struct.pack(">II", 10, 60)))
