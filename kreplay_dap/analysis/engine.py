@@ -19,7 +19,7 @@ from kreplay_dap.analysis.races import RaceDetector
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import Keyed, operations_with_keys
 from kreplay_dap.analysis.slow import SlowDetector
-from kreplay_dap.analysis.world import Key, ObjectTrack, World
+from kreplay_dap.analysis.world import Key, ObjectTrack, World, lane_of
 from recorder.storage.api import Recording
 
 _UPDATES = frozenset({"create", "update", "patch"})
@@ -135,16 +135,15 @@ def _stream(
     rejected = detectors.conflicts.rejected_rv if detectors.conflicts is not None else {}
     operations = operations_with_keys(recording, session_id, options.max_objects)
     for op, key in _paced(operations, options, total, report):
-        (_, _, verb, event, _, rv, _, _, status, code, _, message, duration, actor, _, _,
-         kind, _, name) = op  # fmt: skip
+        (_, _, verb, event, sub, rv, _, _, status, code, _, message, duration, actor, _, _,
+         kind, namespace, name) = op  # fmt: skip
         if code >= 400 or status >= 400 or message != "":
             _failed(detectors, op, key, failed=True)
             continue
         if event == "ERROR":
             _failed(detectors, op, key, failed=False)
             continue
-        # Success: gets, watch events, updates and patches of named objects go straight to
-        # each detector's entry point for that verb; the rest takes ``_succeeded``.
+        # Success: common verbs on named objects go straight to the detectors' entry points.
         if slow is not None and duration > 0 and verb != "watch":
             slow.timed(op, verb, kind, duration)
         if not (kind and name):
@@ -172,12 +171,13 @@ def _stream(
         elif verb == "update" or verb == "patch":  # noqa: PLR1714  # two compares, no set
             if state is not None and state.echo is not None:
                 world.forget_echo(state, rv)
+            lane = (kind, namespace, name, "status" if sub == "status" else "")
             if fights is not None:
-                fights.wrote(op, key)
+                fights.wrote(op, key, lane)
             if loops is not None:
                 loops.wrote(op, key)
             if races is not None:
-                races.wrote(op, key, state)
+                races.wrote(op, key, state, lane)
             world.wrote(op, key, state)
         else:
             _succeeded(detectors, op, key, state)
@@ -192,7 +192,7 @@ def _succeeded(detectors: _Detectors, op: ScannedOp, key: Key, state: ObjectTrac
         if state is not None and state.echo is not None:
             world.forget_echo(state, op.resource_version)
         if detectors.fights is not None and verb != "create":
-            detectors.fights.wrote(op, key)
+            detectors.fights.wrote(op, key, lane_of(key, op.subresource))
     if loops is not None and verb != "watch" and kind:
         loops.succeeded(op, key)
     if (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from kreplay_dap.analysis.bodies import BodyCache, changed_paths
 from kreplay_dap.analysis.model import MAX_EVIDENCE, Finding
 from kreplay_dap.analysis.rows import ScannedOp
-from kreplay_dap.analysis.world import Key, World, key_text, trim_oldest
+from kreplay_dap.analysis.world import Key, Lane, World, key_text, trim_oldest
 
 MAX_FIELDS_PER_OBJECT = 256
 MAX_VALUES_PER_FIELD = 8
@@ -61,13 +61,11 @@ class FightDetector:
         self.min_flips = min_flips
         self.limit = limit
         self.objects: dict[Key, _ObjectFights] = {}
-        self.last_writers: dict[tuple[str, str, str, str], tuple[str, int | None]] = {}
+        self.last_writers: dict[Lane, tuple[str, int | None]] = {}
 
-    def wrote(self, op: ScannedOp, key: Key) -> None:
-        """A successful update or patch (the caller checked)."""
-        # Status-subresource writes and main-resource writes touch disjoint fields, so only
-        # a switch of writer within one lane can be a fight (and is worth decoding).
-        lane = (*key, "status" if op.subresource == "status" else "")
+    def wrote(self, op: ScannedOp, key: Key, lane: Lane) -> None:
+        """A successful update or patch (the caller checked) in ``lane`` of ``key``: only a
+        switch of writer within one lane can be a fight (and is worth decoding)."""
         previous, previous_ref = self.last_writers.get(lane, (None, None))
         self.last_writers[lane] = (op.actor, op.response_ref or op.request_ref)
         if len(self.last_writers) > self.limit:

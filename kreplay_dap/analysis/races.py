@@ -19,9 +19,11 @@ from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.world import (
     UNRECORDED,
     Key,
+    Lane,
     ObjectTrack,
     World,
     key_text,
+    lane_of,
     rv_number,
     trim_oldest,
 )
@@ -60,7 +62,7 @@ class RaceDetector:
         self.limit = limit
         self.seen: dict[tuple[str, Key], _Seen] = {}
         self.races: dict[tuple[str, str, Key], _Race] = {}
-        self.lane_changes: dict[tuple[str, str, str, str], dict[str, int]] = {}
+        self.lane_changes: dict[Lane, dict[str, int]] = {}
 
     def succeeded(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
         """A successful get, watch event, update or patch of a named object (checked);
@@ -70,12 +72,12 @@ class RaceDetector:
             # A reconcile works on the copy it got, not on events that arrive meanwhile.
             self.saw(op, key, state)
         elif verb != "watch":
-            self.wrote(op, key, state)
+            self.wrote(op, key, state, lane_of(key, op.subresource))
 
-    def wrote(self, op: ScannedOp, key: Key, state: ObjectTrack | None) -> None:
-        """A successful update or patch: checked against what the actor last saw, then
-        remembered as its latest version and as the lane's latest change."""
-        lane = (*key, "status" if op.subresource == "status" else "")
+    def wrote(self, op: ScannedOp, key: Key, state: ObjectTrack | None, lane: Lane) -> None:
+        """A successful update or patch in ``lane`` of ``key``: checked against what the
+        actor last saw, then remembered as its latest version and as the lane's latest
+        change."""
         pair = (op.actor, key)
         seen = self.seen.get(pair)
         changes = self.lane_changes.get(lane)

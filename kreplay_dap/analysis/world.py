@@ -14,6 +14,7 @@ from kreplay_dap.analysis.rows import ScannedOp
 from recorder.storage.model import Operation
 
 Key = tuple[str, str, str]
+Lane = tuple[str, str, str, str]
 UNRECORDED = "<unrecorded>"
 ALL = "*"
 MAX_ACTORS_PER_OBJECT = 16
@@ -43,6 +44,12 @@ def collection_keys(kind: str, namespace: str) -> tuple[Key, Key]:
             _COLLECTIONS.clear()
         keys = _COLLECTIONS[(kind, namespace)] = ((kind, namespace or ALL, ALL), (kind, ALL, ALL))
     return keys
+
+
+def lane_of(key: Key, subresource: str) -> Lane:
+    """Status-subresource writes and main-resource writes touch disjoint fields: each is
+    its own lane of the object."""
+    return (key[0], key[1], key[2], "status" if subresource == "status" else "")
 
 
 def key_text(key: Key) -> str:
