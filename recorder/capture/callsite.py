@@ -7,7 +7,8 @@ machinery are skipped; each code object is classified once.
 The cache is keyed by ``id(code)``, not the code object: hashing a code object hashes
 its constants, nested code objects included (over 100 us for a module's code). Each
 entry holds its code object, so the id cannot be reused while the entry exists. Line
-numbers are cached per instruction offset: ``f_lineno`` walks the code's line table.
+numbers are cached per instruction offset (``f_lineno`` walks the code's line table),
+as whole (file, line, function) tuples, shared by every call from that spot.
 """
 
 from __future__ import annotations
@@ -40,11 +41,10 @@ _INTERNAL_PREFIXES = (
     _package_dir(recorder.__file__),
 )
 _INTERNAL_FILES = frozenset({os.path.abspath(threading.__file__)})
-# id(code) -> (the code, whether it is internal, its line by instruction offset)
-_Entry = tuple[CodeType, bool, dict[int, int]]
-_codes: dict[int, _Entry] = {}
-
 Frame = tuple[str, int, str]
+# id(code) -> (the code, whether it is internal, its frame tuple by instruction offset)
+_Entry = tuple[CodeType, bool, dict[int, Frame]]
+_codes: dict[int, _Entry] = {}
 
 
 def _classify(code: CodeType) -> _Entry:
@@ -66,14 +66,14 @@ def call_site(depth: int = 2) -> tuple[Frame, ...]:
         code = frame.f_code
         entry = known(id(code)) or _classify(code)
         if not entry[1]:
-            lines = entry[2]
+            sites = entry[2]
             offset = frame.f_lasti
-            line = lines.get(offset)
-            if line is None:
-                line = frame.f_lineno
-                if len(lines) < _LINES_PER_CODE:
-                    lines[offset] = line
-            frames.append((code.co_filename, line, code.co_name))
+            site = sites.get(offset)
+            if site is None:
+                site = (code.co_filename, frame.f_lineno, code.co_name)
+                if len(sites) < _LINES_PER_CODE:
+                    sites[offset] = site
+            frames.append(site)
             if len(frames) == MAX_FRAMES:
                 break
         back = frame.f_back
