@@ -186,18 +186,18 @@ class CallCapture:
         if self.size > self.recorder.max_object_bytes:
             whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
         body = whole or None  # an unread or empty body is no body, not an empty document
-        self.recorder.emit(self.message(self.status, self.reason, body), len(whole))
+        self.recorder.pipeline.put(self.message(self.status, self.reason, body), len(whole))
         _uninstall(self.raw, _BODY_METHODS)
         if _unread.tap is self:
             _unread.tap = None
 
     def release_conn(self) -> Any:
-        if not self.reading:
+        if not self.reading and not self.done:
             self.recorder.guarded(self.finish)
         return self._release()
 
     def close(self) -> Any:
-        if not self.reading:
+        if not self.reading and not self.done:
             self.recorder.guarded(self.finish)
         return self._close()
 
