@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kreplay_dap.analysis import analyze
+import pytest
+
+from kreplay_dap.analysis import analyze, scan
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import operations_with_keys
 from recorder.storage import open_recording
@@ -76,3 +78,28 @@ def test_scan_stops_at_the_operation_limit_and_says_so(corpus: Corpus) -> None:
     assert seqs == sorted(seqs)
     assert report.total_operations == 7
     assert any("7-operation limit" in event for event in recording.limit_events)
+
+
+def test_scan_pages_join_up_across_queries_and_at_the_limit(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 7 rows: every page boundary (and a limit inside a page) loses nothing."""
+    path, sessions = corpus
+    monkeypatch.setattr(scan, "SCAN_PAGE_ROWS", 7)
+    for max_ops, session in zip((10_000, 30), list(sessions)[:2], strict=True):
+        recording = open_recording(str(path), max_ops=max_ops)
+        assert isinstance(recording, KreplayRecording)
+        try:
+            pages = list(scan.scan_pages(recording, session))
+            noted = list(recording.limit_events)  # before the protocol's own reading
+            scanned = [op for op, _ in operations_with_keys(recording, session, max_keys=5)]
+            plain = list(recording.operations(session))
+        finally:
+            recording.close()
+        assert len(pages) > 2
+        assert all(len(page) == 7 for page in pages[:-1])
+        assert [op.seq for op in scanned] == [op.seq for op in plain]
+        for op, expected in zip(scanned, plain, strict=True):
+            for name in SCANNED_FIELDS:
+                assert getattr(op, name) == getattr(expected, name), (session, op.seq, name)
+        assert any("30-operation limit" in event for event in noted) == (max_ops == 30)
