@@ -40,6 +40,8 @@ class Converter:
         self.actor = actor
         self.redactor = redactor
         self.learned_kinds: dict[str, str] = {}
+        self._watched: Route | None = None  # the last watch route, and it read as a get
+        self._watched_as_get: Route | None = None
 
     def call(self, message: tuple[Any, ...], span_id: int | None) -> Operation | None:
         """One request/response; None for non-resource paths (discovery, /version)."""
@@ -94,7 +96,11 @@ class Converter:
         event = watch_event(line, route, self.redactor)
         if event is None:
             return None
-        fields = object_fields(event.obj, _as_get(route), self.learned_kinds)
+        as_get = self._watched_as_get
+        if route is not self._watched or as_get is None:  # a stream's events come in runs
+            as_get = self._watched_as_get = _as_get(route)
+            self._watched = route
+        fields = object_fields(event.obj, as_get, self.learned_kinds)
         op = Operation(
             self.session_id, 0, ts_ns, "watch", event_type=event.event_type,
             api_version=fields.api_version, kind=fields.kind, resource=route.resource,

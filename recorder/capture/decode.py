@@ -34,9 +34,13 @@ class ObjectFields:
 def parse_json(data: bytes | None) -> Any:
     if not data:
         return None
+    try:  # UTF-8, as the API server sends: skips json.loads' encoding sniffing in Python
+        return json.loads(data.decode())
+    except ValueError:  # also UnicodeDecodeError; a BOM or UTF-16 gets the sniffing below
+        pass
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         return None
 
 
