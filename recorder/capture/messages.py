@@ -86,12 +86,6 @@ def _listed(messages: list[Message]) -> tuple[list[Message], list[bytes]]:
 
 def read_frame(stream: BinaryIO) -> list[Message] | None:
     """The next frame, or None at end of input."""
-    sized = read_sized_frame(stream)
-    return None if sized is None else sized[0]
-
-
-def read_sized_frame(stream: BinaryIO) -> tuple[list[Message], int] | None:
-    """The next frame and its size in bytes, or None at end of input."""
     header = _read_exactly(stream, _HEADER.size)
     if header is None:
         return None
@@ -105,7 +99,7 @@ def read_sized_frame(stream: BinaryIO) -> tuple[list[Message], int] | None:
     messages = marshal.loads(payload)
     if not isinstance(messages, list):
         raise LimitExceededError("malformed frame: not a list of messages")
-    return _with_chunks(messages, chunks), _HEADER.size + size + chunk_bytes
+    return _with_chunks(messages, chunks)
 
 
 def _with_chunks(messages: list[Any], chunks: bytes) -> list[Message]:

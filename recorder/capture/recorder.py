@@ -5,9 +5,7 @@ code object) and one lock-free append to a bounded deque (a watch chunk: one clo
 one append). A sender thread wakes every 100 ms and hands frames to a writer process
 (``writev``, GIL released; watch chunks are written as they are, never copied), which
 parses, redacts and writes them, so the recorder's CPU work never competes with the
-operator's for the GIL. The writer holds what arrives during a burst and writes it when
-the operator pauses (``intake``: within about a second), so it does not compete for the
-machine's cores either while the operator is busy.
+operator's for the GIL.
 
 Bounded memory: at most ``queue_max_items`` messages or ``queue_max_bytes`` of bodies
 wait for the writer. Beyond that, operations are dropped (never blocking the

@@ -1,9 +1,8 @@
 """The writer process: reads frames from the operator process and writes the recording.
 
 All parsing, redaction, compression and SQLite work happens here, on another core and
-outside the operator's GIL. What arrives during a burst of the operator's is written in
-one transaction once it pauses (``intake``). At end of input (the operator exited or
-was killed) everything received is committed before exiting.
+outside the operator's GIL. One frame becomes one transaction. At end of input (the
+operator exited or was killed) everything received is committed before exiting.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
 from recorder.capture import messages as m
 from recorder.capture.convert import Converter, call_frames
-from recorder.capture.intake import Intake
 from recorder.capture.redact import Redactor, parse_paths
 from recorder.capture.routes import Route, parse_route
 from recorder.errors import KreplayError
@@ -296,13 +295,15 @@ def run(stdin: BinaryIO, stdout: TextIO) -> int:
     sink = Sink(SinkConfig.from_json(json.loads(first[0][1])))
     replies = _Replies(stdout)
     replies.send({"ready": True, "stats": sink.stats.__dict__})
-    intake = Intake(stdin)
     ended = False
     while not ended:
-        frame = intake.next_batch()
-        if intake.error is not None:
-            sink.stats.fail(intake.error)
-            intake.error = None
+        try:
+            frame = m.read_frame(stdin)
+        except SINK_ERRORS as error:
+            sink.stats.fail(error)
+            frame = None
+        if frame is None:
+            frame = [(m.END, time.time_ns())]  # operator gone: commit and close
         for reply in sink.handle(frame):
             ended = ended or "end" in reply
             replies.send(reply)
@@ -329,10 +330,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _yield_to_the_operator()
-    # Unbuffered: the intake asks select() whether a frame is coming, so no bytes of one
-    # may wait in a buffer it cannot see.
-    with open(sys.stdin.fileno(), "rb", buffering=0, closefd=False) as stdin:
-        return run(stdin, sys.stdout)
+    return run(sys.stdin.buffer, sys.stdout)
 
 
 def _yield_to_the_operator() -> None:
