@@ -14,7 +14,7 @@ from recorder.errors import InvalidInputError, KreplayError
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, dict[str, Any]], dict[str, Any] | None]
+Handler = Callable[[Any, dict[str, Any]], Any]  # a response body, None or a Deferred
 CHUNK_BYTES = 1 << 20
 _STREAM_MARK = "\x00kreplay-streamed-text\x00"
 
@@ -34,6 +34,15 @@ class StreamedText:
             if not chunk:
                 return
             yield chunk
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A handler's answer that takes a while to compute (the listing of a million
+    operations): ``work`` runs on its own thread and the response is sent from the main
+    loop when it is done, so the adapter keeps answering other requests meanwhile."""
+
+    work: Callable[[], dict[str, Any] | None]
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -166,14 +175,47 @@ def dispatch(session: Any, output: Output, message: dict[str, Any]) -> None:
     if function is None:
         output.error(seq, command, f"unsupported request {command!r}", 2)
         return
+    body = _answer(output, message, lambda: function(session, message.get("arguments") or {}))
+    if isinstance(body, Deferred):
+        _run_deferred(session, output, message, body)
+        return
+    if body is not _FAILED:
+        output.response(message, body)
+        session.after_response(command)
+
+
+_FAILED = object()
+
+
+def _answer(output: Output, message: dict[str, Any], call: Callable[[], Any]) -> Any:
+    """``call()``, or ``_FAILED`` once its failure has been sent as an error response."""
+    seq, command = int(message["seq"]), str(message["command"])
     try:
-        body = function(session, message.get("arguments") or {})
+        return call()
     except KreplayError as error:
         output.error(seq, command, str(error), 3)
-        return
     except Exception as error:  # a handler bug must not take the adapter down
         log.exception("handler %s failed", command)
         output.error(seq, command, f"internal error in {command}: {error}", 4)
+    return _FAILED
+
+
+def _run_deferred(
+    session: Any, output: Output, message: dict[str, Any], deferred: Deferred
+) -> None:
+    post: Callable[[Callable[[], None]], None] | None = getattr(session, "post", None)
+    if post is None:  # no main loop (a direct call): answer now
+        _respond_later(session, output, message, _answer(output, message, deferred.work))
         return
-    output.response(message, body)
-    session.after_response(command)
+
+    def work() -> None:
+        body = _answer(output, message, deferred.work)
+        post(lambda: _respond_later(session, output, message, body))
+
+    threading.Thread(target=work, name=f"kreplay-{message['command']}", daemon=True).start()
+
+
+def _respond_later(session: Any, output: Output, message: dict[str, Any], body: Any) -> None:
+    if body is not _FAILED:
+        output.response(message, body)
+        session.after_response(str(message["command"]))

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import IO
 
 from kreplay_dap.dap.dispatch import StreamedText
 from kreplay_dap.dap.present import listing_line
-from recorder.errors import LimitExceededError
+from recorder.errors import LimitExceededError, RecordingError
 from recorder.storage.api import Recording
+from recorder.storage.connection import open_read_only
 
 MAX_LISTING_LINES = 1_000_000  # the adapter's op limit
 MAX_LISTING_BYTES = 1 << 30
@@ -27,25 +29,52 @@ _WRITE_PARTS = 30_000  # strings joined per write
 
 
 class Listing:
-    """The listing of one session; ``text()`` builds it on first use."""
+    """The listing of one session; ``text()`` builds it on first use.
+
+    A kreplay file's listing can be built aside (on the adapter's worker thread, with its own
+    read-only connection); concurrent ``text()`` calls wait for the one build. ``close`` (a
+    restart) makes a build in progress stop at its next page."""
 
     def __init__(self, recording: Recording, session_id: str, first_seq: int) -> None:
         self.recording = recording
         self.session_id = session_id
         self.first_seq = first_seq
         self._text: StreamedText | None = None
+        self._lock = threading.Lock()
+        self._discarded = False
+
+    @property
+    def ready(self) -> bool:
+        return self._text is not None
+
+    @property
+    def can_build_aside(self) -> bool:
+        return self._own_connection_path() is not None
 
     def text(self) -> StreamedText:
-        if self._text is None:
-            self._text = self._build()
-        return self._text
+        with self._lock:
+            if self._text is None:
+                self._text = self._build()
+            return self._text
 
     def close(self) -> None:
-        if self._text is not None:
-            self._text.file.close()
+        self._discarded = True
+        if self._lock.acquire(blocking=False):  # else the build closes its own file
+            try:
+                if self._text is not None:
+                    self._text.file.close()
+            finally:
+                self._lock.release()
 
     def _build(self) -> StreamedText:
         file = tempfile.TemporaryFile()  # noqa: SIM115 - kept open, streamed on each request
+        try:
+            return self._fill(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def _fill(self, file: IO[bytes]) -> StreamedText:
         size, line = 0, 0
         parts: list[str] = []
         for seq, escaped in self._lines():
@@ -58,14 +87,23 @@ class Listing:
             parts.append("\\n")
             line = target + 1
             if len(parts) >= _WRITE_PARTS:
+                if self._discarded:
+                    raise RecordingError("the listing was discarded (the session restarted)")
                 size = _write(file, parts, size)
         return StreamedText(file, _write(file, parts, size))
 
+    def _own_connection_path(self) -> str | None:
+        conn = getattr(self.recording, "connection", None)
+        path = getattr(self.recording, "path", None)
+        if self.recording.flavor != "kreplay" or not isinstance(conn, sqlite3.Connection):
+            return None
+        return path if isinstance(path, str) else None
+
     def _lines(self) -> Iterator[tuple[int, str]]:
         """(seq, the line escaped as JSON string content), in seq order."""
-        conn = getattr(self.recording, "connection", None)
-        if self.recording.flavor == "kreplay" and isinstance(conn, sqlite3.Connection):
-            return _listing_rows(conn, self.session_id)
+        path = self._own_connection_path()
+        if path is not None:
+            return _listing_rows(path, self.session_id)
         return (
             (op.seq, json.dumps(listing_line(op), ensure_ascii=False)[1:-1])
             for op in self.recording.operations(self.session_id)
@@ -101,8 +139,17 @@ _LINE = (
 )
 
 
-def _listing_rows(conn: sqlite3.Connection, session_id: str) -> Iterator[tuple[int, str]]:
-    """The lines, built and escaped by SQLite, paged by seq (no bodies, no call sites)."""
+def _listing_rows(path: str, session_id: str) -> Iterator[tuple[int, str]]:
+    """The lines, built and escaped by SQLite, paged by seq (no bodies, no call sites), read
+    through a connection of their own: the build may run beside the adapter's main thread."""
+    conn = open_read_only(path)
+    try:
+        yield from _paged_lines(conn, session_id)
+    finally:
+        conn.close()
+
+
+def _paged_lines(conn: sqlite3.Connection, session_id: str) -> Iterator[tuple[int, str]]:
     sql = (
         f"SELECT seq, json_quote({_LINE}) FROM ops WHERE session = (SELECT id FROM sessions"
         f" WHERE session_id = ?) AND seq > ? ORDER BY seq LIMIT {_PAGE}"

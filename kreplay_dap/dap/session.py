@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kreplay_dap.dap.dispatch import Output, StreamedText
+from kreplay_dap.dap.dispatch import Output
 from kreplay_dap.dap.launch import LaunchConfig
 from kreplay_dap.dap.listing import Listing
 from kreplay_dap.dap.variables import Handles
@@ -174,12 +174,12 @@ class DebugSession:
     def seq_of_line(self, line: int) -> int:
         return line - 1 + self.engine.first_seq
 
-    def listing_text(self) -> StreamedText:
-        """The listing, built on first use and then streamed from its file."""
+    def listing(self) -> Listing:
+        """The listing, built on first use (see ``Listing.text``) and then streamed."""
         if self._listing is None:
             engine = self.engine
             self._listing = Listing(engine.recording, engine.session_id, engine.first_seq)
-        return self._listing.text()
+        return self._listing
 
     # -- paths -------------------------------------------------------------------------
     def local_path(self, remote: str) -> str:

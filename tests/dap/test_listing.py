@@ -56,7 +56,7 @@ def test_sql_lines_equal_python_lines(
     recording = open_recording(str(path))
     try:
         assert isinstance(recording, KreplayRecording)
-        built = list(_listing_rows(recording.connection, SESSION))
+        built = list(_listing_rows(str(path), SESSION))
         expected = [(op.seq, listing_line(op)) for op in recording.operations(SESSION)]
     finally:
         recording.close()

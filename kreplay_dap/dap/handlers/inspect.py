@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from kreplay_dap.analysis.model import Finding
-from kreplay_dap.dap.dispatch import handler
+from kreplay_dap.dap.dispatch import Deferred, handler
 from kreplay_dap.dap.live_mode import divergence_info
 from kreplay_dap.dap.present import operation_title, redact, short_value, span_title
 from kreplay_dap.dap.session import LISTING_REFERENCE, DebugSession, Frame
@@ -170,11 +170,14 @@ def _cluster_variables(
 
 
 @handler("source")
-def source(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+def source(session: DebugSession, args: dict[str, Any]) -> dict[str, Any] | Deferred:
     reference = args.get("sourceReference") or (args.get("source") or {}).get("sourceReference")
     if reference != LISTING_REFERENCE:
         raise InvalidInputError(f"source: unknown sourceReference {reference!r}")
-    return {"content": session.listing_text(), "mimeType": "text/plain"}
+    listing = session.listing()
+    if listing.ready or not listing.can_build_aside:
+        return {"content": listing.text(), "mimeType": "text/plain"}
+    return Deferred(lambda: {"content": listing.text(), "mimeType": "text/plain"})
 
 
 @handler("exceptionInfo")
