@@ -19,7 +19,7 @@ from kreplay_dap.analysis.rows import ScannedOp, scanned
 from kreplay_dap.analysis.world import Key
 from recorder.errors import NotARecordingError
 from recorder.storage.api import Recording
-from recorder.storage.reader import SCAN_COLUMNS, KreplayRecording
+from recorder.storage.reader import KreplayRecording
 
 KEYS_PER_QUERY = 512
 # Rows per query. The reader's own ``scan_pages`` takes 5,000 (about 3.5 MB of row
@@ -68,27 +68,8 @@ def _pages(
 
 
 def scan_pages(recording: KreplayRecording, session_id: str) -> Iterator[list[tuple[Any, ...]]]:
-    """``KreplayRecording.scan_pages`` in pages of ``SCAN_PAGE_ROWS``: the same rows, the
-    same ``max_ops`` bound, noted in the recording's ``limit_events`` the same way."""
-    rowid = recording.session_rowid(session_id)
-    sql = (
-        f"SELECT {SCAN_COLUMNS} FROM ops WHERE session = ? AND seq > ?"
-        f" ORDER BY seq LIMIT {SCAN_PAGE_ROWS}"
-    )
-    low = -(1 << 62)
-    served = 0
-    max_ops = recording.max_ops
-    for _ in range(max_ops // SCAN_PAGE_ROWS + 2):
-        rows = recording.connection.execute(sql, (rowid, low)).fetchall()
-        if served + len(rows) > max_ops:
-            recording._note_limit(session_id)  # the reader's own note of where it stopped
-            rows = rows[: max_ops - served]
-        served += len(rows)
-        if rows:
-            yield rows
-        if len(rows) < SCAN_PAGE_ROWS:
-            return
-        low = int(rows[-1][0])
+    """The reader's scan in pages of ``SCAN_PAGE_ROWS`` (read at each call)."""
+    return recording.scan_pages(session_id, page_rows=SCAN_PAGE_ROWS)
 
 
 def _load_keys(

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from recorder.errors import NotARecordingError, UnknownSessionError
+from recorder.errors import NotARecordingError, RecordingError, UnknownSessionError
 from recorder.storage.codec import BlobDecoder
 from recorder.storage.model import CallFrame, ObjectRef, Operation, ReconcileSpan, SessionInfo
 
@@ -159,17 +159,21 @@ class KreplayRecording:
             else:
                 low = int(rows[-1][0]) + 1
 
-    def scan_pages(self, session_id: str) -> Iterator[list[tuple[Any, ...]]]:
+    def scan_pages(
+        self, session_id: str, page_rows: int = SCAN_PAGE_SIZE
+    ) -> Iterator[list[tuple[Any, ...]]]:
         """Every operation of a session in seq order, as pages of raw ``SCAN_COLUMNS`` rows
         (for full passes such as the analysis); stops at ``max_ops`` like ``operations``."""
+        if page_rows <= 0:
+            raise RecordingError(f"scan pages need at least one row, not {page_rows}")
         rowid = self.session_rowid(session_id)
         sql = (
             f"SELECT {SCAN_COLUMNS} FROM ops WHERE session = ? AND seq > ?"
-            f" ORDER BY seq LIMIT {SCAN_PAGE_SIZE}"
+            f" ORDER BY seq LIMIT {int(page_rows)}"
         )
         low = -(1 << 62)
         served = 0
-        for _ in range(self.max_ops // SCAN_PAGE_SIZE + 2):
+        for _ in range(self.max_ops // page_rows + 2):
             rows = self.connection.execute(sql, (rowid, low)).fetchall()
             if served + len(rows) > self.max_ops:
                 self._note_limit(session_id)
@@ -177,7 +181,7 @@ class KreplayRecording:
             served += len(rows)
             if rows:
                 yield rows
-            if len(rows) < SCAN_PAGE_SIZE:
+            if len(rows) < page_rows:
                 return
             low = int(rows[-1][0])
 

@@ -37,12 +37,18 @@ def slow_handler() -> Iterator[threading.Event]:
     del dispatch_module.HANDLERS["slow"]
 
 
-def test_requests_are_answered_while_a_deferred_one_works(slow_handler: threading.Event) -> None:
+def main_loop_session() -> tuple[io.BytesIO, Output, DebugSession, queue.Queue[Any]]:
+    """A session whose ``post`` queues work for a main loop the test runs by hand."""
     sink = io.BytesIO()
     output = Output(sink)
     session = DebugSession(output)
     posted: queue.Queue[Callable[[], None]] = queue.Queue()
     session.post = posted.put
+    return sink, output, session, posted
+
+
+def test_requests_are_answered_while_a_deferred_one_works(slow_handler: threading.Event) -> None:
+    sink, output, session, posted = main_loop_session()
     dispatch(session, output, {"seq": 1, "type": "request", "command": "slow"})
     dispatch(session, output, {"seq": 2, "type": "request", "command": "threads"})
     answered = [m for m in frames(sink.getvalue()) if isinstance(m, dict)]
@@ -63,11 +69,7 @@ def test_a_failing_deferred_answer_is_an_error_response() -> None:
 
     dispatch_module.HANDLERS["broken"] = broken
     try:
-        sink = io.BytesIO()
-        output = Output(sink)
-        session = DebugSession(output)
-        posted: queue.Queue[Callable[[], None]] = queue.Queue()
-        session.post = posted.put
+        sink, output, session, posted = main_loop_session()
         dispatch(session, output, {"seq": 5, "type": "request", "command": "broken"})
         posted.get(timeout=WAIT_S)()
     finally:
