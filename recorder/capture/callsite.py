@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from types import CodeType, FrameType
+from types import CodeType
 
 import kubernetes
 import pydantic
@@ -43,7 +43,7 @@ _INTERNAL_PREFIXES = (
 _INTERNAL_FILES = frozenset({os.path.abspath(threading.__file__)})
 Frame = tuple[str, int, str]
 # id(code) -> (the code, whether it is internal, its frame tuple by instruction offset)
-_Entry = tuple[CodeType, bool, dict[int, Frame] | None]  # sites: None when internal
+_Entry = tuple[CodeType, bool, dict[int, Frame]]
 _codes: dict[int, _Entry] = {}
 
 
@@ -52,7 +52,7 @@ def _classify(code: CodeType) -> _Entry:
     internal = path.startswith(_INTERNAL_PREFIXES) or path in _INTERNAL_FILES
     if len(_codes) >= _CACHE_LIMIT:
         _codes.clear()
-    entry: _Entry = (code, internal, None if internal else {})
+    entry: _Entry = (code, internal, {})
     _codes[id(code)] = entry
     return entry
 
@@ -63,14 +63,16 @@ def call_site(depth: int = 2) -> tuple[Frame, ...]:
     frame = sys._getframe(depth)
     known = _codes.get
     for _ in range(_MAX_WALK):
-        entry = known(id(frame.f_code))
-        if entry is None:
-            entry = _classify(frame.f_code)
-        sites = entry[2]
-        if sites is not None:
-            site = sites.get(frame.f_lasti)
+        code = frame.f_code
+        entry = known(id(code)) or _classify(code)
+        if not entry[1]:
+            sites = entry[2]
+            offset = frame.f_lasti
+            site = sites.get(offset)
             if site is None:
-                site = _site(frame, sites)
+                site = (code.co_filename, frame.f_lineno, code.co_name)
+                if len(sites) < _LINES_PER_CODE:
+                    sites[offset] = site
             frames.append(site)
             if len(frames) == MAX_FRAMES:
                 break
@@ -79,11 +81,3 @@ def call_site(depth: int = 2) -> tuple[Frame, ...]:
             break
         frame = back
     return tuple(frames)
-
-
-def _site(frame: FrameType, sites: dict[int, Frame]) -> Frame:
-    code = frame.f_code
-    site = (code.co_filename, frame.f_lineno, code.co_name)
-    if len(sites) < _LINES_PER_CODE:
-        sites[frame.f_lasti] = site
-    return site
