@@ -25,6 +25,7 @@ from kreplay_dap.live.report import Divergence, LiveSummary, RecordedWrite
 from recorder.errors import InvalidInputError
 from recorder.storage.api import Recording
 from recorder.storage.model import Operation
+from recorder.storage.reader import KreplayRecording
 
 MAX_SCANNED = 5_000_000
 CALL_LOOKAHEAD = 16
@@ -33,16 +34,25 @@ _Call = tuple[int, str, str, str, str]  # seq, verb, kind, namespace, name
 
 
 def busiest_writer(recording: Recording, session_id: str) -> str:
-    """The actor that made the most writes: by default, the one being replayed."""
+    """The actor that made the most writes: by default, the one being replayed (ties go to
+    the first name in sorting order)."""
+    if isinstance(recording, KreplayRecording):  # counted inside SQLite, not op by op
+        counts = recording.writes_by_actor(session_id)
+    else:
+        counts = _writes_by_actor(recording, session_id)
+    if not counts:
+        raise InvalidInputError(f"session {session_id!r} has no recorded writes to replay")
+    return max(sorted(counts), key=lambda actor: counts[actor])
+
+
+def _writes_by_actor(recording: Recording, session_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for index, op in enumerate(recording.operations(session_id)):
         if index >= MAX_SCANNED:
             break
         if op.is_write:
             counts[op.actor] = counts.get(op.actor, 0) + 1
-    if not counts:
-        raise InvalidInputError(f"session {session_id!r} has no recorded writes to replay")
-    return max(sorted(counts), key=lambda actor: counts[actor])
+    return counts
 
 
 class LiveBackend:

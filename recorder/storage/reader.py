@@ -10,7 +10,14 @@ from typing import Any
 
 from recorder.errors import NotARecordingError, RecordingError, UnknownSessionError
 from recorder.storage.codec import BlobDecoder
-from recorder.storage.model import CallFrame, ObjectRef, Operation, ReconcileSpan, SessionInfo
+from recorder.storage.model import (
+    WRITE_VERBS,
+    CallFrame,
+    ObjectRef,
+    Operation,
+    ReconcileSpan,
+    SessionInfo,
+)
 
 PAGE_SIZE = 2000
 _JSON_CACHE = 2048
@@ -29,6 +36,7 @@ SCAN_COLUMNS = (
     " object_id"
 )
 SCAN_PAGE_SIZE = 5000
+MAX_ACTORS = 100_000  # distinct actors counted by writes_by_actor
 
 
 _OP_WITH_RESPONSE = (
@@ -158,6 +166,22 @@ class KreplayRecording:
                 high = int(rows[-1][0]) - 1
             else:
                 low = int(rows[-1][0]) + 1
+
+    def writes_by_actor(self, session_id: str) -> dict[str, int]:
+        """How many write operations each actor made, among the operations ``operations``
+        serves (the first ``max_ops``): one grouped pass inside SQLite."""
+        rowid = self.session_rowid(session_id)
+        last = self.connection.execute(
+            "SELECT seq FROM ops WHERE session = ? ORDER BY seq LIMIT 1 OFFSET ?",
+            (rowid, self.max_ops - 1),
+        ).fetchone()
+        verbs = sorted(WRITE_VERBS)
+        rows = self.connection.execute(
+            f"SELECT actor, COUNT(*) FROM ops WHERE session = ? AND seq <= ?"
+            f" AND verb IN ({','.join('?' * len(verbs))}) GROUP BY actor LIMIT {MAX_ACTORS}",
+            (rowid, (1 << 62) if last is None else int(last[0]), *verbs),
+        ).fetchall()
+        return {str(actor): int(count) for actor, count in rows}
 
     def scan_pages(
         self, session_id: str, page_rows: int = SCAN_PAGE_SIZE
