@@ -23,7 +23,19 @@ MAX_COMMITTED_BYTES = 1 << 20
 
 
 def settled(counts: Shape) -> set[tuple[str, str, str, int]]:
-    return {key for key in counts if key[3] != 404}
+    """The operations that do not depend on timing: a 404 is a race (the user deleted the
+    Widget while a reconcile was still writing it), and so is the CRD install at start, where
+    the fight sample's two processes either see the other's CRD (get 200) or lose the create
+    (409, handled in ``ensure_crd``); of the CRD, only its successful create is compared."""
+    return {
+        key
+        for key in counts
+        if key[3] != 404 and (key[1] != "CustomResourceDefinition" or _installed(key))
+    }
+
+
+def _installed(key: tuple[str, str, str, int]) -> bool:
+    return key[0] == "create" and key[3] < 400
 
 
 @pytest.mark.parametrize("operator", sorted(CHECKS))
@@ -60,8 +72,7 @@ def test_record_script_regenerates_alike(operator: str, tmp_path: Path) -> None:
         CHECKS[operator](fresh)
         for variant in ("buggy", "fixed"):
             session = f"{operator}-{variant}"
-            # The same kinds of operations, whatever the exact counts; a 404 is a race
-            # (the user deleted the Widget while a reconcile was still writing it).
+            # The same kinds of operations, whatever the exact counts (see settled).
             assert settled(shape(fresh, session)) == settled(shape(committed, session))
     finally:
         fresh.close()
