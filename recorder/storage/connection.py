@@ -18,7 +18,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_FORMAT = 2  # header byte 18: file format write version, 2 = WAL
 BUSY_TIMEOUT_MS = 10_000
 PAGE_SIZE = 8192
-WRITER_CACHE_KIB = 32 << 10  # the blob digest index is hit at random: keep it cached
+WRITER_CACHE_KIB = 32 << 10  # the object index is written at random: keep it cached
 WAL_CHECKPOINT_PAGES = 4096  # 32 MiB of log between checkpoints
 READER_CACHE_KIB = 16 << 10
 READER_MMAP_BYTES = 1 << 30  # address space only; random reads skip the page copy

@@ -210,19 +210,19 @@ class RecordingWriter:
         if object_id is None:
             object_id = self._object_id(rowid, op)
         request, response = op.request_body, op.response_body
-        limit, store = self.max_object_bytes, self._blobs.store  # hot path: no _body call
+        limit, store = self.max_object_bytes, self._blobs.store  # hot path: no call between
         request_blob = response_blob = None
         if request is not None:
             request_blob = (
                 store(request, -object_id)
                 if len(request) <= limit
-                else self._body(request, -object_id, result, state)
+                else self._oversize(len(request), -object_id, result, state)
             )
         if response is not None:
             response_blob = (
                 store(response, object_id)
                 if len(response) <= limit
-                else self._body(response, object_id, result, state)
+                else self._oversize(len(response), object_id, result, state)
             )
         frames = op.call_site
         # Recorders reuse one tuple per call site: find it by identity before hashing frames.
@@ -236,12 +236,11 @@ class RecordingWriter:
             op.actor, op.thread, op.span_id, callsite,
         )  # fmt: skip
 
-    def _body(self, body: bytes, key: int, result: AppendResult, state: _SessionState) -> int:
-        if len(body) > self.max_object_bytes:
-            result.oversize += 1
-            state.oversize += 1
-            body = json.dumps({"kreplay": "oversize", "bytes": len(body)}).encode()
-        return self._blobs.store(body, key)
+    def _oversize(self, size: int, key: int, result: AppendResult, state: _SessionState) -> int:
+        """A body over ``max_object_bytes``: counted, and stored as a marker of its size."""
+        result.oversize += 1
+        state.oversize += 1
+        return self._blobs.store(json.dumps({"kreplay": "oversize", "bytes": size}).encode(), key)
 
     def _object_id(self, session_rowid: int, op: Operation) -> int:
         key = (session_rowid, op.kind, op.namespace, op.name)
