@@ -93,11 +93,11 @@ class Listing:
         return StreamedText(file, _write(file, parts, size))
 
     def _own_connection_path(self) -> str | None:
-        conn = getattr(self.recording, "connection", None)
+        """The file to open a second connection on: kreplay files only (the SQL below)."""
         path = getattr(self.recording, "path", None)
-        if self.recording.flavor != "kreplay" or not isinstance(conn, sqlite3.Connection):
+        if self.recording.flavor != "kreplay" or not isinstance(path, str):
             return None
-        return path if isinstance(path, str) else None
+        return path
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         """(seq, the line escaped as JSON string content), in seq order."""
