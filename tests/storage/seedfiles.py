@@ -57,9 +57,14 @@ def v1_rows(session: str, count: int, first_seq: int = 1) -> list[tuple[Any, ...
 
 
 def write_seed_v1(path: Path, sessions: dict[str, int]) -> Path:
+    rows = [row for session, count in sessions.items() for row in v1_rows(session, count)]
+    return write_seed_v1_rows(path, rows)
+
+
+def write_seed_v1_rows(path: Path, rows: list[tuple[Any, ...]]) -> Path:
+    """A first-version file holding exactly ``rows`` (``V1_INSERT`` order)."""
     conn = _create(path, SEED_V1_DDL)
-    for session, count in sessions.items():
-        conn.executemany(V1_INSERT, v1_rows(session, count))
+    conn.executemany(V1_INSERT, rows)
     conn.commit()
     conn.close()
     return path

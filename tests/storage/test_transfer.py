@@ -14,7 +14,7 @@ from recorder.storage import Operation, ReconcileSpan, RecordingWriter, SessionI
 from recorder.storage.exporter import export_session
 from recorder.storage.importer import import_recording
 from recorder.storage.seed import V1_OP_COLUMNS
-from tests.storage.seedfiles import all_rows, write_seed_v1, write_seed_v2
+from tests.storage.seedfiles import all_rows, write_seed_v1, write_seed_v1_rows, write_seed_v2
 from tests.storage.test_roundtrip import full_operation
 
 
@@ -73,21 +73,14 @@ def test_imported_seed_data_is_ours(tmp_path: Path) -> None:
 
 
 def test_a_session_recorded_from_timestamp_zero_keeps_its_start(tmp_path: Path) -> None:
-    source = tmp_path / "v1.db"
-    conn = sqlite3.connect(source)
-    conn.execute(
-        "CREATE TABLE operations (id INTEGER PRIMARY KEY, session_id TEXT,"
-        " sequence_number INTEGER, timestamp INTEGER, operation_type TEXT, resource_kind TEXT,"
-        " namespace TEXT, name TEXT, resource_data TEXT, error TEXT, duration_ms INTEGER)"
-    )
-    conn.executemany(
-        "INSERT INTO operations VALUES (NULL, 'z', ?, ?, 'GET', 'Pod', 'ns', 'p', '{}', NULL, 1)",
-        [(1, 0), (2, 3)],
-    )
-    conn.commit()
-    conn.close()
+    rows = [("z", seq, ts, "GET", "Pod", "ns", "p", "{}", None, 1) for seq, ts in ((1, 0), (2, 3))]
+    source = write_seed_v1_rows(tmp_path / "v1.db", rows)
     import_recording(str(source), str(tmp_path / "ours.db"), max_ops=10)
-    info = open_recording(str(tmp_path / "ours.db")).session("z")
+    recording = open_recording(str(tmp_path / "ours.db"))
+    try:
+        info = recording.session("z")
+    finally:
+        recording.close()
     assert (info.started_ns, info.first_ts_ns, info.last_ts_ns) == (0, 0, 3 * 10**9)
 
 
