@@ -8,6 +8,8 @@ from typing import Any
 from recorder.capture.decode import (
     ErrorFields,
     error_fields,
+    identity_fields,
+    may_hold_a_secret,
     object_fields,
     parse_json,
     watch_event,
@@ -16,6 +18,8 @@ from recorder.capture.redact import Redactor
 from recorder.capture.routes import Route, parse_route
 from recorder.storage import CallFrame, Operation
 
+_CACHE_LIMIT = 4096
+_UNKNOWN = object()
 _PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -42,15 +46,20 @@ class Converter:
         self.learned_kinds: dict[str, str] = {}
         self._watched: Route | None = None  # the last watch route, and it read as a get
         self._watched_as_get: Route | None = None
+        self._routes: dict[tuple[str, str], Route | None] = {}
+        self._sites: dict[Any, tuple[CallFrame, ...]] = {}
 
     def call(self, message: tuple[Any, ...], span_id: int | None) -> Operation | None:
         """One request/response; None for non-resource paths (discovery, /version)."""
         (_, ts_ns, duration_us, method, url, content_type, request, status, reason,
          response, exc_type, exc_text, thread, site, _) = message  # fmt: skip
-        route = parse_route(str(method), str(url))
+        route = self._route(str(method), str(url))
         if route is None:
             return None
-        body = parse_json(response) if isinstance(response, bytes) else None
+        body = self._response_identity(response, int(status), route)
+        whole = body is None
+        if whole and isinstance(response, bytes):
+            body = parse_json(response)
         fields = object_fields(body, route, self.learned_kinds)
         op = Operation(
             self.session_id, 0, int(ts_ns), route.verb,
@@ -58,18 +67,55 @@ class Converter:
             subresource=route.subresource, namespace=fields.namespace, name=fields.name,
             uid=fields.uid, resource_version=fields.resource_version,
             generation=fields.generation, duration_us=int(duration_us), actor=self.actor,
-            thread=str(thread), span_id=span_id, call_site=call_frames(site),
+            thread=str(thread), span_id=span_id, call_site=self._call_site(site),
             status_code=int(status),
         )  # fmt: skip
         if method == "PATCH":
             op.patch_type = _PATCH_TYPES.get(str(content_type).split(";")[0].strip(), "")
         op.request_body = self._request_body(request, route)
-        op.response_body = self._response_body(response, body, route)
+        op.response_body = self._response_body(response, body, route) if whole else response
         if int(status) >= 400:
             _set_error(op, error_fields(int(status), str(reason), body, response))
         elif exc_type:
             op.error_reason, op.error_message = str(exc_type), str(exc_text)[:4096]
         return op
+
+    def _route(self, method: str, url: str) -> Route | None:
+        """``parse_route``, remembered: an operator calls the same few URLs again and again."""
+        key = (method, url)
+        known = self._routes.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]  # a Route or None, never the marker
+        if len(self._routes) >= _CACHE_LIMIT:
+            self._routes.clear()
+        route = self._routes[key] = parse_route(method, url)
+        return route
+
+    def _call_site(self, raw: Any) -> tuple[CallFrame, ...]:
+        """One tuple per call site: the storage writer finds it again by identity."""
+        try:
+            frames = self._sites.get(raw)
+        except TypeError:  # not hashable: not a site we sent
+            return call_frames(raw)
+        if frames is None:
+            if len(self._sites) >= _CACHE_LIMIT:
+                self._sites.clear()
+            frames = self._sites[raw] = call_frames(raw)
+        return frames
+
+    def _response_identity(self, response: Any, status: int, route: Route) -> Any:
+        """A success's kind, apiVersion and metadata, when its body needs no redaction.
+
+        None: the body is parsed whole (errors, Secrets, lists of them, odd shapes).
+        """
+        if (
+            type(response) is not bytes
+            or not 200 <= status <= 299
+            or self.redactor.may_redact(route.resource, route.subresource)
+            or may_hold_a_secret(response)
+        ):
+            return None
+        return identity_fields(response)
 
     def _request_body(self, request: Any, route: Route) -> bytes | None:
         if request is None:

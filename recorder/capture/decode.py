@@ -6,7 +6,9 @@ Runs in the writer process: JSON is parsed here, never on the operator's thread.
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,21 @@ from recorder.capture.routes import Route, kind_for_resource
 _MAX_MESSAGE = 4096
 # The API server's own line shape; anything else is re-encoded from the parsed event.
 _EVENT_HEAD = re.compile(rb'\{"type": ?"[A-Z]+", ?"object": ?')
+# A line whose object can be stored as it arrived (ERROR events are parsed whole).
+_PLAIN_EVENT = re.compile(rb'\{"type": ?"(ADDED|MODIFIED|DELETED|BOOKMARK)", ?"object": ?')
+# The only keys of an object the recording reads (``object_fields``).
+_IDENTITY_KEYS = frozenset({"kind", "apiVersion", "metadata"})
+_MAX_KEYS = 256
+_WHITESPACE = " \t\n\r"
+_SPACES = re.compile(r"[ \t\n\r]*")
+# The API server's compact objects: kind and apiVersion first (typed objects) or in key
+# order (custom objects), then metadata; strings without escapes. Others are walked.
+_TYPED_HEAD = re.compile(r'\{"kind":"([^"\\]*)","apiVersion":"([^"\\]*)","metadata":')
+_SORTED_HEAD = re.compile(r'\{"apiVersion":"([^"\\]*)","kind":"([^"\\]*)","metadata":')
+# The C scanner behind json.loads, called at one position: (value, end) of one JSON value.
+_scan_value: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]  # typeshed names the wrong parameter type
+)
 
 
 @dataclass(slots=True)
@@ -42,6 +59,81 @@ def parse_json(data: bytes | None) -> Any:
         return json.loads(data)
     except ValueError:
         return None
+
+
+def _skip_spaces(text: str, index: int) -> int:
+    if text[index] in _WHITESPACE:
+        return _SPACES.match(text, index).end()  # type: ignore[union-attr]  # always matches
+    return index
+
+
+def _identity(text: str) -> dict[str, Any] | None:
+    """``kind``, ``apiVersion`` and ``metadata`` of a JSON object's text, parsed alone."""
+    typed = _TYPED_HEAD.match(text)
+    if typed is not None:
+        kind, api_version = typed.groups()
+    else:
+        typed = _SORTED_HEAD.match(text)
+        if typed is None:
+            return _walked_identity(text)
+        api_version, kind = typed.groups()
+    try:
+        metadata, _ = _scan_value(text, typed.end())
+    except (StopIteration, ValueError):
+        return None
+    return {"kind": kind, "apiVersion": api_version, "metadata": metadata}
+
+
+def _walked_identity(text: str) -> dict[str, Any] | None:
+    """``kind``, ``apiVersion`` and ``metadata`` of a JSON object's text, parsed alone.
+
+    The object's keys are read in order until those three are found (the API server
+    writes them first), so ``spec`` and ``status`` are neither parsed nor checked.
+    None when the text is not an object of that shape: the caller then parses it whole.
+    """
+    found: dict[str, Any] = {}
+    try:
+        if text[0] != "{":
+            return None
+        index = _skip_spaces(text, 1)
+        for _ in range(_MAX_KEYS):
+            if text[index] == "}":
+                return found
+            key, index = _scan_value(text, index)
+            index = _skip_spaces(text, index)
+            if type(key) is not str or text[index] != ":":
+                return None
+            value, index = _scan_value(text, _skip_spaces(text, index + 1))
+            if key in _IDENTITY_KEYS:  # the first of a repeated key (API servers never repeat)
+                found[key] = value
+                if len(found) == len(_IDENTITY_KEYS):
+                    return found
+            index = _skip_spaces(text, index)
+            if text[index] == ",":
+                index = _skip_spaces(text, index + 1)
+            elif text[index] != "}":
+                return None
+    except (StopIteration, ValueError, IndexError):  # not JSON there: parse it whole
+        return None
+    return None
+
+
+def may_hold_a_secret(data: bytes) -> bool:
+    """Whether any JSON string in ``data`` could read ``Secret`` (literally or escaped)."""
+    return b"Secret" in data or (b"\\" in data and b"\\u" in data)
+
+
+def identity_fields(data: bytes) -> dict[str, Any] | None:
+    """A body's kind, apiVersion and metadata without parsing the rest; None: parse it all.
+
+    Only for bodies that need no redaction: the caller has checked the route, and that
+    no ``Secret`` can appear in them (``may_hold_a_secret``).
+    """
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return None
+    return _identity(text.strip())
 
 
 def object_fields(body: Any, route: Route, learned: dict[str, str]) -> ObjectFields:
@@ -93,13 +185,40 @@ def error_fields(status: int, http_reason: str, body: Any, raw: bytes | None) ->
 
 @dataclass(slots=True)
 class WatchEvent:
+    """A watch event; ``obj`` may hold only the object's kind, apiVersion and metadata."""
+
     event_type: str
     obj: Any
     body: bytes
 
 
+def plain_watch_event(line: bytes, route: Route, redactor: Redactor) -> WatchEvent | None:
+    """A watch line that needs no redaction, its object kept as it arrived; else None.
+
+    Only the object's identity is parsed (``WatchEvent.obj`` holds just that), not
+    the whole event: this runs once per event in the writer process, the recorder's
+    busiest path during a watch.
+    """
+    if redactor.may_redact(route.resource, route.subresource):
+        return None
+    stripped = line.strip()
+    head = _PLAIN_EVENT.match(stripped)
+    if head is None or stripped[-1:] != b"}":
+        return None
+    body = stripped[head.end() : -1].rstrip()
+    if may_hold_a_secret(body):
+        return None
+    identity = identity_fields(body)
+    if identity is None:
+        return None
+    return WatchEvent(head[1].decode(), identity, body)
+
+
 def watch_event(line: bytes, route: Route, redactor: Redactor) -> WatchEvent | None:
     """One watch line: its type, parsed object, and the object's JSON as the body."""
+    plain = plain_watch_event(line, route, redactor)
+    if plain is not None:
+        return plain
     event = parse_json(line)
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return None

@@ -51,6 +51,13 @@ class Redactor:
         mac = hmac.new(self._key, text.encode("utf-8", "replace"), hashlib.sha256)
         return f"<redacted hmac-sha256:{mac.hexdigest()[:16]}>"
 
+    def may_redact(self, resource: str, subresource: str = "") -> bool:
+        """Whether bodies of this resource can hold values to redact, whatever their kind.
+
+        False means only an object whose ``kind`` is ``Secret`` needs redacting.
+        """
+        return bool(resource == "secrets" or self._extra or (resource, subresource) in _TOKEN_PATHS)
+
     def redact_object(self, obj: Any, resource: str, subresource: str = "") -> bool:
         """Redact one object (not a list); True when something was replaced."""
         if not isinstance(obj, dict):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from recorder.capture.convert import Converter
-from recorder.capture.decode import parse_json
+from recorder.capture.decode import identity_fields, parse_json
 from recorder.capture.redact import Redactor
 from recorder.capture.routes import parse_route
 
@@ -41,3 +42,89 @@ def test_watch_events_of_two_streams_keep_their_own_routes() -> None:
         kinds.append((op.kind, op.namespace, op.resource, op.resource_version))
     assert kinds == [("Pod", "a", "pods", "7"), ("ConfigMap", "b", "configmaps", "7"),
                      ("Pod", "a", "pods", "7")]  # fmt: skip
+
+
+# The writer's fast paths read only kind, apiVersion and metadata and keep the bytes as
+# they arrived; a converter with a redaction path (one that matches nothing) takes the
+# whole-parse path, so both must build the same operation.
+POD = {"kind": "Pod", "apiVersion": "v1",
+       "metadata": {"name": "p", "namespace": "a", "uid": "u1", "resourceVersion": "9",
+                    "generation": 3, "labels": {"x": "<&>"}},
+       "spec": {"containers": [{"name": "c", "image": "i"}]},
+       "status": {"phase": "Running"}}  # fmt: skip
+WIDGET = {"apiVersion": "example.com/v1", "kind": "Widget",
+          "metadata": {"name": "w", "namespace": "a", "resourceVersion": "4"},
+          "spec": {"n": 1}}  # fmt: skip
+SHAPES = [
+    json.dumps(POD, separators=(",", ":")),  # the API server's compact typed order
+    json.dumps(WIDGET, separators=(",", ":")),  # custom objects: keys in order
+    json.dumps(POD),  # spaces: the walk
+    json.dumps({"spec": {"kind": "Other"}, **POD}, separators=(",", ":")),  # late identity
+    json.dumps(POD, separators=(",", ":")).replace('"Pod"', '"P\\u006fd"'),  # escaped
+    json.dumps({"metadata": {"name": "only"}}),
+    "{}",
+]
+
+
+def _both_paths() -> tuple[Converter, Converter]:
+    return (Converter("s", "actor", Redactor(b"key")),
+            Converter("s", "actor", Redactor(b"key", (("no", "such", "field"),))))  # fmt: skip
+
+
+def _fields(op: Any) -> dict[str, Any]:
+    assert op is not None
+    return {name: getattr(op, name) for name in op.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_a_watch_event_reads_the_same_on_both_paths(text: str) -> None:
+    route = parse_route("GET", "/api/v1/namespaces/a/pods?watch=1")
+    assert route is not None
+    line = b'{"type":"MODIFIED","object":' + text.encode() + b"}"
+    fast, whole = (c.watch_line(line, 5, route, "t", (), None) for c in _both_paths())
+    assert _fields(fast) == _fields(whole)
+    assert json.loads(_fields(fast)["response_body"]) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_a_call_reads_the_same_on_both_paths(text: str) -> None:
+    url = "/api/v1/namespaces/a/pods/p"
+    message = (1, 7, 30, "GET", url, "", None, 200, "OK", text.encode(), "", "", "t",
+               (("op.py", 3, "reconcile"),), 0)  # fmt: skip
+    fast, whole = (c.call(message, None) for c in _both_paths())
+    assert _fields(fast) == _fields(whole)
+    assert fast is not None and fast.response_body == text.encode()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ['"Secret"', '"S\\u0065cret"'],  # also spelled with an escape
+)
+def test_a_secret_in_a_stream_of_another_resource_is_still_redacted(kind: str) -> None:
+    converter = Converter("s", "actor", Redactor(b"key"))
+    route = parse_route("GET", "/apis/example.com/v1/namespaces/a/widgets?watch=1")
+    assert route is not None
+    obj = '{"kind":' + kind + ',"apiVersion":"v1","metadata":{"name":"s"},"data":{"k":"cGxhaW4="}}'
+    line = b'{"type":"ADDED","object":' + obj.encode() + b"}"
+    op = converter.watch_line(line, 5, route, "t", (), None)
+    assert op is not None and op.response_body is not None
+    assert b"cGxhaW4=" not in op.response_body
+    assert json.loads(op.response_body)["data"]["k"].startswith("<redacted ")
+
+
+@pytest.mark.parametrize("text", ["[1]", '{"kind":"Pod",', '{"kind" "Pod"}', '"text"'])
+def test_a_body_that_is_not_an_object_is_not_read_on_the_fast_path(text: str) -> None:
+    assert identity_fields(text.encode()) is None
+
+
+def test_one_call_site_tuple_per_site() -> None:
+    converter = Converter("s", "actor", Redactor(b"key"))
+    ops = []
+    for _ in range(2):  # the writer gets an equal, new tuple for each call
+        site = (("op.py", 3, "reconcile"),)
+        message = (1, 7, 30, "GET", "/api/v1/namespaces/a/pods/p", "", None, 200, "OK",
+                   b"{}", "", "", "t", site, 0)  # fmt: skip
+        ops.append(converter.call(message, None))
+    assert ops[0] is not None and ops[1] is not None
+    assert ops[0].call_site is ops[1].call_site
+    assert ops[0].call_site[0].function == "reconcile"
