@@ -12,6 +12,7 @@ from recorder.capture.decode import (
     may_hold_a_secret,
     object_fields,
     parse_json,
+    plain_watch_event,
     watch_event,
 )
 from recorder.capture.redact import Redactor
@@ -19,6 +20,7 @@ from recorder.capture.routes import Route, parse_route
 from recorder.storage import CallFrame, Operation
 
 _CACHE_LIMIT = 4096
+_NO_WATCH = Route("", "", "", "", "", "get", True)  # before the first watch event
 _UNKNOWN = object()
 _PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -44,8 +46,10 @@ class Converter:
         self.actor = actor
         self.redactor = redactor
         self.learned_kinds: dict[str, str] = {}
-        self._watched: Route | None = None  # the last watch route, and it read as a get
-        self._watched_as_get: Route | None = None
+        # The last watch route: it read as a get, and whether its events can need redaction.
+        self._watched: Route | None = None
+        self._watched_as_get = _NO_WATCH
+        self._watched_plain = False
         self._routes: dict[tuple[str, str], Route | None] = {}
         self._sites: dict[Any, tuple[CallFrame, ...]] = {}
 
@@ -139,14 +143,15 @@ class Converter:
         self, line: bytes, ts_ns: int, route: Route, thread: str,
         site: tuple[CallFrame, ...], span_id: int | None,
     ) -> Operation | None:  # fmt: skip
-        event = watch_event(line, route, self.redactor)
+        if route is not self._watched:  # a stream's events come in runs
+            self._watched, self._watched_as_get = route, _as_get(route)
+            self._watched_plain = not self.redactor.may_redact(route.resource, route.subresource)
+        event = plain_watch_event(line) if self._watched_plain else None
         if event is None:
-            return None
-        as_get = self._watched_as_get
-        if route is not self._watched or as_get is None:  # a stream's events come in runs
-            as_get = self._watched_as_get = _as_get(route)
-            self._watched = route
-        fields = object_fields(event.obj, as_get, self.learned_kinds)
+            event = watch_event(line, route, self.redactor)
+            if event is None:
+                return None
+        fields = object_fields(event.obj, self._watched_as_get, self.learned_kinds)
         op = Operation(
             self.session_id, 0, ts_ns, "watch", event_type=event.event_type,
             api_version=fields.api_version, kind=fields.kind, resource=route.resource,

@@ -192,20 +192,18 @@ class WatchEvent:
     body: bytes
 
 
-def plain_watch_event(line: bytes, route: Route, redactor: Redactor) -> WatchEvent | None:
-    """A watch line that needs no redaction, its object kept as it arrived; else None.
+def plain_watch_event(line: bytes) -> WatchEvent | None:
+    """A watch line of a resource that needs no redaction, its object kept as it arrived.
 
-    Only the object's identity is parsed (``WatchEvent.obj`` holds just that), not
-    the whole event: this runs once per event in the writer process, the recorder's
-    busiest path during a watch.
+    Only the object's identity is parsed (``WatchEvent.obj`` holds just that), not the
+    whole event: this runs once per event in the writer process, the recorder's busiest
+    path during a watch. None when the object could be a Secret or the line has another
+    shape (the caller then parses it whole).
     """
-    if redactor.may_redact(route.resource, route.subresource):
+    head = _PLAIN_EVENT.match(line)
+    if head is None or line[-1:] != b"}":
         return None
-    stripped = line.strip()
-    head = _PLAIN_EVENT.match(stripped)
-    if head is None or stripped[-1:] != b"}":
-        return None
-    body = stripped[head.end() : -1].rstrip()
+    body = line[head.end() : -1].rstrip()
     if may_hold_a_secret(body):
         return None
     identity = identity_fields(body)
@@ -216,9 +214,6 @@ def plain_watch_event(line: bytes, route: Route, redactor: Redactor) -> WatchEve
 
 def watch_event(line: bytes, route: Route, redactor: Redactor) -> WatchEvent | None:
     """One watch line: its type, parsed object, and the object's JSON as the body."""
-    plain = plain_watch_event(line, route, redactor)
-    if plain is not None:
-        return plain
     event = parse_json(line)
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return None
