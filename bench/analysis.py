@@ -6,12 +6,15 @@ list and write status; watch events; users editing specs; node status updates; p
 resyncs; some 404/403/409s; a few objects caught in a status loop), written with the real
 ``RecordingWriter`` and cached between runs.
 
-Figures: median wall and CPU time of ``analyze`` over ``--runs`` runs (after a warm-up
-run) and of reading alone, peak Python heap of one run (tracemalloc), peak RSS of a fresh
-process doing only the analysis; the naive baseline (contiguous windows of (verb, kind, namespace,
-name), stopping at 100,000 operations as the Go tool did) timed on its 100,000 and, to
-compare like with like, on all N; and both algorithms' loop recall on the labelled
-scenario corpus.
+Figures, for the single-process pass and for the two-process one (a second process reads
+the session and runs the world-free detectors; ``AnalysisOptions.parallel``): median wall
+and CPU time of ``analyze`` over ``--runs`` runs (after a warm-up run; CPU includes the
+reading process'), whether both give the same report, and reading alone; peak Python heap
+of one run (tracemalloc); peak RSS of a fresh process doing only the analysis, plus its
+reading process' peak RSS (their sum is the pass' memory); the naive baseline
+(contiguous windows of (verb, kind, namespace, name), stopping at 100,000 operations as
+the Go tool did) timed on its 100,000 and, to compare like with like, on all N; and both
+algorithms' loop recall on the labelled scenario corpus.
 
 Usage: ``python bench/analysis.py [--ops 1000000] [--runs 3] [--dir DIR] [--seeds 6]``.
 """
@@ -178,16 +181,23 @@ def naive_loops(keys: list[tuple[str, str, str, str]], window: int = GO_WINDOW) 
     return found
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the analysis' reading process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _timed(function: Callable[[], T], runs: int) -> tuple[float, float, T]:
     """Median wall and CPU seconds of ``max(1, runs - 1)`` runs after a warm-up run. CPU
-    time is this process' own: less moved by other load on a shared machine than wall."""
+    time is this process' own plus its children's: less moved by other load on a shared
+    machine than wall."""
     walls, cpus = [], []
     result = function()
     for _ in range(max(1, runs - 1)):
-        began, began_cpu = time.perf_counter(), time.process_time()
+        began, began_cpu = time.perf_counter(), _cpu_seconds()
         result = function()
         walls.append(time.perf_counter() - began)
-        cpus.append(time.process_time() - began_cpu)
+        cpus.append(_cpu_seconds() - began_cpu)
     return statistics.median(walls), statistics.median(cpus), result
 
 
@@ -223,6 +233,27 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # no /proc: best effort
 
 
+def _fresh_process_rss_mib(args: argparse.Namespace, parallel: bool) -> tuple[float, float]:
+    """Peak RSS of a fresh process running one analysis, and of its reading process
+    (``ru_maxrss`` of its children: may include the little the child held when it started
+    the reader, so an upper bound)."""
+    command = [sys.executable, __file__, "--child", "--ops", str(args.ops), "--dir", args.dir]
+    child = subprocess.run(
+        [*command, "--parallel"] if parallel else command,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    own, reader = child.stdout.strip().splitlines()[-1].split()
+    return int(own) / 1024, int(reader) / 1024
+
+
+def _child(path: Path, args: argparse.Namespace) -> None:
+    """One analysis in a fresh process: its peak RSS is the analysis' own."""
+    recording = open_recording(str(path), max_ops=args.ops + 100)
+    analyze(recording, SESSION, AnalysisOptions(parallel=args.parallel))
+    reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if args.parallel else 0
+    print(_peak_rss_kib(), reader)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=1_000_000)
@@ -230,12 +261,11 @@ def main() -> None:
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = Path(args.dir) / f"kreplay-analysis-bench-{args.ops}.db"
-    if args.child:  # one analysis in a fresh process: its peak RSS is the analysis' own
-        recording = open_recording(str(path), max_ops=args.ops + 100)
-        analyze(recording, SESSION)
-        print(_peak_rss_kib())
+    if args.child:
+        _child(path, args)
         return
     if not path.exists():
         began = time.perf_counter()
@@ -247,8 +277,11 @@ def main() -> None:
         print(f"generated {args.ops} ops in {time.perf_counter() - began:.1f} s -> {path}")
     recording = open_recording(str(path), max_ops=args.ops + 100)
     total = recording.session(SESSION).op_count
-    options = AnalysisOptions()
+    options = AnalysisOptions(parallel=False)
     ours, ours_cpu, report = _timed(lambda: analyze(recording, SESSION, options), args.runs)
+    two = AnalysisOptions(parallel=True)
+    par, par_cpu, par_report = _timed(lambda: analyze(recording, SESSION, two), args.runs)
+    same = json.dumps(par_report.to_json()) == json.dumps(report.to_json())
     read_only, _, _ = _timed(lambda: sum(1 for _ in recording.operations(SESSION)), args.runs)
     scan_only, scan_cpu, _ = _timed(
         lambda: sum(1 for _ in operations_with_keys(recording, SESSION, 1 << 20)), args.runs
@@ -262,25 +295,27 @@ def main() -> None:
     read_all, read_all_cpu, all_keys = _timed(lambda: list(_window_ops(recording, None)), 1)
     naive_all, naive_all_cpu, all_hits = _timed(lambda: naive_loops(all_keys), 1)
     recording.close()
-    child = subprocess.run(
-        [sys.executable, __file__, "--child", "--ops", str(args.ops), "--dir", args.dir],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    rss = int(child.stdout.strip().splitlines()[-1]) / 1024
+    rss, _ = _fresh_process_rss_mib(args, parallel=False)
+    par_rss, reader_rss = _fresh_process_rss_mib(args, parallel=True)
     loops = len(report.of_type("loop"))
-    print(f"operations: {total}")
-    print(f"ours:  analyze() median {ours:.2f} s wall, {ours_cpu:.2f} s CPU over {args.runs} runs "
-          f"({total / ours / 1e6:.2f} M ops/s; reading alone {read_only:.2f} s through the "
-          f"Recording protocol, {scan_only:.2f} s ({scan_cpu:.2f} s CPU) through the "
-          f"analysis' scan), "
-          f"peak heap {peak_heap / 2**20:.0f} MiB (tracemalloc), peak RSS of a fresh process "
-          f"running it {rss:.0f} MiB, "
+    naive_wall, naive_cpu = read_all + naive_all, read_all_cpu + naive_all_cpu
+    print(f"operations: {total}; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"ours, 1 process:   analyze() median {ours:.2f} s wall, {ours_cpu:.2f} s CPU over "
+          f"{args.runs} runs ({total / ours / 1e6:.2f} M ops/s; reading alone {read_only:.2f} s "
+          f"through the Recording protocol, {scan_only:.2f} s ({scan_cpu:.2f} s CPU) through "
+          f"the analysis' scan), peak heap {peak_heap / 2**20:.0f} MiB (tracemalloc), peak RSS "
+          f"of a fresh process running it {rss:.0f} MiB, "
           f"{len(report.findings)} findings, {loops} loops")  # fmt: skip
+    print(f"ours, 2 processes: analyze() median {par:.2f} s wall, {par_cpu:.2f} s CPU (both "
+          f"processes) over {args.runs} runs, peak RSS {par_rss:.0f} + {reader_rss:.0f} = "
+          f"{par_rss + reader_rss:.0f} MiB (analysis + reading process), report "
+          f"{'identical' if same else 'DIFFERENT'} to the 1-process one")  # fmt: skip
     print(f"naive: first {GO_TOOL_CAP} ops (the Go tool's cap): {naive_capped:.2f} s, "
           f"{len(capped_hits)} window repeats; all {total} ops: reading {read_all:.2f} s + "
           f"windows {naive_all:.2f} s, {len(all_hits)} repeats")  # fmt: skip
-    print(f"ratio ours / naive (all ops, reading included): {ours / (read_all + naive_all):.2f} "
-          f"wall, {ours_cpu / (read_all_cpu + naive_all_cpu):.2f} CPU")  # fmt: skip
+    print(f"ratio ours / naive (all ops, reading included): 1 process {ours / naive_wall:.2f} "
+          f"wall, {ours_cpu / naive_cpu:.2f} CPU; 2 processes {par / naive_wall:.2f} wall, "
+          f"{par_cpu / naive_cpu:.2f} CPU")  # fmt: skip
     if args.seeds:
         with tempfile.TemporaryDirectory() as directory:
             print(f"loop recall on the labelled corpus ({args.seeds} seeds): "

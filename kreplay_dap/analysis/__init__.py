@@ -9,7 +9,8 @@ Library API (used by the CLI, the DAP server and the language server; keep it st
         threshold_ms=1000,          # slow threshold; None: $REPLAY_SLOW_THRESHOLD or 1000
         window=5,                   # minimum repeats of a loop/fight/storm (None: 5)
         progress=lambda done, total: ..., cancel=lambda: False,
-    ))
+        parallel=None,              # None: a second process for large sessions with a CPU
+    ))                              # to spare; False: never; True: always (same report)
     report.findings          # list[Finding], most severe first
     report.slow_operations   # the Go tool's list of slow operations (slowest first)
     report.errors            # {"total": int, "by_type": {"404 NotFound": 3, ...}}

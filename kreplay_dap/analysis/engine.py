@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kreplay_dap.analysis import offload
 from kreplay_dap.analysis.bodies import BodyCache
 from kreplay_dap.analysis.conflicts import ConflictDetector
 from kreplay_dap.analysis.error_storms import ErrorDetector
@@ -18,9 +19,11 @@ from kreplay_dap.analysis.model import SEVERITIES, AnalysisOptions, AnalysisRepo
 from kreplay_dap.analysis.races import RaceDetector
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import Keyed, operations_with_keys
+from kreplay_dap.analysis.side import SideResults
 from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import Key, ObjectTrack, World, lane_of
 from recorder.storage.api import Recording
+from recorder.storage.reader import KreplayRecording
 
 _UPDATES = frozenset({"create", "update", "patch"})
 _RACY = frozenset({"get", "watch", "update", "patch"})
@@ -39,7 +42,7 @@ _gc_saved: tuple[int, int, int] = (0, 0, 0)
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Raise the GC's young-generation threshold while any pass runs, then restore it."""
     global _gc_passes, _gc_saved
     with _gc_lock:
@@ -58,11 +61,14 @@ def _fewer_collections() -> Iterator[None]:
 
 
 class _Detectors:
-    """The enabled detectors; each one streams and ends with ``finish()``."""
+    """The enabled detectors; each one streams and ends with ``finish()``. ``offloaded``:
+    the world-free ones (fights, conflicts, errors, slow) run in the reading process."""
 
-    def __init__(self, recording: Recording, options: AnalysisOptions) -> None:
+    def __init__(self, recording: Recording, options: AnalysisOptions, offloaded: bool) -> None:
         repeats = options.min_repeats()
         limit = options.max_objects
+        threshold_ms = options.resolved_threshold_ms() if options.slow else 0.0
+        local = not offloaded
         self.world = World(limit)
         self.bodies = BodyCache(recording)
         self.loops = (
@@ -71,59 +77,96 @@ class _Detectors:
             else None
         )
         self.fights = (
-            FightDetector(self.world, self.bodies, repeats, limit) if options.loops else None
+            FightDetector(self.world, self.bodies, repeats, limit)
+            if options.loops and local
+            else None
         )
         self.races = RaceDetector(self.world, self.bodies, limit) if options.races else None
         self.conflicts = (
             ConflictDetector(self.bodies, repeats, options.storm_gap_s, limit)
-            if options.errors
+            if options.errors and local
             else None
         )
-        self.errors = ErrorDetector(repeats, limit)
-        self.slow = SlowDetector(options.resolved_threshold_ms()) if options.slow else None
+        self.errors = ErrorDetector(repeats, limit) if local else None
+        self.slow = SlowDetector(threshold_ms) if options.slow and local else None
 
-    def findings(self) -> list[Finding]:
-        found: list[Finding] = []
-        for detector in (self.loops, self.fights, self.races, self.conflicts, self.slow):
-            if detector is not None:
-                found.extend(detector.finish())
-        return found
+    def side_results(self, options: AnalysisOptions) -> SideResults:
+        """What the world-free detectors found, when they ran in this process."""
+        results = SideResults()
+        if self.fights is not None:
+            results.fights = self.fights.finish()
+        if self.conflicts is not None:
+            results.conflicts = self.conflicts.finish()
+        if self.slow is not None:
+            results.slow = self.slow.finish()
+            results.slow_operations = self.slow.slow_operations()
+            results.latency = self.slow.latency()
+        if self.errors is not None:
+            if options.errors:
+                results.errors = self.errors.finish()
+            results.error_summary = self.errors.summary()
+        return results
 
 
 def analyze(
     recording: Recording, session_id: str, options: AnalysisOptions | None = None
 ) -> AnalysisReport:
-    """Run every enabled detector over one session in a single bounded-memory pass."""
+    """Run every enabled detector over one session in a single bounded-memory pass (in two
+    processes for large sessions, see ``offload``; the report is the same)."""
     options = options or AnalysisOptions()
-    info = recording.session(session_id)
-    total = info.op_count
-    detectors = _Detectors(recording, options)
+    total = recording.session(session_id).op_count
+    parallel = offload.wanted(recording, total, options)
+    detectors = _Detectors(recording, options, offloaded=parallel)
     report = AnalysisReport(session=session_id)
-    with _fewer_collections():
-        _stream(recording, session_id, detectors, options, total, report)
-        findings = detectors.findings()
-    if options.errors:
-        findings.extend(detectors.errors.finish())
-    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: (rank.get(f.severity, len(rank)), f.first_seq, f.type))
-    report.findings = findings
-    report.errors = detectors.errors.summary()
-    if detectors.slow is not None:
-        report.slow_operations = detectors.slow.slow_operations()
-        report.latency = detectors.slow.latency()
-    if detectors.world.evicted:
-        report.notes.append(
-            f"{detectors.world.evicted} objects were forgotten to bound memory "
-            f"(max_objects={options.max_objects})"
-        )
-    if total and report.total_operations < total and not report.cancelled:
-        report.notes.append(f"analysed {report.total_operations} of {total} operations")
+    reader = None
+    try:
+        with fewer_collections():
+            if parallel and isinstance(recording, KreplayRecording):
+                reader = offload.ReaderProcess(recording, session_id, options)
+                operations = reader.operations()
+            else:
+                operations = operations_with_keys(recording, session_id, options.max_objects)
+            _stream(operations, detectors, options, total, report)
+            processed = report.total_operations - (1 if report.cancelled else 0)
+            loops = detectors.loops.finish() if detectors.loops is not None else []
+            races = detectors.races.finish() if detectors.races is not None else []
+            side = reader.finish(processed) if reader else detectors.side_results(options)
+    finally:
+        if reader is not None:
+            reader.close()
+    _assemble(report, loops, races, side, detectors.world.evicted, options, total)
     return report
 
 
+def _assemble(
+    report: AnalysisReport,
+    loops: list[Finding],
+    races: list[Finding],
+    side: SideResults,
+    evicted: int,
+    options: AnalysisOptions,
+    total: int,
+) -> None:
+    # The detectors' order (loops, fights, races, conflicts, slow, errors) before a stable
+    # sort: findings that tie keep it.
+    findings = [*loops, *side.fights, *races, *side.conflicts, *side.slow, *side.errors]
+    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (rank.get(f.severity, len(rank)), f.first_seq, f.type))
+    report.findings = findings
+    report.errors = side.error_summary
+    if options.slow:
+        report.slow_operations = side.slow_operations
+        report.latency = side.latency
+    if evicted:
+        report.notes.append(
+            f"{evicted} objects were forgotten to bound memory (max_objects={options.max_objects})"
+        )
+    if total and report.total_operations < total and not report.cancelled:
+        report.notes.append(f"analysed {report.total_operations} of {total} operations")
+
+
 def _stream(
-    recording: Recording,
-    session_id: str,
+    operations: Iterator[Keyed],
     detectors: _Detectors,
     options: AnalysisOptions,
     total: int,
@@ -133,7 +176,6 @@ def _stream(
     races, slow, objects = detectors.races, detectors.slow, detectors.world.objects
     seen = races.seen if races is not None else {}
     rejected = detectors.conflicts.rejected_rv if detectors.conflicts is not None else {}
-    operations = operations_with_keys(recording, session_id, options.max_objects)
     for op, key in _paced(operations, options, total, report):
         (_, _, verb, event, sub, rv, _, _, status, code, _, message, duration, actor, _, _,
          kind, namespace, name) = op  # fmt: skip
@@ -268,6 +310,7 @@ def _failed(detectors: _Detectors, op: ScannedOp, key: Key, failed: bool) -> Non
         detectors.loops.observe(op, key)
     if detectors.conflicts is not None and (failed or verb in _READS):
         detectors.conflicts.observe(op, key)
-    detectors.errors.observe(op, key)
+    if detectors.errors is not None:
+        detectors.errors.observe(op, key)
     if detectors.slow is not None and op.duration_us > 0 and verb != "watch":
         detectors.slow.observe(op)

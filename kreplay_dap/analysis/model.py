@@ -24,6 +24,9 @@ LOOP_LIKE = frozenset({"loop", "noop-write", "fight"})
 MAX_EVIDENCE = 200
 DEFAULT_THRESHOLD_MS = 1000.0
 DEFAULT_MIN_REPEATS = 5
+# Automatic mode reads sessions of at least this many operations in a second process
+# (``kreplay_dap.analysis.offload``); for smaller ones starting it costs what it saves.
+PARALLEL_MIN_OPS = 200_000
 
 
 def default_threshold_ms() -> float:
@@ -84,7 +87,10 @@ class AnalysisOptions:
     ``window`` is the minimum repeat count of a loop, fight, conflict or error storm
     (the Go tool's window size, reinterpreted). ``progress(done, total)`` is called about
     every ``progress_every`` operations; ``cancel()`` returning True stops the pass and
-    returns a partial report marked ``cancelled``.
+    returns a partial report marked ``cancelled``. ``parallel``: whether a second process
+    reads the session and runs the world-free detectors (same report); ``None`` decides
+    (a kreplay file of at least ``parallel_min_ops`` operations on a machine with a spare
+    CPU), ``False`` never, ``True`` for every kreplay file (tests).
     """
 
     loops: bool = True
@@ -100,6 +106,8 @@ class AnalysisOptions:
     progress: Callable[[int, int], None] | None = None
     cancel: Callable[[], bool] | None = None
     progress_every: int = 20_000
+    parallel: bool | None = None
+    parallel_min_ops: int = PARALLEL_MIN_OPS
 
     def resolved_threshold_ms(self) -> float:
         value = self.threshold_ms if self.threshold_ms is not None else default_threshold_ms()

@@ -58,7 +58,7 @@ def _pages(
         ids = list(map(object_id_of, page))
         for missing in set(ids).difference(keys):
             if missing not in keys:  # an earlier load may have named it
-                _load_keys(recording, missing, keys, shared)
+                load_keys(recording, missing, keys, shared)
         # Each row becomes its ScannedOp in C (map, not a Python loop per row).
         page_keys = list(map(keys.__getitem__, ids))
         operations = map(
@@ -72,7 +72,7 @@ def scan_pages(recording: KreplayRecording, session_id: str) -> Iterator[list[tu
     return recording.scan_pages(session_id, page_rows=SCAN_PAGE_ROWS)
 
 
-def _load_keys(
+def load_keys(
     recording: KreplayRecording, object_id: int, keys: dict[int, Key], shared: dict[str, str]
 ) -> Key:
     """Names ``object_id`` and the objects recorded right after it (they come next)."""
