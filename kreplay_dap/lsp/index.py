@@ -22,6 +22,7 @@ from kreplay_dap.replay.diff import Change
 from recorder.errors import RecordingError
 from recorder.storage.api import Recording
 from recorder.storage.model import WRITE_VERBS, Operation
+from recorder.storage.runs import CALLSITE, RunLookup
 
 RECENT_CALLS = 5
 MAX_SCAN_OPS = 20_000_000
@@ -261,15 +262,19 @@ class _SqlScan:
         return delta
 
     def _recent_calls(self, touched: dict[int, LineStats], bounds: tuple[int, int, int]) -> None:
-        """The last few calls of each line, through the call-site index."""
+        """The last few calls of each line, through the call-site runs."""
         per_line: dict[int, list[CallRecord]] = {}
+        session, low, high = bounds
+        lookup = RunLookup(self.conn, session)
+        columns = (
+            "seq, verb, kind, namespace, name, MAX(error_code, status_code), duration_us,"
+            f" {_ERROR_SQL}"
+        )
         for site_id, stats in touched.items():
-            rows = self.conn.execute(
-                "SELECT seq, verb, kind, namespace, name, MAX(error_code, status_code),"
-                f" duration_us, {_ERROR_SQL} FROM ops WHERE callsite_id = ? AND session = ?"
-                f" AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT {RECENT_CALLS}",
-                (site_id, *bounds),
-            )
+            rows = lookup.rows(
+                CALLSITE, (session, site_id), columns, high, forward=False, inclusive=True,
+                where="seq > ?", params=(low,), limit=RECENT_CALLS,
+            )  # fmt: skip
             per_line.setdefault(id(stats), []).extend(CallRecord._make(row) for row in rows)
         for stats in {id(stats): stats for stats in touched.values()}.values():
             calls = sorted(per_line.get(id(stats), []))

@@ -1,5 +1,5 @@
 """Per-object SQL for the kreplay flavour: object ids, the nearest state-bearing operation,
-and object lifetimes built from covering indexes (no scan of operation rows)."""
+and object lifetimes, from the object runs (or the object index of older files)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from recorder.storage.model import ObjectRef
+from recorder.storage.runs import OBJECT, VERB_KIND, RunLookup
 
 MAX_CACHED_IDS = 100_000
 STATE_PAGE = 512
@@ -58,6 +59,7 @@ class ObjectIndex:
     def __init__(self, conn: sqlite3.Connection, session_rowid: int) -> None:
         self.conn = conn
         self.session = session_rowid
+        self.runs = RunLookup(conn, session_rowid)
         self._ids: OrderedDict[ObjectRef, int | None] = OrderedDict()
 
     def object_id(self, ref: ObjectRef) -> int | None:
@@ -79,47 +81,36 @@ class ObjectIndex:
         object_id = self.object_id(ref)
         if object_id is None:
             return None
-        comparison, order = (">", "ASC") if forward else ("<=", "DESC")
-        row = self.conn.execute(
-            f"SELECT seq FROM ops WHERE object_id = ? AND seq {comparison} ? AND {STATE_CONDITION}"
-            f" ORDER BY seq {order} LIMIT 1",
-            (object_id, seq),
-        ).fetchone()
-        return None if row is None else int(row[0])
+        return self.runs.first(
+            OBJECT, (object_id,), seq, forward=forward, inclusive=not forward,
+            where=STATE_CONDITION,
+        )  # fmt: skip
 
     def state_rows(
         self, ref: ObjectRef, seq: int, forward: bool, max_rows: int
     ) -> Iterator[tuple[int, str, str, int | None, int | None]]:
         """(seq, verb, event_type, response_ref, request_ref) of the state-bearing operations
-        after ``seq`` (forward) or at or before it, paged through the object index."""
+        after ``seq`` (forward) or at or before it, a page at a time."""
         object_id = self.object_id(ref)
         if object_id is None:
             return
-        comparison, order = (">", "ASC") if forward else ("<=", "DESC")
-        sql = (
-            "SELECT seq, verb, event_type, response_blob, request_blob FROM ops"
-            f" INDEXED BY ops_by_object WHERE object_id = ? AND seq {comparison} ?"
-            f" AND {STATE_CONDITION} ORDER BY seq {order} LIMIT {STATE_PAGE}"
-        )
+        inclusive = not forward
         for _ in range(max_rows // STATE_PAGE + 1):
-            rows = self.conn.execute(sql, (object_id, seq)).fetchall()
+            rows = self.runs.rows(
+                OBJECT, (object_id,), "seq, verb, event_type, response_blob, request_blob", seq,
+                forward=forward, inclusive=inclusive, where=STATE_CONDITION, limit=STATE_PAGE,
+            )  # fmt: skip
             yield from rows
             if len(rows) < STATE_PAGE:
                 return
-            seq = int(rows[-1][0]) if forward else int(rows[-1][0]) - 1
+            seq, inclusive = int(rows[-1][0]), False
 
     def lifetimes(self) -> list[ObjectLifetime]:
-        """Every named object's lifetime from index seeks: its first successful operation,
-        and for each successful delete the next successful operation that shows it again."""
-        rows = self.conn.execute(
-            "SELECT o.id, o.kind, o.namespace, o.name, (SELECT seq FROM ops INDEXED BY"
-            f" ops_by_object WHERE object_id = o.id AND {_SUCCEEDED} ORDER BY seq LIMIT 1)"
-            f" FROM objects o WHERE o.session = ? AND o.name != '' LIMIT {MAX_OBJECTS}",
-            (self.session,),
-        )
+        """Every named object's lifetime from lookups: its first successful operation, and
+        for each successful delete the next successful operation that shows it again."""
         events: dict[int, list[tuple[int, bool]]] = {}
         refs: dict[int, ObjectRef] = {}
-        for oid, kind, namespace, name, first in rows:
+        for oid, kind, namespace, name, first in self._first_successes():
             if first is not None:
                 refs[int(oid)] = ObjectRef(str(kind), str(namespace), str(name))
                 events[int(oid)] = [(int(first), False)]
@@ -134,8 +125,48 @@ class ObjectIndex:
             lifetimes.append(lifetime_from_events(refs[oid], found))
         return lifetimes
 
+    def _first_successes(self) -> Iterator[tuple[int, str, str, str, int | None]]:
+        """(object, kind, namespace, name, first successful seq) of every named object."""
+        if not self.runs.has_runs:
+            yield from self.conn.execute(
+                "SELECT o.id, o.kind, o.namespace, o.name, (SELECT seq FROM ops INDEXED BY"
+                f" ops_by_object WHERE object_id = o.id AND {_SUCCEEDED} ORDER BY seq LIMIT 1)"
+                f" FROM objects o WHERE o.session = ? AND o.name != '' LIMIT {MAX_OBJECTS}",
+                (self.session,),
+            )
+            return
+        # Nearly always in the object's first run; the rest walk on run by run.
+        rows = self.conn.execute(
+            "SELECT o.id, o.kind, o.namespace, o.name, (SELECT MIN(seq) FROM ops WHERE"
+            " session = o.session AND seq IN (SELECT j.value FROM object_runs r, json_each(r.seqs)"
+            " j WHERE r.object_id = o.id AND r.first_seq = (SELECT MIN(first_seq) FROM"
+            f" object_runs WHERE object_id = o.id)) AND {_SUCCEEDED}) FROM objects o"
+            f" WHERE o.session = ? AND o.name != '' LIMIT {MAX_OBJECTS}",
+            (self.session,),
+        )
+        for oid, kind, namespace, name, in_first_run in rows.fetchall():
+            first = in_first_run
+            if first is None:
+                first = self.runs.first(OBJECT, (oid,), -1, forward=True, where=_SUCCEEDED)
+            yield oid, kind, namespace, name, first
+
     def _deletes_and_returns(self) -> Iterator[tuple[int, int, int | None]]:
         """(object, delete seq, next successful non-delete seq) for each successful delete."""
+        if not self.runs.has_runs:
+            yield from self._legacy_deletes_and_returns()
+            return
+        back = f"{_SUCCEEDED} AND verb != 'delete' AND event_type NOT IN ('DELETED', 'ERROR')"
+        for verb, condition in (("delete", "1"), ("watch", "event_type = 'DELETED'")):
+            members = self.runs.members_sql(VERB_KIND, 2)
+            rows = self.conn.execute(
+                f"SELECT object_id, seq FROM ops WHERE session = ? AND {members} AND {condition}"
+                f" AND error_code = 0 AND status_code < 400 ORDER BY seq LIMIT {MAX_DELETES}",
+                (self.session, self.session, verb),
+            ).fetchall()
+            for oid, seq in rows:
+                yield oid, seq, self.runs.first(OBJECT, (oid,), seq, forward=True, where=back)
+
+    def _legacy_deletes_and_returns(self) -> Iterator[tuple[int, int, int | None]]:
         returns = (
             "(SELECT o.seq FROM ops o INDEXED BY ops_by_object WHERE o.object_id = d.object_id"
             f" AND o.seq > d.seq AND {_SUCCEEDED} AND o.verb != 'delete'"

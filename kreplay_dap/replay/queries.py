@@ -3,8 +3,9 @@
 The ``Recording`` protocol covers per-object and per-file walks; breakpoints also need
 "the next operation matching this filter" without a Python scan over a million rows. For
 the kreplay flavour this module asks SQLite through the reader's read-only connection
-(``recording.connection``), using the ``ops_by_verb_kind``, ``ops_by_status``,
-``ops_by_object`` and ``ops_by_callsite`` indexes. Other flavours fall back to streaming
+(``recording.connection``), using the runs of each object, call site and verb/kind
+(``ops_by_object``, ``ops_by_callsite`` and ``ops_by_verb_kind`` on files older than the
+runs) and the ``ops_by_status`` indexes. Other flavours fall back to streaming
 the protocol in bounded batches, with cancellation and progress.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from kreplay_dap.replay.object_index import ObjectIndex, ObjectLifetime, lifetime_from_events
 from recorder.storage.api import Recording
 from recorder.storage.model import VERBS, ObjectRef, Operation
+from recorder.storage.runs import CALLSITE, OBJECT, VERB_KIND, RunAxis
 
 MAX_OBJECT_FANOUT = 64  # above this many matching objects, a filter uses one SQL range scan
 MAX_THREADS = 4096
@@ -258,6 +260,23 @@ def _is_glob(text: str) -> bool:
     return any(c in _GLOB_CHARS for c in text)
 
 
+@dataclass(frozen=True)
+class _RunPlan:
+    """A lookup through the runs of one key; ``where`` is `` AND ...`` residual SQL."""
+
+    axis: RunAxis
+    key: tuple[object, ...]
+    residual: str
+    params: list[object]
+
+    @property
+    def where(self) -> str:
+        return "1" + self.residual
+
+
+_Plan = tuple[str, list[object]] | _RunPlan
+
+
 class _SqlQueries:
     """The kreplay flavour: plain SQL over the read-only connection."""
 
@@ -284,37 +303,48 @@ class _SqlQueries:
     ) -> int | None:
         plans = self._plans(op_filter)
         best: int | None = None
-        for where, params in plans:
+        for plan in plans:
             if not control.tick(1):
                 return None
-            found = self._first(where, params, seq, forward)
+            found = self._first(plan, seq, forward)
             if found is not None and (best is None or (found < best) == forward):
                 best = found
         return best
 
-    def _first(self, where: str, params: list[object], seq: int, forward: bool) -> int | None:
+    def _first(self, plan: _Plan, seq: int, forward: bool) -> int | None:
+        if isinstance(plan, _RunPlan):
+            return self.objects.runs.first(
+                plan.axis, plan.key, seq, forward=forward, where=plan.where, params=plan.params
+            )
+        where, params = plan
         comparison, order = (">", "ASC") if forward else ("<", "DESC")
         sql = f"SELECT seq FROM {where} AND seq {comparison} ? ORDER BY seq {order} LIMIT 1"
         row = self.conn.execute(sql, [*params, seq]).fetchone()
         return int(row[0]) if row else None
 
-    def _plans(self, op_filter: OpFilter) -> list[tuple[str, list[object]]]:
-        """One indexed query per verb/kind, error code or object; else one range scan.
+    def _plans(self, op_filter: OpFilter) -> list[_Plan]:
+        """One lookup per verb/kind, error code or object; else one range scan.
 
-        Conditions an index already pins are left out of the residual, and the index is
-        named: otherwise SQLite prefers walking the primary key in ``seq`` order."""
+        Conditions a lookup already pins are left out of the residual. On files older than
+        the runs the index is named: otherwise SQLite prefers walking the primary key."""
+        runs = self.objects.runs.has_runs
         if op_filter.kind and not _is_glob(op_filter.kind):
             residual, extra = _residual_sql(replace(op_filter, kind="", verbs=frozenset()))
-            base = "ops INDEXED BY ops_by_verb_kind WHERE session = ? AND verb = ? AND kind = ?"
             verbs = sorted(op_filter.verbs or VERBS)
+            if runs:
+                keys = [(self.session, verb, op_filter.kind) for verb in verbs]
+                return [_RunPlan(VERB_KIND, key, residual, extra) for key in keys]
+            base = "ops INDEXED BY ops_by_verb_kind WHERE session = ? AND verb = ? AND kind = ?"
             return [(base + residual, [self.session, v, op_filter.kind, *extra]) for v in verbs]
         errors = self._error_plans(op_filter)
         if errors is not None:
-            return errors
+            return list(errors)
         objects = self._object_ids(op_filter) if op_filter.name or op_filter.namespace else None
         if objects is not None and len(objects) <= MAX_OBJECT_FANOUT:
             plain = replace(op_filter, kind="", namespace="", name="")
             residual, extra = _residual_sql(plain)
+            if runs:
+                return [_RunPlan(OBJECT, (oid,), residual, extra) for oid in objects]
             base = "ops INDEXED BY ops_by_object WHERE object_id = ?"
             return [(base + residual, [oid, *extra]) for oid in objects]
         residual, extra = _residual_sql(op_filter)
@@ -412,11 +442,12 @@ class _SqlQueries:
                 "SELECT id FROM callsites WHERE file = ? AND line = ?", (file, line)
             )
         ]
+        members = self.objects.runs.members_sql(CALLSITE, 2)
         seqs: list[int] = []
         for callsite_id in ids[:MAX_OBJECT_FANOUT]:
             rows = self.conn.execute(
-                "SELECT seq FROM ops WHERE callsite_id = ? AND session = ? ORDER BY seq",
-                (callsite_id, self.session),
+                f"SELECT seq FROM ops WHERE session = ? AND {members} ORDER BY seq",
+                (self.session, self.session, callsite_id),
             )
             seqs.extend(int(r[0]) for r in rows)
         return sorted(seqs)

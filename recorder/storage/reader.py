@@ -18,6 +18,7 @@ from recorder.storage.model import (
     ReconcileSpan,
     SessionInfo,
 )
+from recorder.storage.runs import CALLSITE, OBJECT, RunLookup
 
 PAGE_SIZE = 2000
 _JSON_CACHE = 2048
@@ -72,6 +73,7 @@ class KreplayRecording:
         self._rowids: dict[str, int] = {}
         self._frames: dict[int, tuple[CallFrame, ...]] = {}
         self._json: OrderedDict[int, Any] = OrderedDict()
+        self._lookups: dict[int, RunLookup] = {}
 
     # -- sessions -----------------------------------------------------------------------
     def sessions(self) -> list[SessionInfo]:
@@ -256,13 +258,8 @@ class KreplayRecording:
         object_id = self.object_id_of(session_id, seq)
         if object_id is None:
             return None
-        comparison, order = (">", "ASC") if forward else ("<", "DESC")
-        row = self.connection.execute(
-            f"SELECT {OP_COLUMNS} FROM ops WHERE object_id = ? AND seq {comparison} ?"
-            f" ORDER BY seq {order} LIMIT 1",
-            (object_id, seq),
-        ).fetchone()
-        return None if row is None else self._operation(session_id, row)
+        found = self._runs(session_id).rows(OBJECT, (object_id,), OP_COLUMNS, seq, forward=forward)
+        return self._operation(session_id, found[0]) if found else None
 
     def object_operations(
         self, session_id: str, ref: ObjectRef, start_seq: int | None = None, reverse: bool = False
@@ -275,19 +272,26 @@ class KreplayRecording:
     def _object_pages(
         self, session_id: str, object_id: int, start_seq: int | None, reverse: bool
     ) -> Iterator[Operation]:
-        comparison, order = ("<=", "DESC") if reverse else (">=", "ASC")
         bound = start_seq if start_seq is not None else ((1 << 62) if reverse else -1)
-        sql = (
-            f"SELECT {OP_COLUMNS} FROM ops WHERE object_id = ? AND seq {comparison} ?"
-            f" ORDER BY seq {order} LIMIT {PAGE_SIZE}"
-        )
+        lookup = self._runs(session_id)
+        inclusive = True
         for _ in range(self.max_ops // PAGE_SIZE + 2):
-            rows = self.connection.execute(sql, (object_id, bound)).fetchall()
+            rows = lookup.rows(
+                OBJECT, (object_id,), OP_COLUMNS, bound, forward=not reverse,
+                inclusive=inclusive, limit=PAGE_SIZE,
+            )  # fmt: skip
             for row in rows:
                 yield self._operation(session_id, row)
             if len(rows) < PAGE_SIZE:
                 return
-            bound = int(rows[-1][0]) + (-1 if reverse else 1)
+            bound, inclusive = int(rows[-1][0]), False
+
+    def _runs(self, session_id: str) -> RunLookup:
+        rowid = self.session_rowid(session_id)
+        found = self._lookups.get(rowid)
+        if found is None:
+            found = self._lookups[rowid] = RunLookup(self.connection, rowid)
+        return found
 
     def objects(self, session_id: str) -> Iterator[ObjectRef]:
         rows = self.connection.execute(
@@ -314,25 +318,29 @@ class KreplayRecording:
         return None if row is None else _span(session_id, row)
 
     def callsite_files(self, session_id: str) -> list[str]:
+        lookup = self._runs(session_id)
+        used = (
+            "SELECT 1 FROM callsite_runs r WHERE r.session = ? AND r.callsite_id = c.id"
+            if lookup.has_runs
+            else "SELECT 1 FROM ops o WHERE o.callsite_id = c.id AND o.session = ?"
+        )
         rows = self.connection.execute(
-            "SELECT DISTINCT c.file FROM callsites c WHERE EXISTS"
-            " (SELECT 1 FROM ops o WHERE o.callsite_id = c.id AND o.session = ?) ORDER BY c.file",
-            (self.session_rowid(session_id),),
+            f"SELECT DISTINCT c.file FROM callsites c WHERE EXISTS ({used}) ORDER BY c.file",
+            (lookup.session,),
         )
         return [str(row[0]) for row in rows.fetchall()]
 
     def callsite_operations(self, session_id: str, file: str) -> Iterator[Operation]:
-        rowid = self.session_rowid(session_id)
+        lookup = self._runs(session_id)
         ids = [
             int(row[0])
             for row in self.connection.execute("SELECT id FROM callsites WHERE file = ?", (file,))
         ]
-        columns = ", ".join(f"o.{name.strip()}" for name in OP_COLUMNS.split(","))
+        members = lookup.members_sql(CALLSITE, 2)
         for callsite_id in ids:
             rows = self.connection.execute(
-                f"SELECT {columns} FROM ops o WHERE o.callsite_id = ? AND o.session = ?"
-                " ORDER BY o.seq",
-                (callsite_id, rowid),
+                f"SELECT {OP_COLUMNS} FROM ops WHERE session = ? AND {members} ORDER BY seq",
+                (lookup.session, lookup.session, callsite_id),
             )
             for row in rows:
                 yield self._operation(session_id, row)

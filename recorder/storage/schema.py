@@ -168,12 +168,55 @@ DROP TABLE blobs;
 ALTER TABLE blobs_v5 RENAME TO blobs;
 """
 
+# Runs replace the three secondary indexes a batch updated at scattered places for every
+# operation (recorder/storage/runs.py). Existing operations get runs of one 512-seq bucket
+# each, so that runs of one key never overlap.
+_V6 = """
+CREATE TABLE object_runs (
+    object_id INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    seqs TEXT NOT NULL,
+    PRIMARY KEY (object_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE callsite_runs (
+    session INTEGER NOT NULL,
+    callsite_id INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    seqs TEXT NOT NULL,
+    PRIMARY KEY (session, callsite_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE verb_kind_runs (
+    session INTEGER NOT NULL,
+    verb TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    seqs TEXT NOT NULL,
+    PRIMARY KEY (session, verb, kind, first_seq)
+) WITHOUT ROWID;
+INSERT INTO object_runs
+    SELECT object_id, MIN(seq), MAX(seq), json_group_array(seq) FROM ops
+    GROUP BY object_id, seq >> 9;
+INSERT INTO callsite_runs
+    SELECT session, callsite_id, MIN(seq), MAX(seq), json_group_array(seq) FROM ops
+    WHERE callsite_id IS NOT NULL GROUP BY session, callsite_id, seq >> 9;
+INSERT INTO verb_kind_runs
+    SELECT session, verb, kind, MIN(seq), MAX(seq), json_group_array(seq) FROM ops
+    GROUP BY session, verb, kind, seq >> 9;
+DROP INDEX ops_by_object;
+DROP INDEX ops_by_callsite;
+DROP INDEX ops_by_verb_kind
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial format: sessions, ops, blobs, objects, callsites, spans", _V1),
     Migration(2, "indexes for verb/kind and error breakpoints", _V2),
     Migration(3, "seed_origin: the Go tool's values an import keeps for a lossless export", _V3),
     Migration(4, "index for errors recorded only in the HTTP status", _V4),
     Migration(5, "blobs without a unique digest index: the writer dedups in memory", _V5),
+    Migration(6, "runs of seqs per object, call site and verb/kind replace three indexes", _V6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from recorder.errors import LimitExceededError, RecordingError
+from recorder.storage import runs
 from recorder.storage.codec import BlobEncoder
 from recorder.storage.connection import open_writable
 from recorder.storage.model import CallFrame, Operation, ReconcileSpan, SessionInfo
@@ -189,6 +190,8 @@ class RecordingWriter:
                 result.first_seq, result.last_seq = rows[0][1], rows[-1][1]
             self._blobs.flush()
             self._conn.executemany(_INSERT_OP, rows)
+            for axis, run_rows in runs.run_rows(rows).items():
+                self._conn.executemany(runs.insert_sql(axis), run_rows)
             self._update_summaries(states, rows)
         return result
 

@@ -10,6 +10,7 @@ import pytest
 from recorder.errors import NewerSchemaError
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
 from recorder.storage.schema import MIGRATIONS, SCHEMA_VERSION, migrate, recorded_version
+from tests.storage.downgrade import downgrade
 
 
 def recorded(path: Path) -> list[tuple[int, str, int]]:
@@ -57,23 +58,9 @@ def test_running_the_migrations_again_changes_nothing(tmp_path: Path) -> None:
     assert recorded(path) == before
 
 
-_V4_BLOBS = (
-    "CREATE TABLE blobs (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,"
-    " codec INTEGER NOT NULL, base INTEGER, raw_size INTEGER NOT NULL, data BLOB NOT NULL)"
-)
-
-
 def downgrade_to_previous_version(path: Path) -> None:
     """Make the file exactly what version N-1 wrote: the last migration undone."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN")
-    conn.execute("ALTER TABLE blobs RENAME TO blobs_v5")  # v5 dropped the unique digest
-    conn.execute(_V4_BLOBS)
-    conn.execute("INSERT INTO blobs SELECT * FROM blobs_v5")
-    conn.execute("DROP TABLE blobs_v5")
-    conn.execute("DELETE FROM schema_migrations WHERE version = ?", (SCHEMA_VERSION,))
-    conn.execute("COMMIT")
-    conn.close()
+    downgrade(path, SCHEMA_VERSION - 1)
 
 
 def blob_table(path: Path) -> tuple[list[tuple[object, ...]], list[str]]:
@@ -94,7 +81,7 @@ def test_the_v5_upgrade_keeps_every_body_and_drops_the_digest_index(tmp_path: Pa
             for n, b in enumerate(bodies)
         ]
         writer.append(ops)
-    downgrade_to_previous_version(path)
+    downgrade(path, 4)
     before, indexes = blob_table(path)
     assert len(before) == 5 and indexes  # version 4: a unique index on the digest
     with RecordingWriter(str(path)) as writer:  # upgrades, then dedups against the old rows

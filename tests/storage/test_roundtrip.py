@@ -17,6 +17,7 @@ from recorder.storage import (
     RecordingWriter,
     SessionInfo,
     open_recording,
+    runs,
 )
 from tests.conftest import deployment
 
@@ -161,11 +162,17 @@ def test_navigation_is_by_index(tmp_path: Path) -> None:
     assert sorted(map(str, recording.objects("s1"))) == ["Pod/ns/a", "Pod/ns/b", "Pod/ns/c"]
     assert recording.callsite_files("s1") == ["controllers/widget.py"]
     assert [op.seq for op in recording.callsite_operations("s1", STACK[0].file)] == [2, 6, 10]
-    plan = recording.connection.execute(  # type: ignore[attr-defined]
-        "EXPLAIN QUERY PLAN SELECT * FROM ops WHERE object_id = ? AND seq > ? ORDER BY seq LIMIT 1",
-        (1, 2),
-    ).fetchall()
-    assert "USING INDEX ops_by_object" in " ".join(str(row[3]) for row in plan)
+    conn = recording.connection  # type: ignore[attr-defined]
+    for axis, key_count in ((runs.OBJECT, 1), (runs.CALLSITE, 2), (runs.VERB_KIND, 3)):
+        for comparison in (">", "<="):
+            sql = runs.run_window_sql(axis, key_count, "seq", comparison, "1")
+            plan = " | ".join(
+                str(row[3])
+                for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", [1] * (key_count + 5))
+            )
+            assert "SEARCH ops USING PRIMARY KEY (session=? AND seq=?)" in plan
+            assert f"SEARCH r USING PRIMARY KEY ({axis.key_columns[0]}=?" in plan
+            assert "SCAN ops" not in plan and "TEMP B-TREE" not in plan
 
 
 def test_sequence_numbers_must_increase(tmp_path: Path) -> None:
