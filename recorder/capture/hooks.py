@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from recorder.capture.recorder import Recorder
 
 
+_current_thread = threading.current_thread
+_running_loop = asyncio._get_running_loop
+
+
 def thread_label() -> str:
     """The thread's name, and the asyncio task's when one is running."""
-    name = threading.current_thread().name
-    loop = asyncio._get_running_loop()
+    name = _current_thread().name
+    loop = _running_loop()
     if loop is not None:
         task = asyncio.current_task(loop)
         if task is not None:
@@ -160,10 +164,13 @@ class CallCapture:
         _unread.tap = self
 
     # -- the body tap: these replace the urllib3 response's own methods ------------------
-    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
+    def read(
+        self, amt: int | None = None, decode_content: Any = None, cache_content: bool = False
+    ) -> Any:
+        # urllib3's own parameters (1.26 and 2.x): no argument packing on the way through.
         self.reading = True
         try:
-            data = self._read(amt, *args, **kwargs)
+            data = self._read(amt, decode_content, cache_content)
         finally:
             self.reading = False
         try:

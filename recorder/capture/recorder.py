@@ -113,6 +113,9 @@ class Recorder:
             _check_positive("queue_max_items", queue_max_items),
             _check_positive("queue_max_bytes", queue_max_bytes),
         )
+        # The bounded hand-off to the writer process; an attribute, not a property: the
+        # hooks read it on every call (the watch loop appends to its queue inline).
+        self.pipeline = self._pipeline
         atexit.register(self.close)
 
     # -- public API ---------------------------------------------------------------------
@@ -172,11 +175,6 @@ class Recorder:
         self.close()
 
     # -- used by the hooks, on operator threads -----------------------------------------
-    @property
-    def pipeline(self) -> Pipeline:
-        """The bounded hand-off to the writer process (the watch loop appends to it inline)."""
-        return self._pipeline
-
     def emit(self, message: m.Message, size: int) -> None:
         self._pipeline.put(message, size)
 
