@@ -53,6 +53,8 @@ def wanted(recording: Recording, total: int, options: AnalysisOptions) -> bool:
     """Whether a second process reads the session (see ``AnalysisOptions.parallel``)."""
     if options.parallel is False or not isinstance(recording, KreplayRecording):
         return False
+    if not sys.platform.startswith("linux"):  # the frames rely on select() over pipes
+        return False
     if options.parallel:
         return True
     cpus = _cpus()
@@ -80,7 +82,7 @@ def _widen(fd: int) -> None:
     process then keeps working while the other one waits for a CPU on a busy machine."""
     try:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError) as error:  # not Linux, or over the system's limit
+    except OSError as error:  # over the system's limit
         logger.debug("analysis pipe keeps its size: %s", error)
 
 
