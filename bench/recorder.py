@@ -12,6 +12,9 @@ back to back, their order alternating between rounds, then naive and vcrpy), it 
 
 Ratios are against the plain client measured in the same rounds; the paired ratio (the
 median of per-round ratios, with their IQR) is the one to trust on a loaded machine.
+Last, the writer process's work alone, in this process: CPU per call and per watch event
+through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
+shares the cores).
 Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N]`` (as a module:
 run as a script, this file would shadow the ``recorder`` package).
 """
@@ -19,6 +22,7 @@ run as a script, this file would shadow the ``recorder`` package).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import socketserver
@@ -36,6 +40,8 @@ import kubernetes
 import vcr
 
 from recorder import Recorder
+from recorder.capture import messages
+from recorder.capture.sink import Sink, SinkConfig
 
 client: Any = kubernetes.client
 watch: Any = kubernetes.watch
@@ -310,6 +316,49 @@ def report(results: Results, stats: dict[str, Any], rounds: int, calls: int) -> 
     print(f"recorder stats: {stats}")
 
 
+_SITE = (("operator.py", 40, "reconcile"), ("operator.py", 12, "main"))
+_POD_URL = "http://127.0.0.1:1/api/v1/namespaces/default/pods/web-0"
+
+
+def writer_frames(count: int, watch: bool) -> list[bytes]:
+    """Frames as the sender writes them: reads and patches, or one watch stream's events."""
+    frames = []
+    for start in range(0, count, 1000):
+        batch: list[tuple[Any, ...]] = []
+        for index in range(start, min(count, start + 1000)):
+            if watch:
+                line = {"type": "MODIFIED", "object": pod(index)}
+                batch.append((1, index, json.dumps(line, separators=(",", ":")).encode() + b"\n"))
+            elif index % 2:
+                batch.append((messages.CALL, index, 300, "GET", _POD_URL, "", None, 200, "OK",
+                              POD_BYTES, "", "", "MainThread", _SITE, 0))  # fmt: skip
+            else:
+                patch = {"metadata": {"labels": {"touched": "yes"}}}
+                batch.append((messages.CALL, index, 300, "PATCH", _POD_URL,
+                              "application/strategic-merge-patch+json", patch, 200, "OK",
+                              POD_BYTES, "", "", "MainThread", _SITE, 0))  # fmt: skip
+        frames.append(messages.encode_frame(batch))
+    return frames
+
+
+def writer_cpu_us(workdir: str, count: int, watch: bool) -> float:
+    """The writer process's CPU per item (decode, convert, store), least of three runs."""
+    best = float("inf")
+    frames = writer_frames(count, watch)
+    for run_index in range(3):
+        path = os.path.join(workdir, f"writer-{watch}-{run_index}.db")
+        sink = Sink(SinkConfig(path=path, session_id="bench", redaction_key="00" * 32))
+        opened = (messages.WATCH_OPEN, 1, 0, "/api/v1/namespaces/default/pods?watch=true",
+                  "MainThread", _SITE, 0)  # fmt: skip
+        sink.handle([opened])
+        start = time.process_time()
+        for frame in frames:
+            sink.handle(messages.read_frame(io.BytesIO(frame)) or [])
+        best = min(best, time.process_time() - start)
+        sink.handle([(messages.END, 0)])
+    return best / count * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12)
@@ -318,6 +367,10 @@ def main() -> None:
     parser.add_argument("--typed-events", type=int, default=2_000)
     args = parser.parse_args()
     run(args.rounds, args.calls, args.events, args.typed_events)
+    workdir = tempfile.mkdtemp(prefix="kreplay-bench-writer-")
+    print("writer process work alone (this process, least of 3 runs):"
+          f" {writer_cpu_us(workdir, 4000, False):.1f} us CPU per call,"
+          f" {writer_cpu_us(workdir, 10000, True):.1f} us CPU per watch event")  # fmt: skip
 
 
 if __name__ == "__main__":
