@@ -209,14 +209,17 @@ class SeedImporter:
         error = error if error.__class__ is str else _text(error)
         verb, event_type = _verb(verb, operation_type)
         body = None if data is None else bytes(data)
+        # Positional, in Operation's field order, and the str test inlined: once per row.
         return Operation(
-            self._session, seq, _integer(timestamp) * NS_PER_S, verb, event_type=event_type,
-            kind=_text(kind), namespace=_text(namespace), name=_text(name), uid=_text(uid),
-            resource_version=_text(resource_version),
-            generation=None if generation is None else _integer(generation),
-            response_body=body, error_message=error,
-            error_code=infer_error_code(error) if error else 0,
-            duration_us=_integer(duration_ms) * 1000, actor=_text(actor),
+            self._session, seq, _integer(timestamp) * NS_PER_S, verb, event_type, "",
+            kind if kind.__class__ is str else _text(kind), "", "",
+            namespace if namespace.__class__ is str else _text(namespace),
+            name if name.__class__ is str else _text(name),
+            uid if uid.__class__ is str else _text(uid),
+            resource_version if resource_version.__class__ is str else _text(resource_version),
+            None if generation is None else _integer(generation), "", None, body, 0,
+            infer_error_code(error) if error else 0, "", error, _integer(duration_ms) * 1000,
+            actor if actor.__class__ is str else _text(actor),
         )  # fmt: skip
 
     def _start_session(self, first: dict[str, Any]) -> None:
