@@ -1,6 +1,7 @@
 """Integrity checks of a recording file (ours or the Go tool's), as ``kreplay verify``.
 
-Checks: SQLite integrity, the expected tables and columns, NULLs where the Go schema
+Checks: SQLite integrity, the expected tables and columns, runs that list every operation
+once (or the indexes older files have instead), NULLs where the Go schema
 requires values, sequence gaps and duplicates, end times going backwards, negative
 durations, session summaries that disagree with the operations, open or inverted
 reconcile spans, operations pointing at unknown spans, and undecodable bodies.
@@ -17,12 +18,19 @@ from recorder.storage.api import Recording
 from recorder.storage.connection import open_read_only
 from recorder.storage.model import SessionInfo
 from recorder.storage.open import open_recording
+from recorder.storage.schema import recorded_version
 
 MAX_EXAMPLES = 5
 CLOCK_SLACK_NS = 1_000_000
 BODY_SAMPLE = 2000
 MAX_SPANS = 1_000_000
 _KREPLAY_TABLES = ("schema_migrations", "sessions", "ops", "blobs", "objects", "spans")
+# Each run table and the operations it must list (recorder/storage/runs.py).
+_RUN_COVERAGE = (
+    ("object_runs", "1"),
+    ("callsite_runs", "callsite_id IS NOT NULL"),
+    ("verb_kind_runs", "1"),
+)
 _SEED_REQUIRED = ("session_id", "sequence_number", "timestamp", "operation_type")
 _SEED_NOT_NULL = ("session_id", "sequence_number", "timestamp", "operation_type", "resource_kind")
 
@@ -103,6 +111,7 @@ def _schema(path: str, flavor: str, report: VerifyReport) -> None:
             for table in _KREPLAY_TABLES:
                 if table not in tables:
                     checks.add("missing-table", table)
+            _lookups(conn, tables, checks)
             return
         columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(operations)")}
         for column in _SEED_NOT_NULL:
@@ -125,6 +134,28 @@ def _schema(path: str, flavor: str, report: VerifyReport) -> None:
         checks.add("sqlite-integrity", str(error))
     finally:
         conn.close()
+
+
+def _lookups(conn: sqlite3.Connection, names: set[str], checks: _Checks) -> None:
+    """What lookups by object, call site and verb/kind need: the runs (version 6), each
+    listing every operation once, or the indexes of older files."""
+    if recorded_version(conn) < 6:
+        for index in ("ops_by_object", "ops_by_callsite", "ops_by_verb_kind"):
+            if index not in names:
+                checks.add("missing-index", index)
+        return
+    for table, which in _RUN_COVERAGE:
+        if table not in names:
+            checks.add("missing-table", table)
+            continue
+        listed = conn.execute(f"SELECT COALESCE(SUM(json_array_length(seqs)), 0) FROM {table}")
+        expected = conn.execute(f"SELECT COUNT(*) FROM ops WHERE {which}")
+        listed_count, expected_count = listed.fetchone()[0], expected.fetchone()[0]
+        if listed_count != expected_count:
+            checks.add(
+                "runs-mismatch",
+                f"{table} lists {listed_count} operations where ops has {expected_count}",
+            )
 
 
 def _seed_duplicates(conn: sqlite3.Connection, checks: _Checks) -> None:
