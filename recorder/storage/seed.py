@@ -137,7 +137,9 @@ def seed_op_row(
 def same_values(derived: tuple[Any, ...], original: tuple[Any, ...]) -> bool:
     """Equal value for value, types included (1 and 1.0 are not the same column value)."""
     head = derived[: len(original)]
-    return head == original and tuple(map(type, head)) == tuple(map(type, original))
+    # Equal values of different SQLite types can only be an int and a float (text, blobs
+    # and NULL equal only their own kind), and derived rows hold no floats.
+    return head == original and float not in map(type, original)
 
 
 def seed_span_row(span: ReconcileSpan) -> dict[str, Any]:

@@ -213,6 +213,12 @@ def test_odd_sqlite_types_in_a_seed_file_survive_the_round_trip(tmp_path: Path) 
     export_session(recording, "42", "seed", str(tmp_path / "out.db"))
     rows = all_rows(tmp_path / "out.db", "operations")
     assert [{c: row[c] for c in V1_OP_COLUMNS} for row in rows] == all_rows(source, "operations")
+    types = "SELECT typeof(timestamp), typeof(duration_ms) FROM operations ORDER BY sequence_number"
+    for path in (source, tmp_path / "out.db"):  # == alone would take 2.0 for 2
+        conn = sqlite3.connect(path)
+        found = conn.execute(types).fetchall()
+        conn.close()
+        assert found == [("integer", "integer"), ("integer", "real"), ("text", "integer")]
 
 
 def test_import_refuses_our_own_files_and_never_writes_into_foreign_ones(tmp_path: Path) -> None:
