@@ -21,6 +21,7 @@ import logging
 import marshal
 import os
 import pickle
+import select
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from recorder.storage.api import Recording
 from recorder.storage.reader import KreplayRecording
 
 WORKER_SILENCE_S = 120.0
+WORKER_EXIT_S = 10.0  # for a worker that sent its results to exit by itself
 # Automatic mode wants the last minute's load below the CPUs minus this (this analysis'
 # own process counts about 1 when it has been busy, e.g. in back-to-back runs).
 SPARE_CPU = 0.5
@@ -117,6 +119,7 @@ class ReaderProcess:
         self._from_worker = self.process.stdout.fileno()
         _widen(self._from_worker)
         self._max_pages = recording.max_ops // SCAN_PAGE_ROWS + 3
+        self._finished = False
 
     def operations(self) -> Iterator[Keyed]:
         """The session's operations as the worker reads them (chained in C per page)."""
@@ -146,12 +149,17 @@ class ReaderProcess:
                 self._note_limits(limits)
                 if not isinstance(results, SideResults):
                     raise frames.WorkerError("the analysis' reading process sent no results")
+                self._finished = True
                 return results
             if kind not in (frames.PAGE, frames.END):
                 self._unexpected(kind, payload)
         raise frames.WorkerError("the analysis' reading process did not send its results")
 
     def close(self) -> None:
+        """Lets a worker that sent its results exit by itself (its CPU and memory figures
+        then reach ``getrusage``), and kills it otherwise."""
+        if self._finished and not self._output_ended(WORKER_EXIT_S):
+            logger.warning("analysis reading process did not exit after its results")
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -159,6 +167,16 @@ class ReaderProcess:
             if pipe is not None:
                 pipe.close()
         self._stderr.close()
+
+    def _output_ended(self, timeout_s: float) -> bool:
+        """Whether the worker closed its output (it does so only by exiting) within
+        ``timeout_s``; anything it still sends is dropped."""
+        for _ in range(frames.MAX_READS_PER_FRAME):
+            if not select.select([self._from_worker], [], [], timeout_s)[0]:
+                return False
+            if not os.read(self._from_worker, 1 << 16):
+                return True
+        return False
 
     def _write(self, kind: int, payload: bytes = b"") -> None:
         try:
@@ -188,11 +206,9 @@ class ReaderProcess:
 
     def _ended(self, how: str) -> frames.WorkerError:
         """The error for a worker that went away: its exit code and last words."""
-        try:
-            code: int | str = self.process.wait(WORKER_SILENCE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = "none: it hung and was killed"
+        # Its output ended or its input broke: it has exited (or is exiting), so this
+        # wait is short.
+        code = self.process.wait()
         return frames.WorkerError(
             f"the analysis' reading process ended before it finished ({how}; exit code"
             f" {code}): {self._stderr_tail()}"
