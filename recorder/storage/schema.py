@@ -170,15 +170,18 @@ ALTER TABLE blobs_v5 RENAME TO blobs;
 
 # Runs replace the three secondary indexes a batch updated at scattered places for every
 # operation (recorder/storage/runs.py). Existing operations get runs of one 512-seq bucket
-# each, so that runs of one key never overlap.
+# each, so that runs of one key never overlap. Object runs are appended in rowid order with
+# a small index: a batch touches most objects, and keyed by object its rows would dirty
+# nearly every page of the table at each commit.
 _V6 = """
 CREATE TABLE object_runs (
+    id INTEGER PRIMARY KEY,
     object_id INTEGER NOT NULL,
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
-    seqs TEXT NOT NULL,
-    PRIMARY KEY (object_id, first_seq)
-) WITHOUT ROWID;
+    seqs TEXT NOT NULL
+);
+CREATE UNIQUE INDEX object_runs_by_object ON object_runs (object_id, first_seq);
 CREATE TABLE callsite_runs (
     session INTEGER NOT NULL,
     callsite_id INTEGER NOT NULL,
@@ -196,7 +199,7 @@ CREATE TABLE verb_kind_runs (
     seqs TEXT NOT NULL,
     PRIMARY KEY (session, verb, kind, first_seq)
 ) WITHOUT ROWID;
-INSERT INTO object_runs
+INSERT INTO object_runs (object_id, first_seq, last_seq, seqs)
     SELECT object_id, MIN(seq), MAX(seq), json_group_array(seq) FROM ops
     GROUP BY object_id, seq >> 9;
 INSERT INTO callsite_runs

@@ -171,7 +171,8 @@ def test_navigation_is_by_index(tmp_path: Path) -> None:
                 for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", [1] * (key_count + 5))
             )
             assert "SEARCH ops USING PRIMARY KEY (session=? AND seq=?)" in plan
-            assert f"SEARCH r USING PRIMARY KEY ({axis.key_columns[0]}=?" in plan
+            by = "INDEX object_runs_by_object" if axis is runs.OBJECT else "PRIMARY KEY"
+            assert f"SEARCH r USING {by} ({axis.key_columns[0]}=?" in plan
             assert "SCAN ops" not in plan and "TEMP B-TREE" not in plan
 
 
