@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import sqlite3
 from pathlib import Path
@@ -231,3 +232,21 @@ def test_import_refuses_our_own_files_and_never_writes_into_foreign_ones(tmp_pat
     with pytest.raises(NotARecordingError, match=r"not a kreplay recording \(tables: operations"):
         import_recording(str(source), str(seed_target), max_ops=10)
     assert seed_target.read_bytes() == before
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_import_pauses_the_cyclic_collector_and_restores_it(
+    tmp_path: Path, enabled_before: bool
+) -> None:
+    source = write_seed_v2(tmp_path / "v2.db", {"s": 30})
+    seen: list[bool] = []
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        import_recording(
+            str(source), str(tmp_path / "ours.db"), max_ops=100,
+            progress=lambda done, total: seen.append(gc.isenabled()),
+        )  # fmt: skip
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
+    assert seen and not any(seen)
