@@ -138,6 +138,7 @@ class SeedImporter:
         self._session = ""
         self._session_key: Any = None
         self._offsets: dict[str, int] = {}
+        self._seq_offset = 0
         self._last_seq = 0
         self._rows_done = 0
 
@@ -195,18 +196,21 @@ class SeedImporter:
     def _batch(self, rows: list[tuple[Any, ...]]) -> None:
         ops: list[Operation] = []
         origins: list[tuple[int, dict[str, Any]]] = []
-        seq_offset = 0
+        seq_offset, id_offset = (
+            self._offsets.get("seq_offset", 0),
+            self._offsets.get("id_offset", 0),
+        )
+        convert, keep = self._operation, ops.append
         for values in rows:
             if values[1] != self._session_key:
                 self._flush(ops, origins)
                 self._finish_session()
                 self._start_session(dict(zip(self.columns, values, strict=True)))
-                seq_offset = self._offsets["seq_offset"]
-            op = self._operation(values)
-            ops.append(op)
+                seq_offset, id_offset = self._offsets["seq_offset"], self._offsets["id_offset"]
+            op = convert(values)
+            keep(op)
             # resource_data is kept as the body, byte for byte, and exported as text.
-            row_id = op.seq + self._offsets["id_offset"]
-            derived = seed_op_values(op, values[8], row_id, seq_offset)
+            derived = seed_op_values(op, values[8], op.seq + id_offset, seq_offset)
             if not same_values(derived, values):
                 kept = overrides(
                     dict(zip(V2_OP_COLUMNS, derived, strict=True)),
@@ -221,16 +225,19 @@ class SeedImporter:
         (_, _, number, timestamp, operation_type, kind, namespace, name, data, error,
          duration_ms) = values[:11]  # fmt: skip
         actor, uid, resource_version, generation, verb = values[11:] or (None,) * 5
-        seq = _integer(number) - self._offsets["seq_offset"]
+        seq = (number if number.__class__ is int else _integer(number)) - self._seq_offset
         if seq <= self._last_seq:  # duplicate sequence numbers: keep order, renumber
             seq = self._last_seq + 1
         self._last_seq = seq
         error = error if error.__class__ is str else _text(error)
-        verb, event_type = _verb(verb, operation_type)
+        event_type = ""
+        if verb.__class__ is not str or verb not in VERBS:
+            verb, event_type = _verb(verb, operation_type)
         body = None if data is None else bytes(data)
-        # Positional, in Operation's field order, and the str test inlined: once per row.
+        stamp = timestamp if timestamp.__class__ is int else _integer(timestamp)
+        # Positional, in Operation's field order, and the type tests inlined: once per row.
         return Operation(
-            self._session, seq, _integer(timestamp) * NS_PER_S, verb, event_type, "",
+            self._session, seq, stamp * NS_PER_S, verb, event_type, "",
             kind if kind.__class__ is str else _text(kind), "", "",
             namespace if namespace.__class__ is str else _text(namespace),
             name if name.__class__ is str else _text(name),
@@ -246,6 +253,7 @@ class SeedImporter:
         number = _integer(first["sequence_number"])
         seq_offset = min(number - 1, 0)  # sequence numbers from 1 stay as they were
         self._offsets = {"seq_offset": seq_offset, "id_offset": _integer(first["id"]) - 1}
+        self._seq_offset = seq_offset
         self._session, self._last_seq = session_id, 0
         self._session_key = first["session_id"]  # as stored, whatever its SQLite type
         if session_id in self._existing_sessions():
