@@ -11,11 +11,24 @@ from pathlib import Path
 import pytest
 
 from recorder.errors import InvalidInputError, NotARecordingError, UnknownSessionError
-from recorder.storage import Operation, ReconcileSpan, RecordingWriter, SessionInfo, open_recording
+from recorder.storage import (
+    Operation,
+    ReconcileSpan,
+    RecordingWriter,
+    SessionInfo,
+    importer,
+    open_recording,
+)
 from recorder.storage.exporter import export_session
 from recorder.storage.importer import import_recording
 from recorder.storage.seed import V1_OP_COLUMNS
-from tests.storage.seedfiles import all_rows, write_seed_v1, write_seed_v1_rows, write_seed_v2
+from tests.storage.seedfiles import (
+    all_rows,
+    v1_rows,
+    write_seed_v1,
+    write_seed_v1_rows,
+    write_seed_v2,
+)
 from tests.storage.test_roundtrip import full_operation
 
 
@@ -250,3 +263,16 @@ def test_import_pauses_the_cyclic_collector_and_restores_it(
     finally:
         gc.enable()
     assert seen and not any(seen)
+
+
+def test_a_zero_based_session_over_several_batches_keeps_no_sequence_origins(
+    tmp_path: Path,
+) -> None:
+    count = importer.BATCH + 50
+    source = write_seed_v1_rows(tmp_path / "v1.db", v1_rows("z", count, first_seq=0))
+    import_recording(str(source), str(tmp_path / "ours.db"), max_ops=count + 1)
+    recording = open_recording(str(tmp_path / "ours.db"))
+    kept = list(recording.origins("z", "op"))  # type: ignore[attr-defined]
+    assert recording.session("z").op_count == count
+    assert not [seq for seq, columns in kept if "sequence_number" in columns]
+    recording.close()
