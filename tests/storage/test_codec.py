@@ -157,3 +157,25 @@ def test_dedup_searches_a_bounded_window_of_the_newest_bodies(
     assert ops[12].response_ref == ops[5].response_ref
     assert ops[13].response_ref != ops[0].response_ref
     assert recording.body(ops[13].response_ref) == recording.body(ops[0].response_ref) == bodies[0]
+
+
+@pytest.mark.parametrize("labels", [20, 600])  # under and over the 16 KiB keyframe size
+def test_versions_of_small_and_large_objects_are_small_deltas(tmp_path: Path, labels: int) -> None:
+    def version(rv: int) -> bytes:
+        body = {
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "resourceVersion": str(rv)},
+            "data": {f"key-{i}": f"value-{i}-{i * 7919 % 1000}" for i in range(labels)},
+        }
+        return json.dumps(body).encode()
+
+    path = tmp_path / "r.db"
+    bodies = [version(rv) for rv in range(1, 41)]
+    write(path, bodies)
+    rows = blob_rows(path)
+    assert (len(bodies[0]) > 16 << 10) == (labels > 100)
+    assert [codec for codec, _, _ in rows].count(CODEC_ZSTD) == 1
+    assert max(size for codec, _, size in rows if codec == CODEC_ZSTD_DELTA) < 80
+    recording = open_recording(str(path))
+    for op, body in zip(recording.operations(SESSION), bodies, strict=True):
+        assert recording.body(op.response_ref) == body
