@@ -94,6 +94,21 @@ def insert_sql(axis: RunAxis) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Search:
+    """One lookup: up to ``limit`` rows of ``columns`` of the operations of ``key`` whose
+    seq compares to ``seq`` by ``comparison`` and that satisfy ``where``."""
+
+    axis: RunAxis
+    key: tuple[Any, ...]
+    columns: str
+    comparison: str
+    seq: int
+    where: str
+    params: tuple[Any, ...]
+    limit: int
+
+
 def run_window_sql(axis: RunAxis, key_count: int, columns: str, comparison: str, where: str) -> str:
     """Rows of the operations of one key whose runs start in ``[?, ?]``, nearest first.
 
@@ -138,9 +153,8 @@ class RunLookup:
     ) -> list[tuple[Any, ...]]:
         """Up to ``limit`` rows after ``seq`` (forward) or before it, nearest first."""
         comparison = (">" if forward else "<") + ("=" if inclusive else "")
-        if not self.has_runs:
-            return self._legacy_rows(axis, key, columns, comparison, seq, where, params, limit)
-        return self._run_rows(axis, key, columns, comparison, seq, where, params, limit)
+        search = _Search(axis, tuple(key), columns, comparison, seq, where, tuple(params), limit)
+        return self._run_rows(search) if self.has_runs else self._legacy_rows(search)
 
     def first(self, axis: RunAxis, key: Sequence[Any], seq: int, **options: Any) -> int | None:
         found = self.rows(axis, key, "seq", seq, limit=1, **options)
@@ -155,49 +169,32 @@ class RunLookup:
         key_sql = " AND ".join(f"r.{name} = ?" for name in names)
         return f"seq IN (SELECT j.value FROM {axis.table} r, json_each(r.seqs) j WHERE {key_sql})"
 
-    def _legacy_rows(
-        self,
-        axis: RunAxis,
-        key: Sequence[Any],
-        columns: str,
-        comparison: str,
-        seq: int,
-        where: str,
-        params: Sequence[Any],
-        limit: int,
-    ) -> list[tuple[Any, ...]]:
-        key_sql = " AND ".join(f"{name} = ?" for name in axis.key_columns[: len(key)])
-        order = "ASC" if comparison[0] == ">" else "DESC"
+    def _legacy_rows(self, search: _Search) -> list[tuple[Any, ...]]:
+        axis = search.axis
+        key_sql = " AND ".join(f"{name} = ?" for name in axis.key_columns[: len(search.key)])
+        order = "ASC" if search.comparison[0] == ">" else "DESC"
         # The partial call-site index is left to the planner; the others are named, or
         # SQLite may prefer walking the primary key in seq order.
         indexed = "" if axis is CALLSITE else f"INDEXED BY {axis.legacy_index} "
         sql = (
-            f"SELECT {columns} FROM ops {indexed}WHERE {key_sql} AND seq {comparison} ?"
-            f" AND ({where}) ORDER BY seq {order} LIMIT {int(limit)}"
+            f"SELECT {search.columns} FROM ops {indexed}WHERE {key_sql}"
+            f" AND seq {search.comparison} ? AND ({search.where}) ORDER BY seq {order}"
+            f" LIMIT {int(search.limit)}"
         )
-        return self.conn.execute(sql, (*key, seq, *params)).fetchall()
+        return self.conn.execute(sql, (*search.key, search.seq, *search.params)).fetchall()
 
-    def _run_rows(
-        self,
-        axis: RunAxis,
-        key: Sequence[Any],
-        columns: str,
-        comparison: str,
-        seq: int,
-        where: str,
-        params: Sequence[Any],
-        limit: int,
-    ) -> list[tuple[Any, ...]]:
+    def _run_rows(self, search: _Search) -> list[tuple[Any, ...]]:
+        axis, key, seq = search.axis, search.key, search.seq
         key_sql = " AND ".join(f"r.{name} = ?" for name in axis.key_columns[: len(key)])
-        forward = comparison[0] == ">"
-        sql = run_window_sql(axis, len(key), columns, comparison, where)
+        forward = search.comparison[0] == ">"
+        sql = run_window_sql(axis, len(key), search.columns, search.comparison, search.where)
         out: list[tuple[Any, ...]] = []
         for low, high in self._windows(axis, key, key_sql, seq, forward):
             found = self.conn.execute(
-                sql, (self.session, *key, low, high, seq, *params, limit - len(out))
+                sql, (self.session, *key, low, high, seq, *search.params, search.limit - len(out))
             ).fetchall()
             out.extend(found)
-            if len(out) >= limit:
+            if len(out) >= search.limit:
                 break
         return out
 
