@@ -19,7 +19,7 @@ from kreplay_dap.analysis.model import SEVERITIES, AnalysisOptions, AnalysisRepo
 from kreplay_dap.analysis.races import RaceDetector
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import Keyed, operations_with_keys
-from kreplay_dap.analysis.side import SideResults
+from kreplay_dap.analysis.side import SideResults, gather
 from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import Key, ObjectTrack, World, lane_of
 from recorder.storage.api import Recording
@@ -92,20 +92,7 @@ class _Detectors:
 
     def side_results(self, options: AnalysisOptions) -> SideResults:
         """What the world-free detectors found, when they ran in this process."""
-        results = SideResults()
-        if self.fights is not None:
-            results.fights = self.fights.finish()
-        if self.conflicts is not None:
-            results.conflicts = self.conflicts.finish()
-        if self.slow is not None:
-            results.slow = self.slow.finish()
-            results.slow_operations = self.slow.slow_operations()
-            results.latency = self.slow.latency()
-        if self.errors is not None:
-            if options.errors:
-                results.errors = self.errors.finish()
-            results.error_summary = self.errors.summary()
-        return results
+        return gather(self.fights, self.conflicts, self.slow, self.errors, options.errors)
 
 
 def analyze(

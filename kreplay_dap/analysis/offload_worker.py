@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import marshal
-import operator
 import os
 import pickle
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 from kreplay_dap.analysis import frames
 from kreplay_dap.analysis.engine import fewer_collections
 from kreplay_dap.analysis.rows import ScannedOp
-from kreplay_dap.analysis.scan import load_keys, scan_pages
+from kreplay_dap.analysis.scan import keyed_pages
 from kreplay_dap.analysis.side import SideDetectors, SideSettings
 from kreplay_dap.analysis.world import Key
 from recorder.errors import KreplayError, RecordingError
@@ -33,25 +32,13 @@ from recorder.storage import open_recording
 from recorder.storage.reader import KreplayRecording
 
 LOOKAHEAD = 10  # pages; the pipe holds about 11 (offload.PIPE_BYTES)
-_OBJECT_ID = 15
 Page = tuple[list[tuple[Any, ...]], list[Key]]
 
 
 def _pages(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterator[Page]:
     """Rows with their object's key fields appended (19 fields, ``ScannedOp``'s order) and
     the keys; repeated strings are one object each, so marshal sends them once a page."""
-    keys: dict[int, Key] = {}
-    shared: dict[str, str] = {}
-    object_id_of = operator.itemgetter(_OBJECT_ID)
-    for page in scan_pages(recording, session_id):
-        if len(keys) > max_keys:
-            keys.clear()
-            shared.clear()
-        ids = list(map(object_id_of, page))
-        for missing in set(ids).difference(keys):
-            if missing not in keys:
-                load_keys(recording, missing, keys, shared)
-        page_keys = list(map(keys.__getitem__, ids))
+    for page, page_keys, shared in keyed_pages(recording, session_id, max_keys):
         share = shared.setdefault
         rows = [
             (seq, ts, share(verb, verb), share(event, event), share(sub, sub), rv, request,

@@ -48,6 +48,20 @@ def _scan(recording: KreplayRecording, session_id: str, max_keys: int) -> Iterat
 def _pages(
     recording: KreplayRecording, session_id: str, max_keys: int
 ) -> Iterator[Iterator[Keyed]]:
+    for page, page_keys, _ in keyed_pages(recording, session_id, max_keys):
+        # Each row becomes its ScannedOp in C (map, not a Python loop per row).
+        operations = map(
+            tuple.__new__, itertools.repeat(ScannedOp), map(operator.add, page, page_keys)
+        )
+        yield zip(operations, page_keys, strict=True)
+
+
+def keyed_pages(
+    recording: KreplayRecording, session_id: str, max_keys: int
+) -> Iterator[tuple[list[tuple[Any, ...]], list[Key], dict[str, str]]]:
+    """Pages of scanned rows, each with its rows' object keys, and the strings the keys
+    share (one object per distinct kind or namespace; cleared with the keys when more than
+    ``max_keys`` objects have been named)."""
     keys: dict[int, Key] = {}
     shared: dict[str, str] = {}
     object_id_of = operator.itemgetter(_OBJECT_ID)
@@ -59,12 +73,7 @@ def _pages(
         for missing in set(ids).difference(keys):
             if missing not in keys:  # an earlier load may have named it
                 load_keys(recording, missing, keys, shared)
-        # Each row becomes its ScannedOp in C (map, not a Python loop per row).
-        page_keys = list(map(keys.__getitem__, ids))
-        operations = map(
-            tuple.__new__, itertools.repeat(ScannedOp), map(operator.add, page, page_keys)
-        )
-        yield zip(operations, page_keys, strict=True)
+        yield page, list(map(keys.__getitem__, ids)), shared
 
 
 def scan_pages(recording: KreplayRecording, session_id: str) -> Iterator[list[tuple[Any, ...]]]:

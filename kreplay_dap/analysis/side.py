@@ -96,16 +96,31 @@ class SideDetectors:
 
     def results(self) -> SideResults:
         """Each detector's findings (``finish()``) and the report's tables."""
-        results = SideResults()
-        if self.fights is not None:
-            results.fights = self.fights.finish()
-        if self.conflicts is not None:
-            results.conflicts = self.conflicts.finish()
-        if self.slow is not None:
-            results.slow = self.slow.finish()
-            results.slow_operations = self.slow.slow_operations()
-            results.latency = self.slow.latency()
-        if self.settings.error_findings:
-            results.errors = self.errors.finish()
-        results.error_summary = self.errors.summary()
-        return results
+        return gather(
+            self.fights, self.conflicts, self.slow, self.errors, self.settings.error_findings
+        )
+
+
+def gather(
+    fights: FightDetector | None,
+    conflicts: ConflictDetector | None,
+    slow: SlowDetector | None,
+    errors: ErrorDetector | None,
+    error_findings: bool,
+) -> SideResults:
+    """The world-free detectors' findings (``finish()``) and the report's tables, wherever
+    they ran (the analysis process or the reading process)."""
+    results = SideResults()
+    if fights is not None:
+        results.fights = fights.finish()
+    if conflicts is not None:
+        results.conflicts = conflicts.finish()
+    if slow is not None:
+        results.slow = slow.finish()
+        results.slow_operations = slow.slow_operations()
+        results.latency = slow.latency()
+    if errors is not None:
+        if error_findings:
+            results.errors = errors.finish()
+        results.error_summary = errors.summary()
+    return results
