@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-RUN_MAX_SEQS = 512  # sequence numbers per run: a step decodes at most this many
+RUN_MAX_SEQS = 512  # sequence numbers per run at most (the 512-seq buckets of the v6 migration)
 _FIRST_WINDOW = 1024  # sequence numbers covered by the first window of a search
 _MAX_WINDOWS = 40  # windows grow 4x each: 40 cover any 64-bit range
 
