@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recorder.storage import open_recording
+from recorder.storage import ObjectRef, open_recording
 from tests.conftest import REPO_ROOT
 from tests.storage.write_worker import BATCH
 
@@ -45,3 +45,17 @@ def test_concurrent_writer_processes_keep_every_session_and_operation(tmp_path: 
     assert len(versions) == len({row[0] for row in versions})
     for op in recording.operations("alpha", 1, 60):
         assert recording.body_json(op.response_ref)["metadata"]["namespace"] == "shared"
+    # Runs list every operation once, and one key's runs never overlap, even with two
+    # processes appending to one session (recorder/storage/runs.py relies on both).
+    total = sum(info.op_count for info in sessions.values())
+    for table, key in (("object_runs", "object_id"), ("verb_kind_runs", "session, verb, kind")):
+        listed = connection.execute(f"SELECT SUM(json_array_length(seqs)) FROM {table}")
+        assert listed.fetchone()[0] == total
+        overlapping = connection.execute(
+            f"SELECT COUNT(*) FROM (SELECT first_seq, LAG(last_seq) OVER (PARTITION BY {key}"
+            f" ORDER BY first_seq) AS previous FROM {table}) WHERE previous >= first_seq"
+        )
+        assert overlapping.fetchone()[0] == 0
+    web = ObjectRef("Deployment", "shared", "web-0")
+    walked = [op.seq for op in recording.operations("shared") if op.name == "web-0"]
+    assert [op.seq for op in recording.object_operations("shared", web)] == walked
