@@ -159,12 +159,23 @@ def _lookups(conn: sqlite3.Connection, names: set[str], checks: _Checks) -> None
 
 
 def _seed_duplicates(conn: sqlite3.Connection, checks: _Checks) -> None:
+    """Repeated and missing sequence numbers of the Go tool's sessions."""
     rows = conn.execute(
         "SELECT session_id, sequence_number, COUNT(*) FROM operations"
         " GROUP BY session_id, sequence_number HAVING COUNT(*) > 1 LIMIT 1000"
     ).fetchall()
     for session, seq, count in rows:
         checks.add("duplicate-seq", f"session {session}: seq {seq} appears {count}x")
+    # On the Go tool's own numbers: a session that repeats one is read numbered by row id.
+    gaps = conn.execute(
+        "SELECT session_id, previous, sequence_number FROM (SELECT session_id, sequence_number,"
+        " LAG(sequence_number) OVER (PARTITION BY session_id ORDER BY sequence_number)"
+        " AS previous FROM operations) WHERE sequence_number > previous + 1 LIMIT 1000"
+    ).fetchall()
+    for session, previous, seq in gaps:
+        checks.add(
+            "seq-gap", f"session {session}: {previous} -> {seq} ({seq - previous - 1} missing)"
+        )
 
 
 def _session(recording: Recording, info: SessionInfo, report: VerifyReport) -> None:
@@ -178,12 +189,8 @@ def _session(recording: Recording, info: SessionInfo, report: VerifyReport) -> N
     slack_ns = CLOCK_SLACK_NS if native else 1_000_000_000
     for op in recording.operations(info.session_id):
         count += 1
-        if previous_seq is not None and op.seq == previous_seq:
-            checks.add("duplicate-seq", f"seq {op.seq}")
-        elif previous_seq is not None and op.seq != previous_seq + 1:
-            checks.add(
-                "seq-gap", f"{previous_seq} -> {op.seq} ({op.seq - previous_seq - 1} missing)"
-            )
+        if native and previous_seq is not None:  # the Go tool's: _seed_duplicates, in SQL
+            _sequence(checks, previous_seq, op.seq)
         # kreplay numbers operations when they complete and stamps them when they start, so
         # it is the end times (start + duration) that must not go backwards. The Go tool
         # numbered them as they were made, with whole-second timestamps.
@@ -206,6 +213,13 @@ def _session(recording: Recording, info: SessionInfo, report: VerifyReport) -> N
         checks.add(
             "summary-mismatch", f"last_seq {info.last_seq} but last operation {previous_seq}"
         )
+
+
+def _sequence(checks: _Checks, previous: int, seq: int) -> None:
+    if seq == previous:
+        checks.add("duplicate-seq", f"seq {seq}")
+    elif seq != previous + 1:
+        checks.add("seq-gap", f"{previous} -> {seq} ({seq - previous - 1} missing)")
 
 
 def _spans(recording: Recording, info: SessionInfo, checks: _Checks) -> set[int] | None:

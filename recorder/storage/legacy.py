@@ -4,6 +4,10 @@ seed-v1: ``operations`` (session_id, sequence_number, timestamp in Unix seconds,
 operation_type, resource_kind, namespace, name, resource_data, error, duration_ms).
 seed-v2 adds actor_id, uid, resource_version, generation and verb columns and a
 ``reconcile_spans`` table. Each row's ``id`` doubles as the handle of its body.
+
+Operations are numbered by ``sequence_number``. A session in which the Go tool wrote one
+number twice is numbered by the rows' ``id`` instead (unique, in the order written), so that
+stepping and lookups show every operation; ``kreplay import`` renumbers such sessions.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def infer_error_code(message: str) -> int:
     return 500
 
 
+_MAX_KEYED_SESSIONS = 10_000
+
+
 class SeedRecording:
     """A file written by the Go tool (``replay-cli``); implements the ``Recording`` protocol."""
 
@@ -56,10 +63,12 @@ class SeedRecording:
             if self.has_v2
             else "NULL, NULL, NULL, NULL, NULL"
         )
-        self._columns = (
-            "sequence_number, timestamp, operation_type, resource_kind, namespace, name, error,"
-            f" duration_ms, id, {self._extra}"
+        # After the sequence column (``_key``): the Operation's fields, body ref = row id.
+        self._rest = (
+            "timestamp, operation_type, resource_kind, namespace, name, error, duration_ms, id,"
+            f" {self._extra}"
         )
+        self._keys: dict[str, str] = {}
         self._spans_table = _has_table(conn, "reconcile_spans")
         self._json: OrderedDict[int, Any] = OrderedDict()
 
@@ -81,8 +90,9 @@ class SeedRecording:
 
     def session(self, session_id: str) -> SessionInfo:
         self._require(session_id)
+        key = self._key(session_id)
         first, last, first_ts, last_ts = self.connection.execute(
-            "SELECT MIN(sequence_number), MAX(sequence_number), MIN(timestamp), MAX(timestamp)"
+            f"SELECT MIN({key}), MAX({key}), MIN(timestamp), MAX(timestamp)"
             " FROM operations WHERE session_id = ?",
             (session_id,),
         ).fetchone()
@@ -123,11 +133,31 @@ class SeedRecording:
         if message not in self.limit_events:
             self.limit_events.append(message)
 
+    def _key(self, session_id: str) -> str:
+        """The column that numbers the session's operations: ``sequence_number``, or the
+        row ``id`` when the Go tool wrote a sequence number twice (so that no operation is
+        hidden behind another with the same number; ``kreplay import`` renumbers instead)."""
+        found = self._keys.get(session_id)
+        if found is None:
+            repeated = self.connection.execute(
+                "SELECT 1 FROM operations WHERE session_id = ? GROUP BY sequence_number"
+                " HAVING COUNT(*) > 1 LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            if len(self._keys) >= _MAX_KEYED_SESSIONS:
+                self._keys.clear()
+            found = self._keys[session_id] = "id" if repeated else "sequence_number"
+        return found
+
+    def _select(self, session_id: str) -> tuple[str, str]:
+        """(the sequence column, ``SELECT ... FROM operations`` with it first)."""
+        key = self._key(session_id)
+        return key, f"SELECT {key}, {self._rest} FROM operations"
+
     def operation(self, session_id: str, seq: int) -> Operation | None:
+        key, select = self._select(session_id)
         row = self.connection.execute(
-            f"SELECT {self._columns} FROM operations"
-            " WHERE session_id = ? AND sequence_number = ? LIMIT 1",
-            (session_id, seq),
+            f"{select} WHERE session_id = ? AND {key} = ? LIMIT 1", (session_id, seq)
         ).fetchone()
         return None if row is None else self._operation(session_id, row)
 
@@ -147,9 +177,9 @@ class SeedRecording:
         low = -(1 << 62) if start_seq is None else start_seq
         high = (1 << 62) if end_seq is None else end_seq
         order = "DESC" if reverse else "ASC"
+        key, select = self._select(session_id)
         sql = (
-            f"SELECT {self._columns} FROM operations WHERE session_id = ?"
-            f" AND sequence_number BETWEEN ? AND ? ORDER BY sequence_number {order}"
+            f"{select} WHERE session_id = ? AND {key} BETWEEN ? AND ? ORDER BY {key} {order}"
             f" LIMIT {PAGE_SIZE}"
         )
         served = 0
@@ -169,17 +199,17 @@ class SeedRecording:
                 low = int(rows[-1][0]) + 1
 
     def next_seq(self, session_id: str, seq: int) -> int | None:
+        key = self._key(session_id)
         row = self.connection.execute(
-            "SELECT MIN(sequence_number) FROM operations"
-            " WHERE session_id = ? AND sequence_number > ?",
+            f"SELECT MIN({key}) FROM operations WHERE session_id = ? AND {key} > ?",
             (session_id, seq),
         ).fetchone()
         return None if row[0] is None else int(row[0])
 
     def prev_seq(self, session_id: str, seq: int) -> int | None:
+        key = self._key(session_id)
         row = self.connection.execute(
-            "SELECT MAX(sequence_number) FROM operations"
-            " WHERE session_id = ? AND sequence_number < ?",
+            f"SELECT MAX({key}) FROM operations WHERE session_id = ? AND {key} < ?",
             (session_id, seq),
         ).fetchone()
         return None if row[0] is None else int(row[0])
@@ -189,10 +219,11 @@ class SeedRecording:
         if current is None:
             return None
         comparison, order = (">", "ASC") if forward else ("<", "DESC")
+        key, select = self._select(session_id)
         row = self.connection.execute(
-            f"SELECT {self._columns} FROM operations WHERE resource_kind = ?"
+            f"{select} WHERE resource_kind = ?"
             " AND COALESCE(namespace, '') = ? AND COALESCE(name, '') = ? AND session_id = ?"
-            f" AND sequence_number {comparison} ? ORDER BY sequence_number {order} LIMIT 1",
+            f" AND {key} {comparison} ? ORDER BY {key} {order} LIMIT 1",
             (current.kind, current.namespace, current.name, session_id, seq),
         ).fetchone()
         return None if row is None else self._operation(session_id, row)
@@ -202,11 +233,11 @@ class SeedRecording:
     ) -> Iterator[Operation]:
         comparison, order = ("<=", "DESC") if reverse else (">=", "ASC")
         bound = start_seq if start_seq is not None else ((1 << 62) if reverse else -(1 << 62))
+        key, select = self._select(session_id)
         rows = self.connection.execute(
-            f"SELECT {self._columns} FROM operations WHERE resource_kind = ?"
+            f"{select} WHERE resource_kind = ?"
             " AND COALESCE(namespace, '') = ? AND COALESCE(name, '') = ? AND session_id = ?"
-            f" AND sequence_number {comparison} ? ORDER BY sequence_number {order}"
-            f" LIMIT {self.max_ops}",
+            f" AND {key} {comparison} ? ORDER BY {key} {order} LIMIT {self.max_ops}",
             (ref.kind, ref.namespace, ref.name, session_id, bound),
         )
         for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recorder.storage import ObjectRef, open_recording
-from tests.storage.seedfiles import T0, write_seed_v1, write_seed_v2
+from tests.storage.seedfiles import T0, v1_rows, write_seed_v1, write_seed_v1_rows, write_seed_v2
 
 
 def test_seed_v1_reads_without_conversion(tmp_path: Path) -> None:
@@ -69,3 +69,33 @@ def test_seed_navigation_by_object(tmp_path: Path) -> None:
     assert (recording.next_seq("s", 5), recording.prev_seq("s", 5)) == (6, 4)
     assert [op.seq for op in recording.operations_reversed("s", 8, 10)] == [10, 9, 8]
     assert {str(ref) for ref in recording.objects("s")} >= {"Pod/default/web-0"}
+
+
+def test_a_session_with_repeated_sequence_numbers_shows_every_operation(tmp_path: Path) -> None:
+    rows = v1_rows("dup", 6)
+    numbers = [1, 2, 2, 3, 3, 4]  # the Go tool wrote 2 and 3 twice
+    rows = [(row[0], number, *row[2:]) for row, number in zip(rows, numbers, strict=True)]
+    path = write_seed_v1_rows(tmp_path / "v1.db", rows + v1_rows("clean", 3))
+    recording = open_recording(str(path))
+    walked = list(recording.operations("dup"))
+    assert len(walked) == 6 and len({op.seq for op in walked}) == 6
+    assert [op.name for op in walked] == [row[6] for row in rows]
+    stepped, seq = [], walked[0].seq
+    for _ in range(10):
+        stepped.append(seq)
+        following = recording.next_seq("dup", seq)
+        if following is None:
+            break
+        seq = following
+    assert stepped == [op.seq for op in walked]
+    for op in walked:
+        found = recording.operation("dup", op.seq)
+        assert found is not None and (found.seq, found.name) == (op.seq, op.name)
+    info = recording.session("dup")
+    assert (info.op_count, info.first_seq, info.last_seq) == (6, walked[0].seq, walked[-1].seq)
+    web = ObjectRef("Pod", "default", "web-1")
+    assert [op.seq for op in recording.object_operations("dup", web)] == [
+        op.seq for op in walked if op.name == "web-1"
+    ]
+    # A session without repeats keeps the Go tool's own numbers.
+    assert [op.seq for op in recording.operations("clean")] == [1, 2, 3]
