@@ -137,8 +137,8 @@ class SeedImporter:
         self.columns: tuple[str, ...] = V1_OP_COLUMNS
         self._session = ""
         self._session_key: Any = None
-        self._offsets: dict[str, int] = {}
-        self._seq_offset = 0
+        self._seq_offset = 0  # subtracted from the Go tool's sequence numbers
+        self._id_offset = 0  # added to our seq to give back the Go tool's row id
         self._last_seq = 0
         self._rows_done = 0
 
@@ -196,17 +196,14 @@ class SeedImporter:
     def _batch(self, rows: list[tuple[Any, ...]]) -> None:
         ops: list[Operation] = []
         origins: list[tuple[int, dict[str, Any]]] = []
-        seq_offset, id_offset = (
-            self._offsets.get("seq_offset", 0),
-            self._offsets.get("id_offset", 0),
-        )
+        seq_offset, id_offset = self._seq_offset, self._id_offset
         convert, keep = self._operation, ops.append
         for values in rows:
             if values[1] != self._session_key:
                 self._flush(ops, origins)
                 self._finish_session()
                 self._start_session(dict(zip(self.columns, values, strict=True)))
-                seq_offset, id_offset = self._offsets["seq_offset"], self._offsets["id_offset"]
+                seq_offset, id_offset = self._seq_offset, self._id_offset
             op = convert(values)
             keep(op)
             # resource_data is kept as the body, byte for byte, and exported as text.
@@ -252,8 +249,7 @@ class SeedImporter:
         session_id = _text(first["session_id"])
         number = _integer(first["sequence_number"])
         seq_offset = min(number - 1, 0)  # sequence numbers from 1 stay as they were
-        self._offsets = {"seq_offset": seq_offset, "id_offset": _integer(first["id"]) - 1}
-        self._seq_offset = seq_offset
+        self._seq_offset, self._id_offset = seq_offset, _integer(first["id"]) - 1
         self._session, self._last_seq = session_id, 0
         self._session_key = first["session_id"]  # as stored, whatever its SQLite type
         if session_id in self._existing_sessions():
@@ -269,7 +265,8 @@ class SeedImporter:
         )
         if started == 0:  # begin_session reads 0 as "now"; the file says the epoch
             self.writer.update_session(session_id, started_ns=0)
-        self.writer.put_origins(session_id, "session", [(0, dict(self._offsets))])
+        offsets = {"seq_offset": self._seq_offset, "id_offset": self._id_offset}
+        self.writer.put_origins(session_id, "session", [(0, offsets)])
         self.report.sessions.append(session_id)
 
     def _existing_sessions(self) -> set[str]:
