@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 import operator
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from kreplay_dap.analysis import offload
 from kreplay_dap.analysis.bodies import BodyCache
@@ -22,6 +19,7 @@ from kreplay_dap.analysis.scan import Keyed, operations_with_keys
 from kreplay_dap.analysis.side import SideResults, gather
 from kreplay_dap.analysis.slow import SlowDetector
 from kreplay_dap.analysis.world import Key, ObjectTrack, World, lane_of
+from recorder.collector import fewer_collections
 from recorder.storage.api import Recording
 from recorder.storage.reader import KreplayRecording
 
@@ -30,34 +28,6 @@ _RACY = frozenset({"get", "watch", "update", "patch"})
 _READS = frozenset({"get", "watch"})
 _CHANGES = frozenset({"create", "update", "patch", "delete"})
 _SECOND = operator.itemgetter(1)
-# Young-generation size of the cyclic GC during a pass. A pass allocates millions of
-# short-lived containers (rows, operations) next to a large, slowly growing detector
-# state; at the default 700 the older generations were collected about 150 times at 1M
-# operations, each walking that whole state (a fifth of the pass' time). The detectors'
-# state holds no reference cycles: what a pass frees, reference counting frees.
-PASS_GC_THRESHOLD = 100_000
-_gc_lock = threading.Lock()
-_gc_passes = 0
-_gc_saved: tuple[int, int, int] = (0, 0, 0)
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Raise the GC's young-generation threshold while any pass runs, then restore it."""
-    global _gc_passes, _gc_saved
-    with _gc_lock:
-        if _gc_passes == 0:
-            _gc_saved = gc.get_threshold()
-            first, *older = _gc_saved
-            gc.set_threshold(max(first, PASS_GC_THRESHOLD), *older)
-        _gc_passes += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_passes -= 1
-            if _gc_passes == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 class _Detectors:

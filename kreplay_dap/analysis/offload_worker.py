@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from kreplay_dap.analysis import frames
-from kreplay_dap.analysis.engine import fewer_collections
 from kreplay_dap.analysis.rows import ScannedOp
 from kreplay_dap.analysis.scan import keyed_pages
 from kreplay_dap.analysis.side import SideDetectors, SideSettings
 from kreplay_dap.analysis.world import Key
+from recorder.collector import fewer_collections
 from recorder.errors import KreplayError, RecordingError
 from recorder.storage import open_recording
 from recorder.storage.reader import KreplayRecording

@@ -8,14 +8,13 @@ reproduces every column of every row.
 
 from __future__ import annotations
 
-import gc
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.collector import fewer_collections
 from recorder.errors import InvalidInputError, NotARecordingError, RecordingError
 from recorder.storage import jsonl
 from recorder.storage.connection import open_read_only
@@ -74,28 +73,12 @@ def import_recording(
         is_sqlite = handle.read(16) == b"SQLite format 3\x00"
     writer = RecordingWriter(destination, max_ops=max_ops, max_object_bytes=max_object_bytes)
     try:
-        with collector_paused():
+        with fewer_collections():
             if is_sqlite:
                 return SeedImporter(source, writer, progress).run()
             return JsonLinesImporter(source, writer, progress).run()
     finally:
         writer.close()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the duration, then as it was.
-
-    An import makes no reference cycles (reference counting frees all it drops), but holds
-    tens of thousands of fresh operations and source rows per batch, which the collector
-    would traverse again and again: 10-30 % of an import's time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _text(value: Any) -> str:

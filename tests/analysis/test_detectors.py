@@ -11,7 +11,7 @@ import pytest
 
 from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.bodies import flatten
-from kreplay_dap.analysis.engine import PASS_GC_THRESHOLD
+from recorder.collector import PASS_GC_THRESHOLD
 from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 from tests.analysis.builders import (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from recorder.collector import PASS_GC_THRESHOLD
 from recorder.errors import InvalidInputError, NotARecordingError, UnknownSessionError
 from recorder.storage import (
     Operation,
@@ -248,21 +249,23 @@ def test_import_refuses_our_own_files_and_never_writes_into_foreign_ones(tmp_pat
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
-def test_import_pauses_the_cyclic_collector_and_restores_it(
+def test_import_collects_less_often_and_restores_the_collector(
     tmp_path: Path, enabled_before: bool
 ) -> None:
     source = write_seed_v2(tmp_path / "v2.db", {"s": 30})
-    seen: list[bool] = []
+    seen: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
     (gc.enable if enabled_before else gc.disable)()
     try:
         import_recording(
             str(source), str(tmp_path / "ours.db"), max_ops=100,
-            progress=lambda done, total: seen.append(gc.isenabled()),
+            progress=lambda done, total: seen.append(gc.get_threshold()),
         )  # fmt: skip
         assert gc.isenabled() is enabled_before
     finally:
         gc.enable()
-    assert seen and not any(seen)
+    assert gc.get_threshold() == before
+    assert seen and all(t == (max(before[0], PASS_GC_THRESHOLD), *before[1:]) for t in seen)
 
 
 def test_a_zero_based_session_over_several_batches_keeps_no_sequence_origins(
