@@ -156,8 +156,8 @@ class ObjectIndex:
             yield from self._legacy_deletes_and_returns()
             return
         back = f"{_SUCCEEDED} AND verb != 'delete' AND event_type NOT IN ('DELETED', 'ERROR')"
+        members = self.runs.members_sql(VERB_KIND, 2)  # every kind of one verb
         for verb, condition in (("delete", "1"), ("watch", "event_type = 'DELETED'")):
-            members = self.runs.members_sql(VERB_KIND, 2)
             rows = self.conn.execute(
                 f"SELECT object_id, seq FROM ops WHERE session = ? AND {members} AND {condition}"
                 f" AND error_code = 0 AND status_code < 400 ORDER BY seq LIMIT {MAX_DELETES}",
