@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from recorder.errors import KreplayError
+from recorder.errors import KreplayError, NotARecordingError
 from recorder.storage.api import Recording
 from recorder.storage.connection import open_read_only
 from recorder.storage.model import SessionInfo
@@ -130,7 +130,7 @@ def _schema(path: str, flavor: str, report: VerifyReport) -> None:
             if bad:
                 checks.add("bad-type", f"operations.timestamp: {bad} non-integer row(s)")
         _seed_duplicates(conn, checks)
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, NotARecordingError) as error:
         checks.add("sqlite-integrity", str(error))
     finally:
         conn.close()

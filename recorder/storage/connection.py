@@ -97,6 +97,8 @@ def recording_error(path: str, error: sqlite3.DatabaseError) -> Exception:
     primary = "_".join(code.split("_")[:2])  # SQLITE_IOERR_SHORT_READ -> SQLITE_IOERR
     if primary in _CORRUPT_CODES or type(error) is sqlite3.DatabaseError:
         return NotARecordingError(f"{path}: corrupt or truncated recording ({error})")
+    if "malformed JSON" in str(error):  # a damaged run of sequence numbers (runs.py)
+        return NotARecordingError(f"{path}: corrupt recording ({error})")
     if primary in _READ_ONLY_CODES:
         return ReadOnlyRecordingError(f"{path}: opened read-only; recordings are never changed")
     if primary in _UNAVAILABLE_CODES:

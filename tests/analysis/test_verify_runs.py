@@ -6,8 +6,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from kreplay_dap.analysis.verify import verify_recording
-from recorder.storage import CallFrame, Operation, RecordingWriter, SessionInfo
+from recorder.errors import NotARecordingError
+from recorder.storage import CallFrame, Operation, RecordingWriter, SessionInfo, open_recording
 from tests.storage.downgrade import downgrade
 
 SITE = (CallFrame("ctl/widget.py", 10, "reconcile"),)
@@ -65,3 +68,20 @@ def test_a_missing_run_table_or_older_index_is_reported(tmp_path: Path) -> None:
     downgrade(older, 5)
     change(older, "DROP INDEX ops_by_object")
     assert checks(older) == {"missing-index": ["ops_by_object"]}
+
+
+def test_a_damaged_run_is_a_one_line_error_for_readers_and_a_problem_for_verify(
+    tmp_path: Path,
+) -> None:
+    path = recording(tmp_path / "r.db")
+    change(
+        path, "UPDATE object_runs SET seqs = '[1,2' WHERE id = (SELECT MIN(id) FROM object_runs)"
+    )
+    opened = open_recording(str(path))
+    with pytest.raises(NotARecordingError, match=r"corrupt recording .*malformed JSON"):
+        for ref in list(opened.objects("s1")):
+            list(opened.object_operations("s1", ref))
+    opened.close()
+    found = checks(path)
+    assert "sqlite-integrity" in found
+    assert any("malformed JSON" in example for example in found["sqlite-integrity"])
