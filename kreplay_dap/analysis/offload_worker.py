@@ -28,6 +28,7 @@ from kreplay_dap.analysis.side import SideDetectors, SideSettings
 from kreplay_dap.analysis.world import Key
 from recorder.collector import fewer_collections
 from recorder.errors import KreplayError, RecordingError
+from recorder.frames import read_frame, write_failure, write_frame
 from recorder.storage import open_recording
 from recorder.storage.reader import KreplayRecording
 
@@ -69,7 +70,7 @@ class _Worker:
         """Reads one frame from the analysis: an acknowledged page is fed to the side
         detectors; ``STOP n`` feeds the rest up to n and ends the pass."""
         try:
-            kind, payload = frames.read_frame(self.inp)
+            kind, payload = read_frame(self.inp)
         except EOFError:
             raise RecordingError("the analysis went away before the end") from None
         if kind == frames.ACK and self.unfed:
@@ -101,7 +102,7 @@ def _run(args: dict[str, Any], to_parent: int, from_parent: int) -> None:
     worker = _Worker(SideDetectors(recording, settings), to_parent, from_parent)
     with fewer_collections():
         for page in _pages(recording, args["session"], settings.max_objects):
-            frames.write_frame(to_parent, frames.PAGE, marshal.dumps(page))
+            write_frame(to_parent, frames.PAGE, marshal.dumps(page))
             worker.unfed.append(page)
             for _ in range(len(worker.unfed)):
                 if len(worker.unfed) <= LOOKAHEAD or worker.stopped_at is not None:
@@ -110,7 +111,7 @@ def _run(args: dict[str, Any], to_parent: int, from_parent: int) -> None:
             if worker.stopped_at is not None:
                 break
         if worker.stopped_at is None:
-            frames.write_frame(to_parent, frames.END, marshal.dumps(recording.limit_events))
+            write_frame(to_parent, frames.END, marshal.dumps(recording.limit_events))
         for _ in range(LOOKAHEAD + 2):
             if worker.stopped_at is not None:
                 break
@@ -118,7 +119,7 @@ def _run(args: dict[str, Any], to_parent: int, from_parent: int) -> None:
         if worker.stopped_at is None:
             raise RecordingError("the analysis did not say where it stopped")
         results = worker.side.results()
-    frames.write_frame(to_parent, frames.RESULT, pickle.dumps((results, recording.limit_events)))
+    write_frame(to_parent, frames.RESULT, pickle.dumps((results, recording.limit_events)))
 
 
 def main(argv: list[str]) -> int:
@@ -127,11 +128,7 @@ def main(argv: list[str]) -> int:
     try:
         _run(json.loads(argv[0]), to_parent, 0)
     except (KreplayError, OSError, ValueError, KeyError, TypeError) as error:
-        detail = marshal.dumps((type(error).__name__, str(error)))
-        try:
-            frames.write_frame(to_parent, frames.FAILED, detail)
-        except OSError:  # the analysis is gone: stderr is all that is left
-            print(f"analysis reader: {type(error).__name__}: {error}", file=sys.stderr)
+        write_failure(to_parent, error, "analysis reader")
         return 1
     return 0
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kreplay_dap.analysis import AnalysisOptions, analyze, offload
-from kreplay_dap.analysis.frames import WorkerError
 from recorder.errors import KreplayError, NotARecordingError
+from recorder.frames import WorkerError
 from recorder.storage import Recording, open_recording
 from recorder.storage.reader import KreplayRecording
 from samples.scenarios import Label, Scenario
