@@ -24,6 +24,7 @@ from typing import Any
 import recorder
 from recorder.capture import messages as m
 from recorder.errors import LimitExceededError
+from recorder.frames import advance
 
 SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
@@ -62,19 +63,6 @@ def _widen_pipe(proc: subprocess.Popen[bytes]) -> int:
 
 
 _IOV_MAX = 1024  # the smallest IOV_MAX of the platforms we run on (Linux: 1024)
-
-
-def _advance(parts: list[Any], start: int, written: int) -> int:
-    """After ``written`` bytes of ``parts[start:]`` went out: the first unwritten part.
-
-    A part written only in part is replaced by a view of its rest.
-    """
-    while start < len(parts) and written >= len(parts[start]):
-        written -= len(parts[start])
-        start += 1
-    if written:
-        parts[start] = memoryview(parts[start])[written:]
-    return start
 
 
 def _data_count(messages: list[m.Message]) -> int:
@@ -214,7 +202,7 @@ class Pipeline:
             start = 0
             while start < len(pending):  # each pass writes at least one byte or raises
                 written = os.writev(fd, pending[start : start + _IOV_MAX])
-                start = _advance(pending, start, written)
+                start = advance(pending, start, written)
         except (OSError, ValueError) as error:
             self._fail(error)
             self._proc = None

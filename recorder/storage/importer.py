@@ -1,39 +1,49 @@
 """``import_recording``: a Go-tool file (either schema) or a JSON-lines export into ours.
 
-Seed rows are streamed in (session, sequence_number, id) order through one cursor and
-written in batches. For each row, the Go tool's column values that ``seed.seed_op_row``
-would not give back are kept in ``seed_origin``, so exporting to the seed schema
-reproduces every column of every row.
+Seed rows are read and converted by ``seed_reader.SeedReader`` (in a helper process for
+large files when a core is free: ``import_worker``) and written here in batches. For each
+row, the Go tool's column values that ``seed.seed_op_row`` would not give back are kept in
+``seed_origin``, so exporting to the seed schema reproduces every column of every row.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.collector import fewer_collections
 from recorder.errors import InvalidInputError, NotARecordingError, RecordingError
+from recorder.frames import spare_core
 from recorder.storage import jsonl
 from recorder.storage.connection import open_read_only
-from recorder.storage.legacy import infer_error_code
-from recorder.storage.model import VERBS, WATCH_EVENT_TYPES, Operation, ReconcileSpan, SessionInfo
+from recorder.storage.import_worker import ImportWorker
+from recorder.storage.model import Operation, ReconcileSpan, SessionInfo
 from recorder.storage.seed import (
     NS_PER_S,
     SPAN_COLUMNS,
     V1_OP_COLUMNS,
     V2_OP_COLUMNS,
     overrides,
-    same_values,
-    seed_op_values,
     seed_span_row,
+)
+from recorder.storage.seed_reader import (
+    MAX_SOURCE_ROWS,
+    Origin,
+    SeedEvent,
+    SeedReader,
+    SessionStart,
+    integer,
+    text,
 )
 from recorder.storage.writer import AppendResult, RecordingWriter
 
 BATCH = 20_000  # large transactions: each index page is written once per batch
-MAX_SOURCE_ROWS = 1 << 40
+EARLY_BATCH = 5_000  # the least written while a helper process has no page ready
+# A helper process costs about 0.2 s to start and pays off from here.
+PARALLEL_MIN_ROWS = 100_000
 MAX_SPANS = 10_000_000
 
 Progress = Callable[[int, int], None]  # (done, total) in the unit the source counts in
@@ -63,8 +73,13 @@ def import_recording(
     max_ops: int,
     max_object_bytes: int = 1 << 20,
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
-    """Import ``source`` into ``destination`` (created or appended to)."""
+    """Import ``source`` into ``destination`` (created or appended to).
+
+    ``parallel``: read a Go-tool file in a helper process (True), in this one (False), or
+    choose (None: files of ``PARALLEL_MIN_ROWS`` rows or more, on Linux with a free core).
+    """
     if os.path.isdir(source) or not os.path.exists(source):
         raise InvalidInputError(f"{source}: no such file to import")
     if os.path.abspath(source) == os.path.abspath(destination):
@@ -75,81 +90,90 @@ def import_recording(
     try:
         with fewer_collections():
             if is_sqlite:
-                return SeedImporter(source, writer, progress).run()
+                return SeedImporter(source, writer, progress, parallel).run()
             return JsonLinesImporter(source, writer, progress).run()
     finally:
         writer.close()
 
 
-def _text(value: Any) -> str:
-    if value.__class__ is str:
-        return value
-    return "" if value is None else str(value)
-
-
-def _integer(value: Any) -> int:
-    if value.__class__ is int:
-        return value
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0  # the original value is kept in seed_origin
-
-
-def _verb(verb: Any, operation_type: Any) -> tuple[str, str]:
-    """(our verb, watch event type) from the Go tool's verb and operation_type columns."""
-    if verb.__class__ is str and verb in VERBS:
-        return verb, ""
-    for candidate in (_text(verb), _text(operation_type)):
-        if candidate.lower() in VERBS:
-            return candidate.lower(), ""
-        if candidate.upper() in WATCH_EVENT_TYPES:
-            return "watch", candidate.upper()
-    return _text(operation_type).lower() or "get", ""
+def _never() -> bool:
+    return False
 
 
 class SeedImporter:
-    """Streams the Go tool's ``operations`` and ``reconcile_spans`` into a writer."""
+    """Streams the Go tool's ``operations`` and ``reconcile_spans`` into a writer.
 
-    def __init__(self, source: str, writer: RecordingWriter, progress: Progress | None) -> None:
+    The rows are read and converted by ``SeedReader``, in this process or in a helper
+    process (``import_worker``) while this one writes.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        writer: RecordingWriter,
+        progress: Progress | None,
+        parallel: bool | None,
+    ) -> None:
         self.source = source
         self.writer = writer
         self.progress = progress
+        self.parallel = parallel
         self.conn = open_read_only(source)
         self.report = ImportReport()
         self.columns: tuple[str, ...] = V1_OP_COLUMNS
         self._session = ""
-        self._session_key: Any = None
-        self._seq_offset = 0  # subtracted from the Go tool's sequence numbers
-        self._id_offset = 0  # added to our seq to give back the Go tool's row id
-        self._last_seq = 0
+        self._ops: list[Operation] = []
+        self._origins: list[Origin] = []
         self._rows_done = 0
+        self._total = 0
+        self._source_idle: Callable[[], bool] = _never
 
     def run(self) -> ImportReport:
         try:
             self._detect()
-            total = self._estimate_rows()
-            # Bodies come as bytes: no decode here and encode again for the writer.
-            selected = ", ".join(
-                "CAST(resource_data AS BLOB)" if name == "resource_data" else name
-                for name in self.columns
-            )
-            cursor = self.conn.execute(
-                f"SELECT {selected} FROM operations ORDER BY session_id, sequence_number, id"
-            )
-            for _ in range(MAX_SOURCE_ROWS // BATCH + 1):
-                rows = cursor.fetchmany(BATCH)
-                if not rows:
-                    break
-                self._batch(rows)
-                if self.progress is not None:
-                    self.progress(self._rows_done, total)
+            self._total = self._estimate_rows()
+            events = self._events()
+            try:
+                for event in events:
+                    self._handle(event)
+            finally:
+                events.close()  # stops a helper process at once when the import failed
+            self._flush()
             self._finish_session()
         except sqlite3.DatabaseError as error:
             raise NotARecordingError(f"{self.source}: corrupt or truncated ({error})") from error
         finally:
             self.conn.close()
         return self.report
+
+    def _events(self) -> Generator[SeedEvent, None, None]:
+        if not (self.parallel or (self.parallel is None and self._helper_pays())):
+            yield from SeedReader(self.conn, self.columns, BATCH).events()
+            return
+        worker = ImportWorker(self.source, self.columns)
+        self._source_idle = worker.idle
+        try:
+            yield from worker.events()
+        finally:
+            worker.close()
+
+    def _helper_pays(self) -> bool:
+        """Automatic mode: a helper process for large files, when a core is free."""
+        return self._total >= PARALLEL_MIN_ROWS and spare_core()
+
+    def _handle(self, event: SeedEvent) -> None:
+        if isinstance(event, SessionStart):
+            self._flush()
+            self._finish_session()
+            self._start_session(event)
+            return
+        self._ops.extend(event.ops)
+        self._origins.extend(event.origins)
+        self._rows_done += len(event.ops)
+        waiting = len(self._ops)
+        # Writing early while the helper reads ahead keeps both busy (at the start, mostly).
+        if waiting >= BATCH or (waiting >= EARLY_BATCH and self._source_idle()):
+            self._flush()
 
     def _detect(self) -> None:
         try:
@@ -176,71 +200,16 @@ class SeedImporter:
         row = self.conn.execute("SELECT MAX(id) FROM operations").fetchone()
         return int(row[0] or 0)
 
-    def _batch(self, rows: list[tuple[Any, ...]]) -> None:
-        ops: list[Operation] = []
-        origins: list[tuple[int, dict[str, Any]]] = []
-        seq_offset, id_offset = self._seq_offset, self._id_offset
-        convert, keep = self._operation, ops.append
-        for values in rows:
-            if values[1] != self._session_key:
-                self._flush(ops, origins)
-                self._finish_session()
-                self._start_session(dict(zip(self.columns, values, strict=True)))
-                seq_offset, id_offset = self._seq_offset, self._id_offset
-            op = convert(values)
-            keep(op)
-            # resource_data is kept as the body, byte for byte, and exported as text.
-            derived = seed_op_values(op, values[8], op.seq + id_offset, seq_offset)
-            if not same_values(derived, values):
-                kept = overrides(
-                    dict(zip(V2_OP_COLUMNS, derived, strict=True)),
-                    dict(zip(self.columns, values, strict=True)),
-                )
-                origins.append((op.seq, kept))
-        self._rows_done += len(rows)
-        self._flush(ops, origins)
-
-    def _operation(self, values: tuple[Any, ...]) -> Operation:
-        """One Go-tool row (``self.columns`` order) as our operation."""
-        (_, _, number, timestamp, operation_type, kind, namespace, name, data, error,
-         duration_ms) = values[:11]  # fmt: skip
-        actor, uid, resource_version, generation, verb = values[11:] or (None,) * 5
-        seq = (number if number.__class__ is int else _integer(number)) - self._seq_offset
-        if seq <= self._last_seq:  # duplicate sequence numbers: keep order, renumber
-            seq = self._last_seq + 1
-        self._last_seq = seq
-        error = error if error.__class__ is str else _text(error)
-        event_type = ""
-        if verb.__class__ is not str or verb not in VERBS:
-            verb, event_type = _verb(verb, operation_type)
-        body = None if data is None else bytes(data)
-        stamp = timestamp if timestamp.__class__ is int else _integer(timestamp)
-        # Positional, in Operation's field order, and the type tests inlined: once per row.
-        return Operation(
-            self._session, seq, stamp * NS_PER_S, verb, event_type, "",
-            kind if kind.__class__ is str else _text(kind), "", "",
-            namespace if namespace.__class__ is str else _text(namespace),
-            name if name.__class__ is str else _text(name),
-            uid if uid.__class__ is str else _text(uid),
-            resource_version if resource_version.__class__ is str else _text(resource_version),
-            None if generation is None else _integer(generation), "", None, body, 0,
-            infer_error_code(error) if error else 0, "", error, _integer(duration_ms) * 1000,
-            actor if actor.__class__ is str else _text(actor),
-        )  # fmt: skip
-
-    def _start_session(self, first: dict[str, Any]) -> None:
-        session_id = _text(first["session_id"])
-        number = _integer(first["sequence_number"])
-        seq_offset = min(number - 1, 0)  # sequence numbers from 1 stay as they were
-        self._seq_offset, self._id_offset = seq_offset, _integer(first["id"]) - 1
-        self._session, self._last_seq = session_id, 0
-        self._session_key = first["session_id"]  # as stored, whatever its SQLite type
+    def _start_session(self, start: SessionStart) -> None:
+        first = start.first
+        session_id = text(first["session_id"])
+        self._session = session_id
         if session_id in self._existing_sessions():
             raise InvalidInputError(
                 f"session {session_id!r} already exists in {self.writer.path}; import into"
                 " another file"
             )
-        started = _integer(first["timestamp"]) * NS_PER_S
+        started = integer(first["timestamp"]) * NS_PER_S
         label = {"imported_from": os.path.basename(self.source)}
         label["source_format"] = self.report.source_format
         self.writer.begin_session(
@@ -248,14 +217,15 @@ class SeedImporter:
         )
         if started == 0:  # begin_session reads 0 as "now"; the file says the epoch
             self.writer.update_session(session_id, started_ns=0)
-        offsets = {"seq_offset": self._seq_offset, "id_offset": self._id_offset}
+        offsets = {"seq_offset": start.seq_offset, "id_offset": start.id_offset}
         self.writer.put_origins(session_id, "session", [(0, offsets)])
         self.report.sessions.append(session_id)
 
     def _existing_sessions(self) -> set[str]:
         return self.writer.session_ids()
 
-    def _flush(self, ops: list[Operation], origins: list[tuple[int, dict[str, Any]]]) -> None:
+    def _flush(self) -> None:
+        ops, origins = self._ops, self._origins
         if not ops:
             return
         result = self.writer.append(ops)
@@ -264,6 +234,8 @@ class SeedImporter:
         self.writer.put_origins(self._session, "op", [kept for kept in origins if kept[0] <= last])
         ops.clear()
         origins.clear()
+        if self.progress is not None:
+            self.progress(self._rows_done, self._total)
 
     def _finish_session(self) -> None:
         if not self._session:
@@ -301,17 +273,17 @@ class SeedImporter:
 def _seed_span(session_id: str, span_id: int, original: dict[str, Any]) -> ReconcileSpan:
     start, end = original["start_ts"], original["end_ts"]
     return ReconcileSpan(
-        session_id, span_id, _text(original["kind"]), namespace=_text(original["namespace"]),
-        name=_text(original["name"]), actor=_text(original["actor_id"]),
-        trigger=_text(original["trigger_reason"]), start_ns=_span_ns(start),
-        end_ns=None if end is None else _span_ns(end), error=_text(original["error"]),
-        external_id=_text(original["id"]),
+        session_id, span_id, text(original["kind"]), namespace=text(original["namespace"]),
+        name=text(original["name"]), actor=text(original["actor_id"]),
+        trigger=text(original["trigger_reason"]), start_ns=_span_ns(start),
+        end_ns=None if end is None else _span_ns(end), error=text(original["error"]),
+        external_id=text(original["id"]),
     )  # fmt: skip
 
 
 def _span_ns(value: Any) -> int:
     """The Go tool's span times may be in s, ms or ns; see legacy._to_ns."""
-    number = _integer(value)
+    number = integer(value)
     for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
         if abs(number) > limit:
             return number * factor

@@ -33,6 +33,13 @@ from tests.storage.seedfiles import (
 from tests.storage.test_roundtrip import full_operation
 
 
+@pytest.fixture(autouse=True, params=["in process", "helper process"])
+def reading_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every import here runs both ways: seed rows read in this process or in a helper."""
+    helper = request.param == "helper process"
+    monkeypatch.setattr(importer.SeedImporter, "_helper_pays", lambda self: helper)
+
+
 def rows_of(path: Path, table: str, session: str) -> list[dict[str, object]]:
     return [row for row in all_rows(path, table) if row["session_id"] == session]
 
