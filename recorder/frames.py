@@ -143,8 +143,11 @@ class WorkerProcess:
     def _widen(self, fd: int) -> None:
         """Lets pages queue in the pipe (64 KiB holds less than one): each process then
         keeps working while the other one waits for a CPU on a busy machine."""
+        set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+        if set_size is None:
+            return
         try:
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            fcntl.fcntl(fd, set_size, PIPE_BYTES)
         except OSError as error:  # over the system's limit
             logger.debug("helper pipe keeps its size: %s", error)
 
