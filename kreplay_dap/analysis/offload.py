@@ -115,5 +115,4 @@ class ReaderProcess:
 
     def _note_limits(self, limits: Any) -> None:
         for message in limits if isinstance(limits, list) else ():
-            if message not in self.recording.limit_events:
-                self.recording.limit_events.append(str(message))
+            self.recording.note_limit(str(message))

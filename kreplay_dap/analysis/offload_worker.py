@@ -92,12 +92,10 @@ class _Worker:
 
 
 def _run(args: dict[str, Any], to_parent: int, from_parent: int) -> None:
-    recording = open_recording(args["path"], max_ops=int(args["max_ops"]))
+    # One pass: no memory map, which would count every page of the file in this RSS.
+    recording = open_recording(args["path"], max_ops=int(args["max_ops"]), memory_map=False)
     if not isinstance(recording, KreplayRecording):
         raise RecordingError(f"{args['path']}: not a kreplay recording")
-    # Scanning through SQLite's memory map would count every page of the file in this
-    # process' RSS; its own small page cache reads as fast.
-    recording.connection.execute("PRAGMA mmap_size = 0")
     settings = SideSettings(**args["settings"])
     worker = _Worker(SideDetectors(recording, settings), to_parent, from_parent)
     with fewer_collections():

@@ -142,11 +142,10 @@ _LINE = (
 def _listing_rows(path: str, session_id: str) -> Iterator[tuple[int, str]]:
     """The lines, built and escaped by SQLite, paged by seq (no bodies, no call sites), read
     through a connection of their own: the build may run beside the adapter's main thread."""
-    conn = open_read_only(path)
+    # One pass in seq order: a memory map would only add the file's pages to the
+    # adapter's resident size (1M ops: peak RSS 203 MB with it, see bench/dap.py).
+    conn = open_read_only(path, memory_map=False)
     try:
-        # One pass in seq order: a memory map would only add the file's pages to the
-        # adapter's resident size (1M ops: peak RSS 203 MB with it, see bench/dap.py).
-        conn.execute("PRAGMA mmap_size = 0")
         yield from _paged_lines(conn, session_id)
     finally:
         conn.close()

@@ -12,6 +12,25 @@ from typing import Any, Protocol
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
 
 
+class LimitLog:
+    """The bound events a reader hit (``limit_events``), each listed once."""
+
+    max_ops: int
+
+    def __init__(self) -> None:
+        self.limit_events: list[str] = []
+
+    def note_limit(self, message: str) -> None:
+        """Records a bound event (from this reader, or from a process reading for it)."""
+        if message not in self.limit_events:
+            self.limit_events.append(message)
+
+    def note_operation_limit(self, session_id: str) -> None:
+        self.note_limit(
+            f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
+        )
+
+
 class Recording(Protocol):
     """A recording file opened read-only."""
 

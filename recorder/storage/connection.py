@@ -166,12 +166,14 @@ class GuardedConnection(sqlite3.Connection):
         return self.cursor().executemany(sql, parameters)
 
 
-def open_read_only(path: str) -> sqlite3.Connection:
+def open_read_only(path: str, *, memory_map: bool = True) -> sqlite3.Connection:
     """A read-only connection; refuses files that are missing or not SQLite, with one line.
 
     A WAL-mode file whose ``-wal`` is absent has no writer: it is opened ``immutable`` so
     SQLite creates no ``-wal``/``-shm`` files next to it. With a ``-wal`` present (a live or
-    crashed writer), the normal read-only mode reads the log too.
+    crashed writer), the normal read-only mode reads the log too. ``memory_map=False`` is for
+    one long pass: through SQLite's memory map, every page it touches would count in the
+    process' resident memory, and its own small page cache reads as fast.
     """
     header = _check_sqlite_file(path)
     uri = "file:" + _uri_path(path) + "?mode=ro"
@@ -187,7 +189,7 @@ def open_read_only(path: str) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
         conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
-        conn.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")
+        conn.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES if memory_map else 0}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except (sqlite3.DatabaseError, RecordingError) as error:
         conn.close()

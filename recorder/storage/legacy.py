@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from recorder.errors import UnknownSessionError
+from recorder.storage.api import LimitLog
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
 
 PAGE_SIZE = 2000
@@ -47,14 +48,14 @@ def infer_error_code(message: str) -> int:
 _MAX_KEYED_SESSIONS = 10_000
 
 
-class SeedRecording:
+class SeedRecording(LimitLog):
     """A file written by the Go tool (``replay-cli``); implements the ``Recording`` protocol."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, max_ops: int) -> None:
         self.connection = conn
         self.path = path
         self.max_ops = max_ops
-        self.limit_events: list[str] = []
+        LimitLog.__init__(self)
         columns = {row[1] for row in conn.execute("PRAGMA table_info(operations)").fetchall()}
         self.has_v2 = {"actor_id", "uid", "resource_version", "generation", "verb"} <= columns
         self.flavor = "seed-v2" if self.has_v2 else "seed-v1"
@@ -126,12 +127,7 @@ class SeedRecording:
         info.op_count = sum(info.kinds.values())
         if info.op_count >= self.max_ops:
             info.truncated = True
-            self._note_limit(session_id)
-
-    def _note_limit(self, session_id: str) -> None:
-        message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
-        if message not in self.limit_events:
-            self.limit_events.append(message)
+            self.note_operation_limit(session_id)
 
     def _key(self, session_id: str) -> str:
         """The column that numbers the session's operations: ``sequence_number``, or the
@@ -187,7 +183,7 @@ class SeedRecording:
             rows = self.connection.execute(sql, (session_id, low, high)).fetchall()
             for row in rows:
                 if served >= self.max_ops:
-                    self._note_limit(session_id)
+                    self.note_operation_limit(session_id)
                     return
                 served += 1
                 yield self._operation(session_id, row)

@@ -15,9 +15,14 @@ from recorder.storage.writer import DEFAULT_MAX_OPS
 _REQUIRED_SEED_COLUMNS = {"session_id", "sequence_number", "timestamp", "operation_type"}
 
 
-def open_recording(path: str, *, max_ops: int = DEFAULT_MAX_OPS) -> Recording:
-    """Open a kreplay or Go-tool recording read-only; one-line errors for anything else."""
-    conn = open_read_only(path)
+def open_recording(
+    path: str, *, max_ops: int = DEFAULT_MAX_OPS, memory_map: bool = True
+) -> Recording:
+    """Open a kreplay or Go-tool recording read-only; one-line errors for anything else.
+
+    ``memory_map=False``: no SQLite memory map, for one long pass (see ``open_read_only``).
+    """
+    conn = open_read_only(path, memory_map=memory_map)
     try:
         return _detect(conn, path, max_ops)
     except sqlite3.DatabaseError as error:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from recorder.errors import NotARecordingError, RecordingError, UnknownSessionError
+from recorder.storage.api import LimitLog
 from recorder.storage.codec import BlobDecoder
 from recorder.storage.model import (
     WRITE_VERBS,
@@ -59,7 +60,7 @@ def parse_frames(text: str) -> tuple[CallFrame, ...]:
     return tuple(frames)
 
 
-class KreplayRecording:
+class KreplayRecording(LimitLog):
     """A kreplay-format file opened read-only; implements ``recorder.storage.api.Recording``."""
 
     flavor = "kreplay"
@@ -68,7 +69,7 @@ class KreplayRecording:
         self.connection = conn
         self.path = path
         self.max_ops = max_ops
-        self.limit_events: list[str] = []
+        LimitLog.__init__(self)
         self._decoder = BlobDecoder(conn, path)
         self._rowids: dict[str, int] = {}
         self._frames: dict[int, tuple[CallFrame, ...]] = {}
@@ -158,7 +159,7 @@ class KreplayRecording:
             rows = self.connection.execute(sql, (rowid, low, high)).fetchall()
             for row in rows:
                 if served >= self.max_ops:
-                    self._note_limit(session_id)
+                    self.note_operation_limit(session_id)
                     return
                 served += 1
                 yield self._operation(session_id, row)
@@ -202,7 +203,7 @@ class KreplayRecording:
         for _ in range(self.max_ops // page_rows + 2):
             rows = self.connection.execute(sql, (rowid, low)).fetchall()
             if served + len(rows) > self.max_ops:
-                self._note_limit(session_id)
+                self.note_operation_limit(session_id)
                 rows = rows[: self.max_ops - served]
             served += len(rows)
             if rows:
@@ -219,11 +220,6 @@ class KreplayRecording:
             (first_id, max(1, count)),
         ).fetchall()
         return [(int(row[0]), str(row[1]), str(row[2]), str(row[3])) for row in rows]
-
-    def _note_limit(self, session_id: str) -> None:
-        message = f"session {session_id!r}: stopped reading at the {self.max_ops}-operation limit"
-        if message not in self.limit_events:
-            self.limit_events.append(message)
 
     def next_seq(self, session_id: str, seq: int) -> int | None:
         row = self.connection.execute(

@@ -9,6 +9,7 @@ import pytest
 
 from recorder.errors import LimitExceededError
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
+from recorder.storage.reader import KreplayRecording
 from recorder.storage.writer import DEFAULT_MAX_OBJECT_BYTES, DEFAULT_MAX_OPS
 from tests.storage.seedfiles import write_seed_v2
 
@@ -73,6 +74,38 @@ def test_readers_stop_at_their_limit_and_report_it(tmp_path: Path) -> None:
     assert recording.limit_events == [  # type: ignore[attr-defined]
         "session 's1': stopped reading at the 10-operation limit"
     ]
+
+
+def test_a_bound_event_from_another_reading_process_is_listed_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with RecordingWriter(str(path)) as writer:
+        writer.begin_session(SessionInfo("s1"))
+        writer.append(ops(30))
+    recording = open_recording(str(path), max_ops=10)
+    assert isinstance(recording, KreplayRecording)
+    list(recording.operations("s1"))
+    recording.note_limit("session 's1': stopped reading at the 10-operation limit")
+    recording.note_limit("the helper's own limit")
+    recording.note_limit("the helper's own limit")
+    assert recording.limit_events == [
+        "session 's1': stopped reading at the 10-operation limit",
+        "the helper's own limit",
+    ]
+
+
+@pytest.mark.parametrize("memory_map", [True, False])
+def test_a_reader_for_one_long_pass_can_leave_the_memory_map_off(
+    tmp_path: Path, memory_map: bool
+) -> None:
+    path = tmp_path / "r.db"
+    with RecordingWriter(str(path)) as writer:
+        writer.begin_session(SessionInfo("s1"))
+        writer.append(ops(5))
+    recording = open_recording(str(path), memory_map=memory_map)
+    assert isinstance(recording, KreplayRecording)
+    size = recording.connection.execute("PRAGMA mmap_size").fetchone()[0]
+    assert (size > 0) is memory_map
+    assert [op.seq for op in recording.operations("s1")] == [1, 2, 3, 4, 5]
 
 
 def test_seed_reader_flags_sessions_cut_by_the_limit(tmp_path: Path) -> None:
