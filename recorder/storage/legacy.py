@@ -239,6 +239,26 @@ class SeedRecording(LimitLog):
         for row in rows:
             yield self._operation(session_id, row)
 
+    def origins(
+        self, session_id: str, item: str, start_key: int | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The Go tool's own sequence numbers of a session numbered by row id (``_key``),
+        in seq order, so that exports write them back; nothing for other sessions."""
+        if item != "op" or self._key(session_id) != "id":
+            return
+        low = -(1 << 62) if start_key is None else start_key
+        sql = (
+            "SELECT id, sequence_number FROM operations WHERE session_id = ? AND id >= ?"
+            f" ORDER BY id LIMIT {PAGE_SIZE}"
+        )
+        for _ in range(self.max_ops // PAGE_SIZE + 2):
+            rows = self.connection.execute(sql, (session_id, low)).fetchall()
+            for row_id, number in rows:
+                yield int(row_id), {"sequence_number": number}
+            if len(rows) < PAGE_SIZE:
+                return
+            low = int(rows[-1][0]) + 1
+
     def objects(self, session_id: str) -> Iterator[ObjectRef]:
         rows = self.connection.execute(
             "SELECT DISTINCT resource_kind, COALESCE(namespace, ''), COALESCE(name, '')"

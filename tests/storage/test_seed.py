@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from recorder.storage import ObjectRef, open_recording
-from tests.storage.seedfiles import T0, v1_rows, write_seed_v1, write_seed_v1_rows, write_seed_v2
+from recorder.storage.exporter import export_session
+from recorder.storage.importer import import_recording
+from tests.storage.seedfiles import (
+    T0,
+    all_rows,
+    v1_rows,
+    write_seed_v1,
+    write_seed_v1_rows,
+    write_seed_v2,
+)
 
 
 def test_seed_v1_reads_without_conversion(tmp_path: Path) -> None:
@@ -99,3 +108,25 @@ def test_a_session_with_repeated_sequence_numbers_shows_every_operation(tmp_path
     ]
     # A session without repeats keeps the Go tool's own numbers.
     assert [op.seq for op in recording.operations("clean")] == [1, 2, 3]
+
+
+def test_a_session_with_repeated_numbers_exports_the_go_tools_own_numbers(
+    tmp_path: Path,
+) -> None:
+    rows = v1_rows("dup", 6)
+    numbers = [1, 2, 2, 3, 3, 4]
+    rows = [(row[0], number, *row[2:]) for row, number in zip(rows, numbers, strict=True)]
+    path = write_seed_v1_rows(tmp_path / "v1.db", v1_rows("clean", 3) + rows)
+    recording = open_recording(str(path))
+    export_session(recording, "dup", "seed", str(tmp_path / "out.db"))
+    exported = all_rows(tmp_path / "out.db", "operations")
+    assert [row["sequence_number"] for row in exported] == numbers
+    assert [row["name"] for row in exported] == [row[6] for row in rows]
+    export_session(recording, "dup", "jsonl", str(tmp_path / "dup.jsonl"))
+    import_recording(str(tmp_path / "dup.jsonl"), str(tmp_path / "ours.db"), max_ops=100)
+    ours = open_recording(str(tmp_path / "ours.db"))
+    export_session(ours, "dup", "seed", str(tmp_path / "again.db"))
+    again = all_rows(tmp_path / "again.db", "operations")
+    assert [row["sequence_number"] for row in again] == numbers
+    # A clean session has nothing to restore.
+    assert list(recording.origins("clean", "op")) == []  # type: ignore[attr-defined]
