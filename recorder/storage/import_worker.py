@@ -133,7 +133,7 @@ class _FrameSender:
 
 def _run(args: dict[str, Any], sender: _FrameSender) -> None:
     source, columns = str(args["source"]), tuple(map(str, args["columns"]))
-    conn = open_read_only(source)
+    conn = open_read_only(source, memory_map=False)  # one pass: keep RSS small
     try:
         with fewer_collections():
             for event in SeedReader(conn, columns, PAGE_ROWS).events():

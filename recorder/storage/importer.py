@@ -118,7 +118,7 @@ class SeedImporter:
         self.writer = writer
         self.progress = progress
         self.parallel = parallel
-        self.conn = open_read_only(source)
+        self.conn = open_read_only(source, memory_map=False)  # one pass: keep RSS small
         self.report = ImportReport()
         self.columns: tuple[str, ...] = V1_OP_COLUMNS
         self._session = ""
