@@ -17,10 +17,11 @@ from recorder.storage.writer import DEFAULT_MAX_OBJECT_BYTES
 
 def _summary(report: ImportReport, seconds: float) -> str:
     rate = report.operations / seconds if seconds > 0 else 0.0
+    reader = ", rows read by a helper process" if report.helper_process else ""
     text = (
         f"imported {report.operations:,} operations and {report.spans:,} spans in"
         f" {len(report.sessions)} session(s) from {report.source_format}"
-        f" in {seconds:.2f} s ({rate:,.0f} ops/s): {', '.join(report.sessions)}"
+        f" in {seconds:.2f} s ({rate:,.0f} ops/s{reader}): {', '.join(report.sessions)}"
     )
     if report.over_cap:
         text += f"\nover the per-session limit, not imported: {report.over_cap:,} operations"

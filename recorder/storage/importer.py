@@ -59,6 +59,7 @@ class ImportReport:
     spans: int = 0
     over_cap: int = 0
     oversize: int = 0
+    helper_process: bool = False  # the rows were read by ``import_worker``
 
     def add(self, result: AppendResult) -> None:
         self.operations += result.written
@@ -152,6 +153,7 @@ class SeedImporter:
             return
         worker = ImportWorker(self.source, self.columns)
         self._source_idle = worker.idle
+        self.report.helper_process = True
         try:
             yield from worker.events()
         finally:

@@ -71,6 +71,8 @@ def test_the_helper_process_gives_the_recording_of_one_process(
         problems = verify_recording(str(database)).problems
         assert {problem.check for problem in problems} == {"open-span"}
     assert len(started) == 1
+    assert (reports[True].helper_process, reports[False].helper_process) == (True, False)
+    reports[False].helper_process = True
     assert vars(reports[True]) == vars(reports[False])
     assert (reports[True].operations, reports[True].over_cap) == (2_000 + 1_300, 600)
     one, two = (tmp_path / "one", tmp_path / "two")
