@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from types import NoneType
 from typing import Any
 
@@ -25,6 +26,26 @@ READER_CACHE_KIB = 16 << 10
 READER_MMAP_BYTES = 1 << 30  # address space only; random reads skip the page copy
 WAL_SWITCH_ATTEMPTS = 500  # with backoff up to 50 ms: longer than BUSY_TIMEOUT_MS
 _BUSY_CODES = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+
+
+def keyset_rows(
+    conn: sqlite3.Connection,
+    sql: str,
+    params: tuple[Any, ...],
+    start: int | None,
+    max_rows: int,
+    size: int,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` page by page, from ``start`` (None: the first) to about ``max_rows``:
+    its last parameter is the least value of its first column, it orders by that column
+    and takes ``size`` rows."""
+    low = -(1 << 62) if start is None else start
+    for _ in range(max_rows // size + 2):
+        rows = conn.execute(sql, (*params, low)).fetchall()
+        yield from rows
+        if len(rows) < size:
+            return
+        low = int(rows[-1][0]) + 1
 
 
 def bind_without_adapting() -> None:

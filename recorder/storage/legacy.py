@@ -21,6 +21,7 @@ from typing import Any
 
 from recorder.errors import UnknownSessionError
 from recorder.storage.api import LimitLog
+from recorder.storage.connection import keyset_rows
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
 
 PAGE_SIZE = 2000
@@ -246,18 +247,13 @@ class SeedRecording(LimitLog):
         in seq order, so that exports write them back; nothing for other sessions."""
         if item != "op" or self._key(session_id) != "id":
             return
-        low = -(1 << 62) if start_key is None else start_key
         sql = (
             "SELECT id, sequence_number FROM operations WHERE session_id = ? AND id >= ?"
             f" ORDER BY id LIMIT {PAGE_SIZE}"
         )
-        for _ in range(self.max_ops // PAGE_SIZE + 2):
-            rows = self.connection.execute(sql, (session_id, low)).fetchall()
-            for row_id, number in rows:
-                yield int(row_id), {"sequence_number": number}
-            if len(rows) < PAGE_SIZE:
-                return
-            low = int(rows[-1][0]) + 1
+        rows = keyset_rows(self.connection, sql, (session_id,), start_key, self.max_ops, PAGE_SIZE)
+        for row_id, number in rows:
+            yield int(row_id), {"sequence_number": number}
 
     def objects(self, session_id: str) -> Iterator[ObjectRef]:
         rows = self.connection.execute(

@@ -11,6 +11,7 @@ from typing import Any
 from recorder.errors import NotARecordingError, RecordingError, UnknownSessionError
 from recorder.storage.api import LimitLog
 from recorder.storage.codec import BlobDecoder
+from recorder.storage.connection import keyset_rows
 from recorder.storage.model import (
     WRITE_VERBS,
     CallFrame,
@@ -349,18 +350,13 @@ class KreplayRecording(LimitLog):
         rowid = self.session_rowid(session_id)
         if not self._has_origins():
             return
-        low = -(1 << 62) if start_key is None else start_key
         sql = (
             "SELECT key, columns FROM seed_origin WHERE session = ? AND item = ? AND key >= ?"
             f" ORDER BY key LIMIT {PAGE_SIZE}"
         )
-        for _ in range(self.max_ops // PAGE_SIZE + 2):
-            rows = self.connection.execute(sql, (rowid, item, low)).fetchall()
-            for key, text in rows:
-                yield int(key), _origin_columns(self.path, text)
-            if len(rows) < PAGE_SIZE:
-                return
-            low = int(rows[-1][0]) + 1
+        rows = keyset_rows(self.connection, sql, (rowid, item), start_key, self.max_ops, PAGE_SIZE)
+        for key, text in rows:
+            yield int(key), _origin_columns(self.path, text)
 
     def _has_origins(self) -> bool:
         row = self.connection.execute(

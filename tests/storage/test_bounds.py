@@ -64,11 +64,16 @@ def test_a_configured_size_limit_is_honoured(tmp_path: Path) -> None:
     assert open_recording(str(path)).session("s1").oversize_ops == 4
 
 
-def test_readers_stop_at_their_limit_and_report_it(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
+def _session_of(path: Path, count: int) -> Path:
+    """A file with one session "s1" of ``count`` operations."""
     with RecordingWriter(str(path)) as writer:
         writer.begin_session(SessionInfo("s1"))
-        writer.append(ops(30))
+        writer.append(ops(count))
+    return path
+
+
+def test_readers_stop_at_their_limit_and_report_it(tmp_path: Path) -> None:
+    path = _session_of(tmp_path / "r.db", 30)
     recording = open_recording(str(path), max_ops=10)
     assert len(list(recording.operations("s1"))) == 10
     assert recording.limit_events == [  # type: ignore[attr-defined]
@@ -77,10 +82,7 @@ def test_readers_stop_at_their_limit_and_report_it(tmp_path: Path) -> None:
 
 
 def test_a_bound_event_from_another_reading_process_is_listed_once(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    with RecordingWriter(str(path)) as writer:
-        writer.begin_session(SessionInfo("s1"))
-        writer.append(ops(30))
+    path = _session_of(tmp_path / "r.db", 30)
     recording = open_recording(str(path), max_ops=10)
     assert isinstance(recording, KreplayRecording)
     list(recording.operations("s1"))
@@ -97,10 +99,7 @@ def test_a_bound_event_from_another_reading_process_is_listed_once(tmp_path: Pat
 def test_a_reader_for_one_long_pass_can_leave_the_memory_map_off(
     tmp_path: Path, memory_map: bool
 ) -> None:
-    path = tmp_path / "r.db"
-    with RecordingWriter(str(path)) as writer:
-        writer.begin_session(SessionInfo("s1"))
-        writer.append(ops(5))
+    path = _session_of(tmp_path / "r.db", 5)
     recording = open_recording(str(path), memory_map=memory_map)
     assert isinstance(recording, KreplayRecording)
     size = recording.connection.execute("PRAGMA mmap_size").fetchone()[0]
