@@ -45,6 +45,10 @@ SESSION = 1
 OPS = 2
 END = 3
 PAGE_ROWS = 1_000  # about 2 MB of bodies: small enough to stay in cache on both sides
+# Bigger bodies are read by the importer itself, and a frame holds at most this much of
+# the others: a page of huge objects stays far below recorder.frames.MAX_FRAME.
+INLINE_BODY_MAX = 4 << 20
+FRAME_BODY_BYTES = 32 << 20
 LOOKAHEAD = 32  # frames: more than one import batch (importer.BATCH) of pages
 QUEUE_WAIT_S = 1.0  # between checks that the sender thread is still alive
 SWITCH_INTERVAL_S = 0.0002
@@ -54,8 +58,10 @@ _fields_of = operator.attrgetter(*SEED_FIELDS)
 class ImportWorker:
     """The reading process of one import; ``close()`` it in every case."""
 
-    def __init__(self, source: str, columns: tuple[str, ...]) -> None:
+    def __init__(self, source: str, columns: tuple[str, ...], conn: sqlite3.Connection) -> None:
+        """``conn``: the importer's own read-only connection to ``source``."""
         args = {"source": source, "columns": list(columns)}
+        self.conn = conn
         self.worker = WorkerProcess(
             "recorder.storage.import_worker", args, "the import's reading process"
         )
@@ -65,8 +71,9 @@ class ImportWorker:
         for _ in range(2 * MAX_SOURCE_ROWS):  # a page or a session start per row at most
             kind, payload = worker.read()
             if kind == OPS:
-                rows, origins = marshal.loads(payload)
-                yield Converted([Operation(*fields) for fields in rows], origins)
+                rows, origins, held_back = marshal.loads(payload)
+                page = Converted([Operation(*fields) for fields in rows], origins)
+                yield self._with_bodies(page, held_back)
             elif kind == SESSION:
                 first, seq_offset, id_offset = marshal.loads(payload)
                 yield SessionStart(first, seq_offset, id_offset)
@@ -76,6 +83,17 @@ class ImportWorker:
                 raise worker.unexpected(kind, payload)
         raise WorkerError("the import's reading process sent too many frames")
 
+    def _with_bodies(self, page: Converted, held_back: list[tuple[int, int]]) -> Converted:
+        """The page with the bodies its helper held back (over ``INLINE_BODY_MAX``)."""
+        for index, row_id in held_back:
+            row = self.conn.execute(
+                "SELECT CAST(resource_data AS BLOB) FROM operations WHERE id = ?", (row_id,)
+            ).fetchone()
+            if row is None:
+                raise WorkerError(f"row {row_id} of the source went away during the import")
+            page.ops[index].response_body = row[0]
+        return page
+
     def idle(self) -> bool:
         """Whether no frame is waiting: the importer may write what it has meanwhile."""
         return not select.select([self.worker.from_worker], [], [], 0)[0]
@@ -84,11 +102,27 @@ class ImportWorker:
         self.worker.close()
 
 
-def _frame(event: SeedEvent) -> tuple[int, bytes]:
-    if isinstance(event, Converted):
-        rows = list(map(_fields_of, event.ops))
-        return OPS, marshal.dumps((rows, event.origins))
-    return SESSION, marshal.dumps((event.first, event.seq_offset, event.id_offset))
+def _frames(event: SeedEvent) -> Iterator[tuple[int, bytes]]:
+    """One frame, or a page cut where its bodies pass ``FRAME_BODY_BYTES``."""
+    if not isinstance(event, Converted):
+        yield SESSION, marshal.dumps((event.first, event.seq_offset, event.id_offset))
+        return
+    start, size = 0, 0
+    for index, op in enumerate(event.ops):
+        body = len(op.response_body or b"")
+        if size + body > FRAME_BODY_BYTES and index > start:
+            yield _ops_frame(event, start, index)
+            start, size = index, 0
+        size += body
+    yield _ops_frame(event, start, len(event.ops))
+
+
+def _ops_frame(page: Converted, start: int, stop: int) -> tuple[int, bytes]:
+    ops = page.ops[start:stop]
+    first, last = ops[0].seq, ops[-1].seq
+    origins = [origin for origin in page.origins if first <= origin[0] <= last]
+    held = [(index - start, row_id) for index, row_id in page.held_back if start <= index < stop]
+    return OPS, marshal.dumps((list(map(_fields_of, ops)), origins, held))
 
 
 class _FrameSender:
@@ -136,8 +170,9 @@ def _run(args: dict[str, Any], sender: _FrameSender) -> None:
     conn = open_read_only(source, memory_map=False)  # one pass: keep RSS small
     try:
         with fewer_collections():
-            for event in SeedReader(conn, columns, PAGE_ROWS).events():
-                sender.send(_frame(event))
+            for event in SeedReader(conn, columns, PAGE_ROWS, INLINE_BODY_MAX).events():
+                for frame in _frames(event):
+                    sender.send(frame)
     except sqlite3.DatabaseError as error:
         raise NotARecordingError(f"{source}: corrupt or truncated ({error})") from error
     finally:

@@ -151,7 +151,7 @@ class SeedImporter:
         if not (self.parallel or (self.parallel is None and self._helper_pays())):
             yield from SeedReader(self.conn, self.columns, BATCH).events()
             return
-        worker = ImportWorker(self.source, self.columns)
+        worker = ImportWorker(self.source, self.columns, self.conn)
         self._source_idle = worker.idle
         self.report.helper_process = True
         try:

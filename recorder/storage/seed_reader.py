@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from recorder.storage.legacy import infer_error_code
@@ -38,10 +38,15 @@ class SessionStart:
 
 @dataclass(slots=True)
 class Converted:
-    """Consecutive operations of the current session, with their rows' seed origins."""
+    """Consecutive operations of the current session, with their rows' seed origins.
+
+    ``held_back`` lists (index in ``ops``, source row id) of bodies left out (``None``)
+    because they are over the reader's ``inline_max``: whoever writes reads them itself.
+    """
 
     ops: list[Operation]
     origins: list[Origin]
+    held_back: list[tuple[int, int]] = field(default_factory=list)
 
 
 SeedEvent = SessionStart | Converted
@@ -85,10 +90,17 @@ def select_sql(columns: tuple[str, ...]) -> str:
 class SeedReader:
     """Reads and converts; ``columns`` is ``seed.V1_OP_COLUMNS`` or ``V2_OP_COLUMNS``."""
 
-    def __init__(self, conn: sqlite3.Connection, columns: tuple[str, ...], page_rows: int):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        columns: tuple[str, ...],
+        page_rows: int,
+        inline_max: int | None = None,
+    ) -> None:
         self.conn = conn
         self.columns = columns
         self.page_rows = page_rows
+        self.inline_max = MAX_SOURCE_ROWS << 20 if inline_max is None else inline_max
         self._session = ""
         self._session_key: Any = None
         self._seq_offset = 0
@@ -104,30 +116,33 @@ class SeedReader:
             yield from self._page(rows)
 
     def _page(self, rows: list[tuple[Any, ...]]) -> Iterator[SeedEvent]:
-        ops: list[Operation] = []
-        origins: list[Origin] = []
+        converted = Converted([], [])
         seq_offset, id_offset = self._seq_offset, self._id_offset
-        convert, keep = self._operation, ops.append
+        convert, keep, inline_max = self._operation, converted.ops.append, self.inline_max
         for values in rows:
             if values[1] != self._session_key:
-                if ops:
-                    yield Converted(ops, origins)
-                    ops, origins = [], []
-                    keep = ops.append
+                if converted.ops:
+                    yield converted
+                    converted = Converted([], [])
+                    keep = converted.ops.append
                 yield self._start(values)
                 seq_offset, id_offset = self._seq_offset, self._id_offset
             op = convert(values)
+            data = values[8]
+            if data is not None and len(data) > inline_max:
+                converted.held_back.append((len(converted.ops), values[0]))
+                op.response_body = None
             keep(op)
             # resource_data is kept as the body, byte for byte, and exported as text.
-            derived = seed_op_values(op, values[8], op.seq + id_offset, seq_offset)
+            derived = seed_op_values(op, data, op.seq + id_offset, seq_offset)
             if not same_values(derived, values):
                 kept = overrides(
                     dict(zip(V2_OP_COLUMNS, derived, strict=True)),
                     dict(zip(self.columns, values, strict=True)),
                 )
-                origins.append((op.seq, kept))
-        if ops:
-            yield Converted(ops, origins)
+                converted.origins.append((op.seq, kept))
+        if converted.ops:
+            yield converted
 
     def _start(self, values: tuple[Any, ...]) -> SessionStart:
         first = dict(zip(self.columns, values, strict=True))

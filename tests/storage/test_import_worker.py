@@ -3,6 +3,7 @@ source's errors as our one-line errors, and a helper that dies as a KreplayError
 
 from __future__ import annotations
 
+import marshal
 import os
 import signal
 import sqlite3
@@ -13,10 +14,11 @@ import pytest
 
 from kreplay_dap.analysis.verify import verify_recording
 from recorder.errors import KreplayError, NotARecordingError
-from recorder.frames import WorkerError
-from recorder.storage import import_worker, importer, open_recording
+from recorder.frames import MAX_FRAME, WorkerError
+from recorder.storage import Operation, import_worker, importer, open_recording
 from recorder.storage.exporter import export_session
 from recorder.storage.importer import import_recording
+from recorder.storage.seed_reader import Converted
 from tests.storage.seedfiles import V2_INSERT, v2_rows, write_seed_v2
 
 
@@ -79,6 +81,62 @@ def test_the_helper_process_gives_the_recording_of_one_process(
     one.mkdir()
     two.mkdir()
     assert _exported(tmp_path / "ours-True.db", two) == _exported(tmp_path / "ours-False.db", one)
+
+
+def test_huge_objects_give_the_same_recording_through_the_helper(tmp_path: Path) -> None:
+    # Pages over the helper's frame budget, and bodies it leaves to the importer to read.
+    big, huge = 3 << 19, import_worker.INLINE_BODY_MAX + 1
+    assert 24 * big > import_worker.FRAME_BODY_BYTES
+    sizes = [big] * 24 + [huge, 10, huge, 20_000_000]
+    rows = v2_rows("huge", len(sizes))
+    rows = [
+        (*row[:7], '{"data":"' + "x" * (size - 11) + '"}', *row[8:])
+        for row, size in zip(rows, sizes, strict=True)
+    ]
+    source = tmp_path / "v2.db"
+    write_seed_v2(source, {})
+    conn = sqlite3.connect(source)
+    conn.executemany(V2_INSERT, rows)
+    conn.commit()
+    conn.close()
+    exported = []
+    for parallel in (False, True):
+        database = tmp_path / f"ours-{parallel}.db"
+        report = import_recording(
+            str(source), str(database), max_ops=100, max_object_bytes=8 << 20, parallel=parallel
+        )
+        assert (report.operations, report.oversize, report.helper_process) == (28, 1, parallel)
+        out = tmp_path / f"out-{parallel}"
+        out.mkdir()
+        exported.append(_exported(database, out))
+        recording = open_recording(str(database))
+        op = recording.operation("huge", 25)
+        assert op is not None and recording.body(op.response_ref) == rows[24][7].encode()
+        recording.close()
+    assert exported[0] == exported[1]
+
+
+def test_a_page_of_large_bodies_is_cut_into_frames_under_the_limit() -> None:
+    body = b"y" * import_worker.INLINE_BODY_MAX  # one object, shared by every operation
+    count = MAX_FRAME // len(body) + 8  # together over what one frame may hold
+    ops = [Operation("s", seq, 0, "get", kind="Pod", name="p", response_body=body)
+           for seq in range(1, count + 1)]  # fmt: skip
+    page = Converted(ops, [(3, {"error": "kept"}), (count, {"error": "last"})], [(count - 1, 99)])
+    frames = list(import_worker._frames(page))
+    assert len(frames) > 1
+    seqs: list[int] = []
+    origins: list[tuple[int, dict[str, str]]] = []
+    held: list[tuple[int, int]] = []
+    for kind, payload in frames:
+        assert kind == import_worker.OPS
+        assert len(payload) <= import_worker.FRAME_BODY_BYTES + (1 << 20)
+        rows, frame_origins, frame_held = marshal.loads(payload)
+        held += [(len(seqs) + index, row_id) for index, row_id in frame_held]
+        seqs += [row[1] for row in rows]
+        origins += frame_origins
+    assert seqs == list(range(1, count + 1))
+    assert origins == [(3, {"error": "kept"}), (count, {"error": "last"})]
+    assert held == [(count - 1, 99)]
 
 
 def test_small_files_are_read_in_this_process_unless_asked(
