@@ -90,7 +90,10 @@ class ReplayBackend:
         state: ClusterState | None = None,
         hooks: ReplayHooks | None = None,
         feed_on_first_watch: bool = False,
+        observe: Callable[[Operation], None] | None = None,
     ) -> None:
+        """``observe`` sees every operation after ``step`` during the one setup pass (live
+        replay collects the calls it expects there, instead of reading the session again)."""
         if pace not in PACES:
             raise InvalidInputError(f"pace must be one of {', '.join(PACES)}, not {pace!r}")
         if step < 0:
@@ -116,15 +119,17 @@ class ReplayBackend:
         # Exploring with kubectl: the state stays at ``step`` until a client watches.
         self.feed_on_first_watch = feed_on_first_watch
         self._feeder_lock = threading.Lock()
-        self._scan()
+        self._scan(observe)
 
     # -- setup -------------------------------------------------------------------------------
-    def _scan(self) -> None:
+    def _scan(self, observe: Callable[[Operation], None] | None) -> None:
         """One pass: seed the state up to ``step``; index later writes and watch events."""
         for op in self.recording.operations(self.session_id):
             if op.seq <= self.step:
                 recorded.apply_operation(self.state, op, self._body(op), emit=False)
                 continue
+            if observe is not None:
+                observe(op)
             recorded.kind_of(self.state.registry, op, None)
             if op.is_write:
                 self._writes.append(op)

@@ -70,36 +70,39 @@ class LiveBackend:
         on_divergence: Callable[[Divergence], None] | None = None,
         on_step: Callable[[int], None] | None = None,
     ) -> None:
-        self.replay = ReplayBackend(recording, session_id, from_step, pace="manual")
-        self.state: ClusterState = self.replay.state
         self.actor = actor if actor is not None else busiest_writer(recording, session_id)
         self.until_step = until_step
         self._on_divergence = on_divergence
         self._on_step = on_step
         self._ops: dict[int, Operation] = {}
         self._calls: deque[_Call] = deque()
-        expected = self._expected_writes(recording, session_id, from_step)
+        self._recording = recording
+        expected: list[RecordedWrite] = []
+        # The replay's one setup pass also collects the calls this actor is expected to make.
+        self.replay = ReplayBackend(
+            recording, session_id, from_step, pace="manual",
+            observe=lambda op: self._expect(op, expected),
+        )  # fmt: skip
+        self.state: ClusterState = self.replay.state
         self._matcher = WriteMatcher(expected, ignore)
         self.summary = LiveSummary(session_id, self.actor)
         self._lock = threading.Lock()
         self.last_activity = time.monotonic()
         self.calls_seen = 0
 
-    def _expected_writes(
-        self, recording: Recording, session_id: str, from_step: int
-    ) -> list[RecordedWrite]:
-        writes = []
-        for op in recording.operations(session_id, from_step + 1, self.until_step):
-            if op.actor != self.actor or op.verb == "watch":
-                continue
-            self._calls.append((op.seq, op.verb, op.kind, op.namespace, op.name))
-            self._ops[op.seq] = op
-            if op.is_write:
-                body = recording.body_json(op.request_ref)
-                if body is None:
-                    body = recording.body_json(op.response_ref)
-                writes.append(RecordedWrite(op.seq, op.verb, op.kind, op.namespace, op.name, body))
-        return writes
+    def _expect(self, op: Operation, writes: list[RecordedWrite]) -> None:
+        """One recorded operation after the start step: a call the actor should make."""
+        if self.until_step is not None and op.seq > self.until_step:
+            return
+        if op.actor != self.actor or op.verb == "watch":
+            return
+        self._calls.append((op.seq, op.verb, op.kind, op.namespace, op.name))
+        self._ops[op.seq] = op
+        if op.is_write:
+            body = self._recording.body_json(op.request_ref)
+            if body is None:
+                body = self._recording.body_json(op.response_ref)
+            writes.append(RecordedWrite(op.seq, op.verb, op.kind, op.namespace, op.name, body))
 
     def start(self) -> None:
         self._deliver_until_next_call()

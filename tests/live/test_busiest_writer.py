@@ -3,6 +3,7 @@ files and op by op for other recordings, with the same answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,32 @@ def test_a_tie_goes_to_the_first_name_and_no_writes_is_an_error(tmp_path: Path) 
             busiest_writer(recording, "s")
     finally:
         recording.close()
+
+
+@pytest.mark.parametrize(("from_step", "until_step"), [(0, None), (3, 9)])
+def test_live_replay_reads_a_kreplay_session_once_and_expects_the_actors_calls(
+    tmp_path: Path, from_step: int, until_step: int | None
+) -> None:
+    recording = open_recording(str(recording_file(tmp_path, PLAN)))
+    assert isinstance(recording, KreplayRecording)
+    passes: list[int] = []
+    original = recording.operations
+
+    def counted(
+        session_id: str, start_seq: int | None = None, end_seq: int | None = None
+    ) -> Iterator[Operation]:
+        passes.append(1)
+        return original(session_id, start_seq, end_seq)
+
+    recording.operations = counted  # type: ignore[method-assign]
+    try:
+        live = backend.LiveBackend(recording, "s", from_step=from_step, until_step=until_step)
+    finally:
+        recording.close()
+    assert passes == [1]  # the replay's setup pass; the actor was counted in SQL
+    last = len(PLAN) if until_step is None else until_step
+    calls = [(seq, verb) for seq, (actor, verb) in enumerate(PLAN, start=1)
+             if from_step < seq <= last and actor == "b" and verb != "watch"]  # fmt: skip
+    writes = [(seq, verb) for seq, verb in calls if verb != "get"]
+    assert [(write.seq, write.verb) for write in live._matcher.remaining] == writes
+    assert [(call[0], call[1]) for call in live._calls] == calls
