@@ -65,7 +65,12 @@ def bind_without_adapting() -> None:
 def open_writable(path: str) -> sqlite3.Connection:
     """A connection for the writer: WAL so readers and other writers' processes coexist."""
     bind_without_adapting()
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    except sqlite3.Error as error:  # a missing folder, a directory, no permission
+        folder = os.path.dirname(os.path.abspath(path))
+        why = "no such folder" if not os.path.isdir(folder) else str(error)
+        raise RecordingError(f"{path}: cannot open for writing ({why})") from error
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         refuse_foreign(conn, path)  # before any pragma below changes the file

@@ -83,8 +83,11 @@ def export_session(
 
 
 def _refuse_existing(path: str) -> None:
+    """An output path must be new, in a folder that exists."""
     if os.path.exists(path):
         raise InvalidInputError(f"{path}: already exists; choose another output path")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise InvalidInputError(f"{path}: no such folder for the output")
 
 
 def _write_jsonl(
@@ -133,7 +136,10 @@ def _write_seed_file(
     partial = path + ".partial"
     if os.path.exists(partial):
         os.remove(partial)
-    conn = sqlite3.connect(partial, isolation_level=None)
+    try:
+        conn = sqlite3.connect(partial, isolation_level=None)
+    except sqlite3.Error as error:  # a folder we may not write to
+        raise InvalidInputError(f"{path}: cannot write the output ({error})") from error
     try:
         for statement in split_statements(SEED_V2_DDL):
             conn.execute(statement)

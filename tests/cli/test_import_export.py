@@ -83,6 +83,10 @@ def test_import_reports_operations_over_replay_max_ops(tmp_path: Path) -> None:
         (["export", "s", "-d", "v2.db", "-o", "notes.txt"], r"notes.txt: already exists"),
         (["export", "nope", "-d", "v2.db"], r"unknown session 'nope'; sessions in this file: s$"),
         (["export", "s", "-d", "v2.db", "--format", "xml"], r"Invalid value for '--format'"),
+        (["import", "v2.db", "-d", "gone/ours.db"], r"ours.db: cannot open for writing \(no such"),
+        (["import", "v2.db", "-d", "."], r"\.: cannot open for writing"),
+        (["export", "s", "-d", "v2.db", "--format", "seed", "-o", "gone/s.db"], r"no such folder"),
+        (["export", "s", "-d", "v2.db", "-o", "gone/s.jsonl"], r"gone/s.jsonl: no such folder"),
     ],
 )
 def test_bad_import_and_export_requests_exit_2(
