@@ -69,7 +69,7 @@ def open_writable(path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     except sqlite3.Error as error:  # a missing folder, a directory, no permission
         folder = os.path.dirname(os.path.abspath(path))
-        why = "no such folder" if not os.path.isdir(folder) else str(error)
+        why = str(error) if os.path.isdir(folder) else f"no such folder; {error}"
         raise RecordingError(f"{path}: cannot open for writing ({why})") from error
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
