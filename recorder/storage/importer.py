@@ -97,10 +97,6 @@ def import_recording(
         writer.close()
 
 
-def _never() -> bool:
-    return False
-
-
 class SeedImporter:
     """Streams the Go tool's ``operations`` and ``reconcile_spans`` into a writer.
 
@@ -127,7 +123,7 @@ class SeedImporter:
         self._origins: list[Origin] = []
         self._rows_done = 0
         self._total = 0
-        self._source_idle: Callable[[], bool] = _never
+        self._worker: ImportWorker | None = None  # the helper process, when one reads
 
     def run(self) -> ImportReport:
         try:
@@ -151,8 +147,7 @@ class SeedImporter:
         if not (self.parallel or (self.parallel is None and self._helper_pays())):
             yield from SeedReader(self.conn, self.columns, BATCH).events()
             return
-        worker = ImportWorker(self.source, self.columns, self.conn)
-        self._source_idle = worker.idle
+        worker = self._worker = ImportWorker(self.source, self.columns, self.conn)
         self.report.helper_process = True
         try:
             yield from worker.events()
@@ -174,7 +169,8 @@ class SeedImporter:
         self._rows_done += len(event.ops)
         waiting = len(self._ops)
         # Writing early while the helper reads ahead keeps both busy (at the start, mostly).
-        if waiting >= BATCH or (waiting >= EARLY_BATCH and self._source_idle()):
+        worker = self._worker
+        if waiting >= BATCH or (waiting >= EARLY_BATCH and worker is not None and worker.idle()):
             self._flush()
 
     def _detect(self) -> None:
