@@ -3,9 +3,10 @@
 Every generated API (any group), ``CustomObjectsApi``, the dynamic client and
 ``watch.Watch`` go through ``call_api``. Its response is read later by the caller, so
 the response body is captured by wrapping that one urllib3 response's ``read``,
-``read_chunked``, ``release_conn`` and ``close``: the caller keeps the same object
-and gets the same bytes. On the operator's thread we only take timestamps, the call
-site and references to bytes the client already has; nothing is parsed or copied.
+``release_conn`` and ``close``: the caller keeps the same object and gets the same
+bytes. A watch stream is teed at its socket file instead (``socket_tee``), or failing
+that at urllib3's ``read_chunked``. On the operator's thread we only take timestamps,
+the call site and references to bytes the client already has; nothing is parsed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from recorder.capture import messages as m
 from recorder.capture.callsite import call_site
 from recorder.capture.routes import is_watch_url
+from recorder.capture.socket_tee import SocketTee, socket_file
 
 # The reconcile span a call belongs to (0: none), set by ``Recorder.reconcile``.
 current_span: contextvars.ContextVar[int] = contextvars.ContextVar("kreplay_span", default=0)
@@ -136,6 +138,10 @@ class CallCapture:
                 self.request, status, reason, data, type(exc).__name__ if exc else "",
                 describe_error(exc) if exc else "", self.thread, self.site, self.span)  # fmt: skip
 
+    def watch_opened(self, stream_id: int, framing: int) -> m.Message:
+        return (m.WATCH_OPEN, stream_id, self.start_ns, self.url, self.thread, self.site,
+                self.span, framing)  # fmt: skip
+
     def failed(self, error: BaseException) -> None:
         self.recorder.emit(self.message(0, "", None, error), 0)
 
@@ -146,7 +152,7 @@ class CallCapture:
             self.recorder.emit(self.message(status if type(status) is int else 0, "", None), 0)
             return
         if 200 <= status <= 299 and self.method == "GET" and is_watch_url(self.url):
-            WatchTap(self, raw).install()
+            capture_watch(self, raw)
             return
         self.raw = raw
         self.status = status
@@ -238,8 +244,23 @@ def _uninstall(raw: Any, names: tuple[str, ...]) -> None:
             attributes.pop(name, None)
 
 
+def capture_watch(call: CallCapture, raw: Any) -> None:
+    """Tee the stream at its socket file if we can, else tap urllib3's chunks."""
+    target = socket_file(raw)
+    if target is not None:
+        try:
+            SocketTee(call, raw, target).install()
+            return
+        except (OSError, ValueError) as error:  # a closed or broken file: nothing changed
+            call.recorder.count_error(error)
+    WatchTap(call, raw).install()
+
+
 class WatchTap:
-    """Forwards each chunk of a watch stream, untouched, to the writer process."""
+    """Forwards each chunk urllib3 yields, untouched, to the writer process.
+
+    The fallback for streams ``SocketTee`` cannot take (an encoded body, no socket file).
+    """
 
     def __init__(self, call: CallCapture, raw: Any) -> None:
         self.call = call
@@ -253,10 +274,7 @@ class WatchTap:
         self._close = raw.close
 
     def install(self) -> None:
-        call = self.call
-        opened = (m.WATCH_OPEN, self.stream_id, call.start_ns, call.url, call.thread,
-                  call.site, call.span)  # fmt: skip
-        call.recorder.emit(opened, 0)
+        self.call.recorder.emit(self.call.watch_opened(self.stream_id, m.FRAMING_DECODED), 0)
         self.raw.read = self.read
         self.raw.read_chunked = self.read_chunked
         self.raw.release_conn = self.release_conn
@@ -306,7 +324,7 @@ class WatchTap:
     def _end(self) -> None:
         if not self.closed:
             self.closed = True
-            self.call.recorder.emit((m.WATCH_CLOSE, self.stream_id), 0)
+            self.call.recorder.emit((m.WATCH_CLOSE, (self.stream_id, 0)), 0)
             _uninstall(self.raw, _WATCH_METHODS)
 
     def release_conn(self) -> Any:

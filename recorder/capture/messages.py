@@ -22,15 +22,22 @@ from recorder.errors import LimitExceededError
 
 CALL = 1  # ts_ns, duration_us, method, url, content_type, request body, status, reason,
 #           response bytes, exception type, exception text, thread, call site, span token
-WATCH_OPEN = 2  # stream, ts_ns, url, thread, call site, span token
+WATCH_OPEN = 2  # stream, ts_ns, url, thread, call site, span token, framing
 WATCH_RUN = 3  # streams, ts_ns of each, then in a frame: chunk lengths; once read: chunks
-WATCH_CLOSE = 4  # stream
+WATCH_CLOSE = 4  # (stream, bytes of its last chunk the client never read): 2 fields, not 3
 SPAN_START = 5  # span token, kind, namespace, name, trigger, thread, start_ns
 SPAN_END = 6  # span token, end_ns, error
 DROPPED = 7  # count
 FLUSH = 8  # token
 END = 9  # ended_ns
+SETTLE = 10  # (no fields) a second without new messages: decode what is held back
 CHUNK_FIELDS = 3  # a queued watch chunk: (stream, ts_ns, bytes); no other message has 3
+# A chunk's stream is negative when chunks of that stream were dropped just before it.
+
+# What a watch stream's chunks hold (WATCH_OPEN's last field):
+FRAMING_DECODED = 0  # what urllib3 handed the client: body bytes
+FRAMING_CHUNKED = 1  # socket reads of an HTTP chunked body
+FRAMING_IDENTITY = 2  # socket reads of a body sent as it is
 
 MAX_FRAME_BYTES = 256 << 20
 _HEADER = struct.Struct(">II")  # marshalled messages, then watch chunk bytes

@@ -27,6 +27,9 @@ from recorder.errors import LimitExceededError
 from recorder.frames import advance
 
 SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
+# After this long without new messages, the writer decodes the last socket read of each
+# open watch stream, which it holds back until it knows how much the client used.
+SETTLE_AFTER_S = 1.0
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
 _REPLY_LINE_LIMIT = 1 << 20
 # Not plain data (marshal), or a frame over the size limit.
@@ -132,6 +135,7 @@ class Pipeline:
 
     # -- sender thread ------------------------------------------------------------------
     def _run(self) -> None:
+        settle_at = 0.0  # when to send SETTLE; 0: nothing sent since the last one
         while True:
             self._wake.wait(SEND_INTERVAL_S)
             self._wake.clear()
@@ -143,6 +147,10 @@ class Pipeline:
                 batch.append((m.DROPPED, drops))
             if batch:
                 self._send(batch)
+                settle_at = time.monotonic() + SETTLE_AFTER_S
+            elif settle_at and time.monotonic() >= settle_at:
+                self._send([(m.SETTLE,)])
+                settle_at = 0.0
             if closing:
                 return
 

@@ -1,9 +1,10 @@
 """``Recorder``: one line to record every Kubernetes API call an operator makes.
 
 Overhead: the operator's thread takes two clocks, a short call-site walk (cached per
-code object) and one lock-free append to a bounded deque (a watch chunk: one clock and
-one append). A sender thread wakes every 100 ms and hands frames to a writer process
-(``writev``, GIL released; watch chunks are written as they are, never copied), which
+code object) and one lock-free append to a bounded deque. A watch stream costs one copy
+and one append per socket read (up to 8 KiB, many events in a burst), not a step per
+event. A sender thread wakes every 100 ms and hands frames to a writer process
+(``writev``, GIL released; watch bytes are written as they are, never copied), which
 parses, redacts and writes them, so the recorder's CPU work never competes with the
 operator's for the GIL.
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, TextIO
 
 from recorder.capture import messages as m
 from recorder.capture.convert import Converter, call_frames
+from recorder.capture.dechunk import ChunkedDecoder, ChunkingError
 from recorder.capture.redact import Redactor, parse_paths
 from recorder.capture.routes import Route, parse_route
 from recorder.errors import KreplayError
@@ -63,6 +64,11 @@ class _Stream:
     span_id: int | None
     buffer: bytearray = field(default_factory=bytearray)
     discarding: bool = False
+    # Socket reads (not urllib3's chunks): framing to take off, and the latest piece,
+    # held back until we know how much of it the client read.
+    decoder: ChunkedDecoder | None = None
+    wire: bool = False
+    held: tuple[int, bytes] | None = None
 
 
 @dataclass
@@ -127,9 +133,13 @@ class Sink:
             tag = message[0]
             try:
                 if tag == m.FLUSH:
+                    self._release_all(ops)  # flushed means in the file, held or not
                     replies.append({"flush": message[1]})
+                elif tag == m.SETTLE:
+                    self._release_all(ops)
                 elif tag == m.END:
                     ended = True
+                    self._release_all(ops)
                 else:
                     self._message(message, ops)
             except SINK_ERRORS as error:
@@ -154,7 +164,7 @@ class Sink:
         elif tag == m.WATCH_RUN:
             self._watch_run(message, ops)
         elif tag == m.WATCH_CLOSE:
-            self._streams.pop(int(message[1]), None)
+            self._watch_close(message, ops)
         elif tag == m.SPAN_START:
             self._span_start(message)
         elif tag == m.SPAN_END:
@@ -206,28 +216,76 @@ class Sink:
         return op
 
     def _watch_open(self, message: m.Message) -> None:
-        _, token, _ts, url, thread, site, span_token = message
+        _, token, _ts, url, thread, site, span_token, framing = message
         route = parse_route("GET", str(url))
         if route is None or len(self._streams) >= _MAX_STREAMS:
             self.stats.skipped += 1
             return
-        span_id = self._span_id(span_token)
-        self._streams[int(token)] = _Stream(route, str(thread), call_frames(site), span_id)
+        stream = _Stream(route, str(thread), call_frames(site), self._span_id(span_token))
+        stream.wire = framing in (m.FRAMING_CHUNKED, m.FRAMING_IDENTITY)
+        stream.decoder = ChunkedDecoder() if framing == m.FRAMING_CHUNKED else None
+        self._streams[int(token)] = stream
 
     def _watch_run(self, message: m.Message, ops: list[Operation]) -> None:
         """Consecutive watch chunks (of one or more streams); a bad one costs only itself."""
         _, streams, stamps, chunks = message
         for token, ts_ns, chunk in zip(streams, stamps, chunks, strict=True):
+            stream = self._streams.get(abs(token))
+            if stream is None or not isinstance(chunk, bytes):
+                continue
             try:
-                self._watch_chunk(token, ts_ns, chunk, ops)
+                if stream.wire:
+                    self._wire_piece(stream, token < 0, ts_ns, chunk, ops)
+                else:
+                    self._watch_chunk(stream, ts_ns, chunk, ops)
             except SINK_ERRORS as error:
                 self.stats.fail(error, lost=1)
                 self._unreported_drops += 1
 
-    def _watch_chunk(self, token: int, ts_ns: int, chunk: bytes, ops: list[Operation]) -> None:
-        stream = self._streams.get(token)
-        if stream is None or not isinstance(chunk, bytes):
+    def _wire_piece(
+        self, stream: _Stream, after_gap: bool, ts_ns: int, piece: bytes, ops: list[Operation]
+    ) -> None:
+        self._release_held(stream, 0, ops)
+        if after_gap:
+            if stream.decoder is not None:
+                stream.decoder.lost_sync()
+            stream.buffer.clear()
+            stream.discarding = stream.decoder is None  # a cut event: skip to its end
+        stream.held = (int(ts_ns), piece)
+
+    def _release_held(self, stream: _Stream, unread: int, ops: list[Operation]) -> None:
+        """Decode the held piece, less the ``unread`` bytes the client never took."""
+        held, stream.held = stream.held, None
+        if held is None:
             return
+        ts_ns, piece = held
+        if 0 < unread <= len(piece):
+            piece = piece[:-unread]
+        body = piece
+        if stream.decoder is not None:
+            try:
+                body = stream.decoder.feed(piece)
+            except ChunkingError:
+                stream.decoder.lost_sync()
+                raise
+        if body:
+            self._watch_chunk(stream, ts_ns, body, ops)
+
+    def _watch_close(self, message: m.Message, ops: list[Operation]) -> None:
+        _, (token, unread) = message
+        stream = self._streams.pop(int(token), None)
+        if stream is not None:
+            self._release_held(stream, int(unread), ops)
+
+    def _release_all(self, ops: list[Operation]) -> None:
+        """What the client read of the held pieces is unknown yet: keep all of it."""
+        for stream in self._streams.values():
+            try:
+                self._release_held(stream, 0, ops)
+            except SINK_ERRORS as error:
+                self.stats.fail(error, lost=1)
+
+    def _watch_chunk(self, stream: _Stream, ts_ns: int, chunk: bytes, ops: list[Operation]) -> None:
         if not stream.buffer and not stream.discarding and chunk.endswith(b"\n"):
             # The API server's usual chunk: whole events; no copy through the buffer.
             self._watch_lines(stream, chunk.split(b"\n"), int(ts_ns), ops)

@@ -14,13 +14,13 @@ from recorder.errors import KreplayError
 
 def test_messages_and_watch_chunks_round_trip_in_order() -> None:
     sent = [
-        (m.WATCH_OPEN, 1, 10, "/api/v1/pods?watch=1", "main", (), 0),
+        (m.WATCH_OPEN, 1, 10, "/api/v1/pods?watch=1", "main", (), 0, m.FRAMING_DECODED),
         (1, 11, b'{"type":"ADDED"}\n'),
         (m.CALL, 12, 3, "GET", "/api/v1/pods/a", "", None, 200, "OK", b"{}", "", "", "t", (), 0),
         (1, 13, b""),
         (2, 14, b'{"type":"DELETED"}\n'),
         (1, 15, b"{}\n"),
-        (m.WATCH_CLOSE, 1),
+        (m.WATCH_CLOSE, (1, 0)),
     ]
     stream = io.BytesIO(b"".join(m.encode_frame_parts(sent)) + m.encode_frame([(m.FLUSH, 7)]))
     assert m.read_frame(stream) == [

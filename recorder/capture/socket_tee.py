@@ -1,0 +1,172 @@
+"""Recording a watch stream at the client's socket file: one copy per socket read.
+
+A watch response's body is read by ``http.client`` through a ``BufferedReader`` over a
+``SocketIO``, which urllib3 and the kubernetes client then split into chunks, lines and
+events with several Python steps each. Wrapping the socket file's ``readinto`` records
+the same bytes with one Python step per socket read (up to 8 KiB: many events in a
+burst) instead of one per event. The bytes still carry HTTP chunk framing; the writer
+process takes it off (``dechunk``). The caller's bytes and calls are untouched.
+
+Bytes the socket file read ahead but the client never used (a watch stopped early) are
+not the operator's: at close, the socket file's unread bytes are counted and the writer
+trims them from the stream's last piece. Events that arrive in one socket read share its
+timestamp: the time the operator process received them.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from recorder.capture import messages as m
+
+if TYPE_CHECKING:
+    from recorder.capture.hooks import CallCapture
+
+_TEE_METHODS = ("release_conn", "close")
+
+
+def socket_file(raw: Any) -> tuple[io.BufferedReader, Any, int] | None:
+    """The response's socket file, its raw socket and framing, when we can tee there.
+
+    Anything unusual (no socket file, an encoded body, a patched socket) is left to the
+    per-chunk tap, which records what urllib3 hands to the client.
+    """
+    response = getattr(raw, "_fp", None)  # http.client's response
+    reader = getattr(response, "fp", None)
+    if type(reader) is not io.BufferedReader or reader.closed:
+        return None
+    source = reader.raw
+    if not (_patchable(source, "readinto") and _patchable(response, "_close_conn")):
+        return None
+    headers = getattr(raw, "headers", None)
+    encoding = headers.get("content-encoding", "") if headers is not None else ""
+    chunked = getattr(raw, "chunked", None)
+    if not isinstance(encoding, str) or encoding.lower() not in ("", "identity"):
+        return None
+    if type(chunked) is not bool:
+        return None
+    return reader, source, m.FRAMING_CHUNKED if chunked else m.FRAMING_IDENTITY
+
+
+def _patchable(target: Any, name: str) -> bool:
+    """It has the method, as its class's, and an instance dict we can shadow it in."""
+    attributes = getattr(target, "__dict__", None)
+    return isinstance(attributes, dict) and name not in attributes and hasattr(target, name)
+
+
+def _would_block(_buffer: Any) -> None:
+    """A socket read that finds nothing: lets ``peek`` show the buffer without reading."""
+
+
+class SocketTee:
+    """One watch stream's socket reads, forwarded as they are to the writer process."""
+
+    def __init__(self, call: CallCapture, raw: Any, target: tuple[Any, Any, int]) -> None:
+        self.call = call
+        self.recorder = call.recorder
+        self.raw = raw
+        self.response = raw._fp
+        self.reader, self.source, self.framing = target
+        self.stream_id = self.recorder.new_stream_id()
+        self.closed = False
+        self.gap = False  # pieces were dropped since the last one queued
+        self.last_kept = False  # the latest piece reached the queue
+        self.thread = threading.get_ident()
+        self.other_reader = False  # a thread besides the caller's read the stream
+        self.unread: int | None = None  # noted as the socket file closes
+        self._readinto = self.source.readinto
+        self._close_file = self.response._close_conn
+        self._release = raw.release_conn
+        self._close = raw.close
+
+    def install(self) -> None:
+        """Raises OSError or ValueError (before changing anything) if the file is unusable."""
+        prefix = self._buffered()  # body bytes that arrived with the headers
+        self.recorder.emit(self.call.watch_opened(self.stream_id, self.framing), 0)
+        self.source.readinto = self.readinto
+        self.response._close_conn = self.close_file
+        if prefix:
+            self._record(prefix)
+        self.raw.release_conn = self.release_conn
+        self.raw.close = self.close
+
+    def _buffered(self) -> bytes:
+        """What the socket file holds unread, without a socket read (so never blocking)."""
+        attributes = self.source.__dict__
+        previous = attributes.get("readinto")
+        attributes["readinto"] = _would_block
+        try:
+            return bytes(self.reader.peek())
+        finally:
+            if previous is None:
+                attributes.pop("readinto", None)
+            else:
+                attributes["readinto"] = previous
+
+    # -- the operator's thread, once per socket read -------------------------------------
+    def readinto(self, buffer: Any) -> Any:
+        count = self._readinto(buffer)
+        if count:
+            try:
+                if threading.get_ident() != self.thread:
+                    self.other_reader = True
+                self._record(bytes(buffer[:count]))
+            except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
+                self.recorder.count_error(error)
+        return count
+
+    def _record(self, piece: bytes) -> None:
+        if not self.recorder.enabled:
+            self.gap, self.last_kept = True, False
+            return
+        # A negative stream id says: bytes are missing before this piece.
+        stream = -self.stream_id if self.gap else self.stream_id
+        kept = self.recorder.pipeline.put((stream, time.time_ns(), piece), len(piece))
+        self.gap, self.last_kept = not kept, kept
+
+    # -- the end of the stream -----------------------------------------------------------
+    def _end(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        unread = self._unread() if self.unread is None else self.unread
+        self.source.__dict__.pop("readinto", None)
+        self.response.__dict__.pop("_close_conn", None)
+        self.recorder.emit((m.WATCH_CLOSE, (self.stream_id, unread)), 0)
+        attributes = getattr(self.raw, "__dict__", None)
+        if isinstance(attributes, dict):
+            for name in _TEE_METHODS:
+                attributes.pop(name, None)
+
+    def _note_unread(self) -> None:
+        if self.unread is None:
+            self.unread = self._unread()
+
+    def _unread(self) -> int:
+        """Bytes of the last piece the client never took; 0 when that cannot be known.
+
+        Only the thread that reads may look: ``peek`` takes the socket file's lock, which
+        a reader blocked in ``recv`` on another thread would hold.
+        """
+        if not self.last_kept or self.other_reader or threading.get_ident() != self.thread:
+            return 0
+        if self.reader.closed:
+            return 0
+        return len(self._buffered())
+
+    def close_file(self) -> Any:
+        """http.client closes the socket file (urllib3 does, when a watch stops early):
+        the last moment its unread bytes can be counted."""
+        self.recorder.guarded(self._note_unread)
+        return self._close_file()
+
+    def release_conn(self) -> Any:
+        self.recorder.guarded(self._end)
+        return self._release()
+
+    def close(self) -> Any:
+        self.recorder.guarded(self._end)
+        return self._close()

@@ -1,0 +1,242 @@
+"""Watch streams recorded at the socket file: what the client used, no more, no less.
+
+A small HTTP server here sends watch events in batches, each batch in one write (as an
+API server does with a backlog), and sends the next batch only when the test says so.
+So the test knows which events arrive in one socket read, without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import kubernetes
+import pytest
+
+import recorder.capture.pipeline as pipeline_module
+from recorder import Recorder
+from recorder.capture.socket_tee import SocketTee
+from recorder.errors import KreplayError
+from tests.recorder.helpers import read_ops
+
+client: Any = kubernetes.client
+watch: Any = kubernetes.watch
+_WAIT_S = 30.0
+
+
+def event_line(index: int) -> bytes:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"i": str(index)},
+           "metadata": {"name": f"cm-{index}", "namespace": "default",
+                        "resourceVersion": str(100 + index)}}  # fmt: skip
+    return json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n"
+
+
+class PacedWatch:
+    """Serves one watch: batch ``i`` is written once ``release[i]`` is set."""
+
+    def __init__(self, batches: list[range], chunked: bool = True) -> None:
+        self.batches = batches
+        self.chunked = chunked
+        self.release = [threading.Event() for _ in batches]
+        self.release[0].set()
+
+    def body(self, batch: range) -> bytes:
+        lines = [event_line(index) for index in batch]
+        if not self.chunked:
+            return b"".join(lines)
+        return b"".join(b"%x\r\n%s\r\n" % (len(line), line) for line in lines)
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if self.chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        for ready, batch in zip(self.release, self.batches, strict=True):
+            if not ready.wait(_WAIT_S):
+                return
+            handler.wfile.write(self.body(batch))
+            handler.wfile.flush()
+        if self.chunked:
+            handler.wfile.write(b"0\r\n\r\n")
+        handler.close_connection = True
+
+
+@pytest.fixture
+def paced_server() -> Iterator[Callable[[PacedWatch], str]]:
+    servers: list[socketserver.TCPServer] = []
+
+    def start(paced: PacedWatch) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                paced.serve(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for paced in servers:
+        paced.shutdown()
+        paced.server_close()
+
+
+def watched(db: str) -> list[tuple[str, str]]:
+    return [(op.name, op.event_type) for op in read_ops(db)[0] if op.verb == "watch"]
+
+
+def watched_so_far(db: str) -> list[tuple[str, str]]:
+    """What the file holds yet: the writer creates it when it first commits."""
+    try:
+        return watched(db)
+    except KreplayError:
+        return []
+
+
+def names(indexes: range | list[int]) -> list[tuple[str, str]]:
+    return [(f"cm-{index}", "ADDED") for index in indexes]
+
+
+def stream(api: Any, on_event: Callable[[int, Any], bool]) -> list[str]:
+    """Watch; ``on_event(count, watcher)`` returns True to stop."""
+    core, watcher, seen = client.CoreV1Api(api), watch.Watch(), []
+    for item in watcher.stream(core.list_namespaced_config_map, "default", deserialize=False):
+        seen.append(item["object"]["metadata"]["name"])
+        if on_event(len(seen), watcher):
+            watcher.stop()
+    return seen
+
+
+def test_the_mock_api_servers_watch_is_teed_at_the_socket_file(
+    recorded: tuple[Recorder, Any], db: str
+) -> None:
+    recorder, api = recorded
+    core = client.CoreV1Api(api)
+    start = core.list_namespaced_config_map("default").metadata.resource_version
+    for name in ("a", "b", "c"):
+        core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+    watcher, tees = watch.Watch(), []
+    for item in watcher.stream(core.list_namespaced_config_map, "default",
+                               resource_version=start, deserialize=False):  # fmt: skip
+        raw = getattr(watcher._resp, "response", watcher._resp)
+        tees.append(raw._fp.fp.raw.__dict__["readinto"].__self__)
+        if item["object"]["metadata"]["name"] == "c":
+            watcher.stop()
+    recorder.close()
+    assert all(isinstance(tee, SocketTee) for tee in tees) and len(tees) == 3
+    assert watched(db) == [("a", "ADDED"), ("b", "ADDED"), ("c", "ADDED")]
+
+
+def test_events_read_ahead_but_never_used_are_not_recorded(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+) -> None:
+    url = paced_server(PacedWatch([range(10)]))
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
+    seen = stream(api, lambda count, _: count == 3)
+    recorder.close()
+    assert seen == ["cm-0", "cm-1", "cm-2"]
+    assert watched(db) == names(range(3))
+
+
+def test_events_while_disabled_are_skipped_and_recording_resumes_after(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+) -> None:
+    paced = PacedWatch([range(3), range(3, 6), range(6, 9)])
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
+
+    def on_event(count: int, _watcher: Any) -> bool:
+        if count == 3:
+            recorder.disable()
+            paced.release[1].set()
+        elif count == 6:
+            recorder.enable()
+            paced.release[2].set()
+        return False
+
+    assert len(stream(api, on_event)) == 9
+    stats = recorder.close()
+    assert watched(db) == names([0, 1, 2, 6, 7, 8])
+    assert stats["failures"] == 0 and stats["dropped"] == 0
+
+
+def test_a_body_without_chunked_framing(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+) -> None:
+    paced = PacedWatch([range(4)], chunked=False)
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
+    assert len(stream(api, lambda count, _: False)) == 4
+    recorder.close()
+    assert watched(db) == names(range(4))
+
+
+def test_flush_writes_the_last_read_of_a_stream_still_open(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+) -> None:
+    paced = PacedWatch([range(3), range(3, 4)])
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
+    mid_stream: list[list[tuple[str, str]]] = []
+
+    def on_event(count: int, _watcher: Any) -> bool:
+        if count == 3:
+            recorder.flush()
+            mid_stream.append(watched(db))
+            paced.release[1].set()
+        return False
+
+    assert len(stream(api, on_event)) == 4
+    recorder.close()
+    assert mid_stream == [names(range(3))]
+    assert watched(db) == names(range(4))
+
+
+def test_a_quiet_stream_settles_into_the_file_without_a_flush(
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[[PacedWatch], str],
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_module, "SETTLE_AFTER_S", 0.0)
+    paced = PacedWatch([range(2), range(2, 3)])
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
+    settled: list[bool] = []
+
+    def on_event(count: int, _watcher: Any) -> bool:
+        if count == 2:
+            settled.append(wait_until(lambda: watched_so_far(db) == names(range(2))))
+            paced.release[1].set()
+        return False
+
+    assert len(stream(api, on_event)) == 3
+    recorder.close()
+    assert settled == [True]
+    assert watched(db) == names(range(3))
+
+
+def wait_until(condition: Callable[[], bool]) -> bool:
+    """Poll until true or a generous deadline: the writer commits on its own schedule."""
+    deadline = time.monotonic() + _WAIT_S
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        pause.wait(0.02)
+    return False
