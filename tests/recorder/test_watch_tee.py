@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -20,6 +23,7 @@ import pytest
 
 import recorder.capture.pipeline as pipeline_module
 from recorder import Recorder
+from recorder.capture.messages import FRAMING_IDENTITY
 from recorder.capture.socket_tee import SocketTee
 from recorder.errors import KreplayError
 from tests.recorder.helpers import read_ops
@@ -70,10 +74,10 @@ class PacedWatch:
 
 
 @pytest.fixture
-def paced_server() -> Iterator[Callable[[PacedWatch], str]]:
+def paced_server() -> Iterator[Callable[..., str]]:
     servers: list[socketserver.TCPServer] = []
 
-    def start(paced: PacedWatch) -> str:
+    def start(paced: PacedWatch, tls: ssl.SSLContext | None = None) -> str:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -85,9 +89,12 @@ def paced_server() -> Iterator[Callable[[PacedWatch], str]]:
 
         server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{server.server_address[1]}"
 
     yield start
     for paced in servers:
@@ -111,10 +118,18 @@ def names(indexes: range | list[int]) -> list[tuple[str, str]]:
     return [(f"cm-{index}", "ADDED") for index in indexes]
 
 
-def stream(api: Any, on_event: Callable[[int, Any], bool]) -> list[str]:
-    """Watch; ``on_event(count, watcher)`` returns True to stop."""
+def teed(watcher: Any) -> bool:
+    """Whether the watcher's response is being read through our socket tee."""
+    raw = getattr(watcher._resp, "response", watcher._resp)
+    readinto = raw._fp.fp.raw.__dict__.get("readinto")
+    return isinstance(getattr(readinto, "__self__", None), SocketTee)
+
+
+def stream(api: Any, on_event: Callable[[int, Any], bool], check_tee: bool = True) -> list[str]:
+    """Watch (through the socket tee); ``on_event(count, watcher)`` returns True to stop."""
     core, watcher, seen = client.CoreV1Api(api), watch.Watch(), []
     for item in watcher.stream(core.list_namespaced_config_map, "default", deserialize=False):
+        assert not check_tee or teed(watcher)
         seen.append(item["object"]["metadata"]["name"])
         if on_event(len(seen), watcher):
             watcher.stop()
@@ -132,17 +147,16 @@ def test_the_mock_api_servers_watch_is_teed_at_the_socket_file(
     watcher, tees = watch.Watch(), []
     for item in watcher.stream(core.list_namespaced_config_map, "default",
                                resource_version=start, deserialize=False):  # fmt: skip
-        raw = getattr(watcher._resp, "response", watcher._resp)
-        tees.append(raw._fp.fp.raw.__dict__["readinto"].__self__)
+        tees.append(teed(watcher))
         if item["object"]["metadata"]["name"] == "c":
             watcher.stop()
     recorder.close()
-    assert all(isinstance(tee, SocketTee) for tee in tees) and len(tees) == 3
+    assert tees == [True, True, True]
     assert watched(db) == [("a", "ADDED"), ("b", "ADDED"), ("c", "ADDED")]
 
 
 def test_events_read_ahead_but_never_used_are_not_recorded(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
 ) -> None:
     url = paced_server(PacedWatch([range(10)]))
     recorder = make_recorder()
@@ -154,7 +168,7 @@ def test_events_read_ahead_but_never_used_are_not_recorded(
 
 
 def test_events_while_disabled_are_skipped_and_recording_resumes_after(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
 ) -> None:
     paced = PacedWatch([range(3), range(3, 6), range(6, 9)])
     recorder = make_recorder()
@@ -176,18 +190,31 @@ def test_events_while_disabled_are_skipped_and_recording_resumes_after(
 
 
 def test_a_body_without_chunked_framing(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    framings: list[int] = []
+    install = SocketTee.install
+
+    def spy(tee: SocketTee) -> None:
+        framings.append(tee.framing)
+        install(tee)
+
+    monkeypatch.setattr(SocketTee, "install", spy)
     paced = PacedWatch([range(4)], chunked=False)
     recorder = make_recorder()
     api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
-    assert len(stream(api, lambda count, _: False)) == 4
+    # urllib3 reads such a body to its end before the client sees an event
+    assert len(stream(api, lambda count, _: False, check_tee=False)) == 4
     recorder.close()
+    assert framings == [FRAMING_IDENTITY]
     assert watched(db) == names(range(4))
 
 
 def test_flush_writes_the_last_read_of_a_stream_still_open(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[[PacedWatch], str], db: str
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
 ) -> None:
     paced = PacedWatch([range(3), range(3, 4)])
     recorder = make_recorder()
@@ -209,7 +236,7 @@ def test_flush_writes_the_last_read_of_a_stream_still_open(
 
 def test_a_quiet_stream_settles_into_the_file_without_a_flush(
     make_recorder: Callable[..., Recorder],
-    paced_server: Callable[[PacedWatch], str],
+    paced_server: Callable[..., str],
     db: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -240,3 +267,30 @@ def wait_until(condition: Callable[[], bool]) -> bool:
             return True
         pause.wait(0.02)
     return False
+
+
+def test_a_tls_watch_is_teed_after_decryption(
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+    tmp_path: Path,
+) -> None:
+    """Clusters speak TLS: the socket file then reads decrypted bytes, which we record."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    url = paced_server(PacedWatch([range(6)]), tls=context)
+    configuration = client.Configuration(host=url)
+    configuration.ssl_ca_cert = str(cert)
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(configuration))
+    seen = stream(api, lambda count, _: count == 4)
+    stats = recorder.close()
+    assert seen == [f"cm-{index}" for index in range(4)]
+    assert watched(db) == names(range(4)) and stats["failures"] == 0
