@@ -30,7 +30,7 @@ SPAN_END = 6  # span token, end_ns, error
 DROPPED = 7  # count
 FLUSH = 8  # token
 END = 9  # ended_ns
-SETTLE = 10  # (no fields) a second without new messages: decode what is held back
+SETTLE = 10  # (no fields) half a second without new messages: decode what is held back
 CHUNK_FIELDS = 3  # a queued watch chunk: (stream, ts_ns, bytes); no other message has 3
 # A chunk's stream is negative when chunks of that stream were dropped just before it.
 

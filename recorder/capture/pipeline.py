@@ -29,7 +29,7 @@ from recorder.frames import advance
 SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
 # After this long without new messages, the writer decodes the last socket read of each
 # open watch stream, which it holds back until it knows how much the client used.
-SETTLE_AFTER_S = 1.0
+SETTLE_AFTER_S = 0.5
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
 _REPLY_LINE_LIMIT = 1 << 20
 # Not plain data (marshal), or a frame over the size limit.
