@@ -13,7 +13,8 @@ as whole (file, line, function) tuples, shared by every call from that spot.
 Every frame object we look at costs about a microsecond: making it, and copying the
 frame into it when its function returns. So the walk remembers how many client frames
 lay below the operator's first frame, and later calls jump there (checking that frame
-and the one below it) instead of walking the client's frames one by one.
+and the one below it, or only that frame if its line reached the client at that distance
+before) instead of walking the client's frames one by one.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ _INTERNAL_PREFIXES = (
 )
 _INTERNAL_FILES = frozenset({os.path.abspath(threading.__file__)})
 Frame = tuple[str, int, str]
-# id(code) -> (the code, whether it is internal, its frame tuple by instruction offset)
-_Entry = tuple[CodeType, bool, dict[int, Frame]]
+# id(code) -> (the code, whether it is internal, its frame tuple by instruction offset,
+# and by offset: the distance from the client's frame at which that call was checked)
+_Entry = tuple[CodeType, bool, dict[int, Frame], dict[int, int]]
 _codes: dict[int, _Entry] = {}
 # How many client frames lay between the caller and the operator's first frame lately,
 # latest first: a few paths (a typed call, the same via Watch.stream, the dynamic client).
@@ -61,7 +63,7 @@ def _classify(code: CodeType) -> _Entry:
     internal = path.startswith(_INTERNAL_PREFIXES) or path in _INTERNAL_FILES
     if len(_codes) >= _CACHE_LIMIT:
         _codes.clear()
-    entry: _Entry = (code, internal, {})
+    entry: _Entry = (code, internal, {}, {})
     _codes[id(code)] = entry
     return entry
 
@@ -91,12 +93,23 @@ def _first_outside(depth: int, skips: list[int]) -> FrameType | None:
     for skip in skips:
         try:
             frame = sys._getframe(depth + 1 + skip)
-            below = sys._getframe(depth + skip) if skip else None
         except ValueError:  # the stack is not that deep
             continue
-        if not _entry(frame)[1] and (below is None or _entry(below)[1]):
+        entry = _entry(frame)
+        if entry[1]:
+            continue
+        checked = entry[3]
+        if checked.get(frame.f_lasti) == skip:
+            return frame  # this line reached the client at this distance before
+        if not skip or _entry(sys._getframe(depth + skip))[1]:
+            _note_checked(frame, checked, skip)
             return frame
     return None
+
+
+def _note_checked(frame: FrameType, checked: dict[int, int], skip: int) -> None:
+    if len(checked) < _LINES_PER_CODE:
+        checked[frame.f_lasti] = skip
 
 
 def _walk_to_outside(start: FrameType, skips: list[int]) -> FrameType | None:
@@ -105,7 +118,9 @@ def _walk_to_outside(start: FrameType, skips: list[int]) -> FrameType | None:
     for skip in range(_MAX_WALK):
         if frame is None:
             return None
-        if not _entry(frame)[1]:
+        entry = _entry(frame)
+        if not entry[1]:
+            _note_checked(frame, entry[3], skip)
             if skip in skips:
                 skips.remove(skip)
             skips.insert(0, skip)
