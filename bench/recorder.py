@@ -14,7 +14,8 @@ Ratios are against the plain client measured in the same rounds; the paired rati
 median of per-round ratios, with their IQR) is the one to trust on a loaded machine.
 Last, the writer process's work alone, in this process: CPU per call and per watch event
 through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
-shares the cores).
+shares the cores), for watch events both as the recorder sends them now (8 KiB socket
+reads with their HTTP chunk framing) and as urllib3 yields them (the fallback tap).
 Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N]`` (as a module:
 run as a script, this file would shadow the ``recorder`` package).
 """
