@@ -133,18 +133,33 @@ def _walk_to_outside(start: FrameType, skips: list[int]) -> FrameType | None:
 def call_site(depth: int = 2) -> tuple[Frame, ...]:
     """Up to MAX_FRAMES (file, line, function) of the nearest frames outside the client.
 
-    ``depth`` is the client's frame: the caller of the function that calls this.
+    ``depth`` is the client's frame: the caller of the function that calls this. The
+    usual path is inline: each call of a helper costs as much as a frame object here,
+    the client's own work having pushed our code and data out of the caches.
     """
-    frame = _first_outside(depth, _recent_skips)
+    known, skips = _codes.get, _recent_skips
+    frame: FrameType | None = None
+    if skips:
+        try:
+            frame = sys._getframe(depth + skips[0])
+        except ValueError:  # the stack is not that deep
+            frame = None
+        if frame is not None:
+            code = frame.f_code
+            entry = known(id(code)) or _classify(code)
+            if entry[1] or entry[3].get(frame.f_lasti) != skips[0]:
+                frame = _first_outside(depth, skips)  # not a line checked at this distance
     if frame is None:
-        frame = _walk_to_outside(sys._getframe(depth), _recent_skips)
+        frame = _walk_to_outside(sys._getframe(depth), skips)
     frames: list[Frame] = []
     for _ in range(_MAX_WALK):
         if frame is None:
             break
-        entry = _entry(frame)
+        code = frame.f_code
+        entry = known(id(code)) or _classify(code)
         if not entry[1]:
-            frames.append(_site(frame, entry))
+            site = entry[2].get(frame.f_lasti)
+            frames.append(site if site is not None else _site(frame, entry))
             if len(frames) == MAX_FRAMES:
                 break
         frame = frame.f_back
