@@ -251,7 +251,7 @@ def capture_watch(call: CallCapture, raw: Any) -> None:
         try:
             SocketTee(call, raw, target).install()
             return
-        except (OSError, ValueError) as error:  # a closed or broken file: nothing changed
+        except Exception as error:  # noqa: BLE001 - install changes nothing until peek worked
             call.recorder.count_error(error)
     WatchTap(call, raw).install()
 

@@ -83,7 +83,7 @@ class SocketTee:
         self._close = raw.close
 
     def install(self) -> None:
-        """Raises OSError or ValueError (before changing anything) if the file is unusable."""
+        """Raises (before changing anything) if the socket file cannot be peeked at."""
         prefix = self._buffered()  # body bytes that arrived with the headers
         self.recorder.emit(self.call.watch_opened(self.stream_id, self.framing), 0)
         self.source.readinto = self.readinto

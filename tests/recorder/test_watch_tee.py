@@ -294,3 +294,23 @@ def test_a_tls_watch_is_teed_after_decryption(
     stats = recorder.close()
     assert seen == [f"cm-{index}" for index in range(4)]
     assert watched(db) == names(range(4)) and stats["failures"] == 0
+
+
+def test_when_the_tee_cannot_start_the_chunk_tap_records_the_stream(
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(_tee: SocketTee) -> bytes:
+        raise RuntimeError("injected: the socket file cannot be peeked at")
+
+    monkeypatch.setattr(SocketTee, "_buffered", broken)
+    recorder = make_recorder()
+    url = paced_server(PacedWatch([range(5)]))
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
+    seen = stream(api, lambda count, _: count == 5, check_tee=False)
+    stats = recorder.close()
+    assert seen == [f"cm-{index}" for index in range(5)]
+    assert watched(db) == names(range(5))
+    assert stats["failures"] == 1 and "injected" in stats["last_error"]
