@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from recorder.capture import messages as m
 from recorder.capture.callsite import call_site
 from recorder.capture.routes import is_watch_url
-from recorder.capture.socket_tee import SocketTee, socket_file
+from recorder.capture.socket_tee import SocketTee, socket_file, uninstall
 
 # The reconcile span a call belongs to (0: none), set by ``Recorder.reconcile``.
 current_span: contextvars.ContextVar[int] = contextvars.ContextVar("kreplay_span", default=0)
@@ -200,7 +200,7 @@ class CallCapture:
             whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
         body = whole or None  # an unread or empty body is no body, not an empty document
         self.recorder.pipeline.put(self.message(self.status, self.reason, body), len(whole))
-        _uninstall(self.raw, _BODY_METHODS)
+        uninstall(self.raw, _BODY_METHODS)
         if _unread.tap is self:
             _unread.tap = None
 
@@ -234,14 +234,6 @@ def finish_unread_body() -> None:
 
 _BODY_METHODS = ("read", "release_conn", "close")
 _WATCH_METHODS = ("read", "read_chunked", "release_conn", "close")
-
-
-def _uninstall(raw: Any, names: tuple[str, ...]) -> None:
-    """Drop our wrappers from the response, so it and its tap are freed without the GC."""
-    attributes = getattr(raw, "__dict__", None)
-    if isinstance(attributes, dict):
-        for name in names:
-            attributes.pop(name, None)
 
 
 def capture_watch(call: CallCapture, raw: Any) -> None:
@@ -325,7 +317,7 @@ class WatchTap:
         if not self.closed:
             self.closed = True
             self.call.recorder.emit((m.WATCH_CLOSE, (self.stream_id, 0)), 0)
-            _uninstall(self.raw, _WATCH_METHODS)
+            uninstall(self.raw, _WATCH_METHODS)
 
     def release_conn(self) -> Any:
         if not self.reading:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from recorder.capture import messages as m
 
@@ -28,7 +28,23 @@ if TYPE_CHECKING:
 _TEE_METHODS = ("release_conn", "close")
 
 
-def socket_file(raw: Any) -> tuple[io.BufferedReader, Any, int] | None:
+def uninstall(target: Any, names: tuple[str, ...]) -> None:
+    """Drop our wrappers from an object, so it and the tap they hold are freed without
+    the GC (each wrapper is a bound method that holds the tap, which holds the object)."""
+    attributes = getattr(target, "__dict__", None)
+    if isinstance(attributes, dict):
+        for name in names:
+            attributes.pop(name, None)
+
+
+class SocketFile(NamedTuple):
+    response: Any  # http.client's response
+    reader: io.BufferedReader  # its socket file
+    source: Any  # the SocketIO under that file
+    framing: int
+
+
+def socket_file(raw: Any) -> SocketFile | None:
     """The response's socket file, its raw socket and framing, when we can tee there.
 
     Anything unusual (no socket file, an encoded body, a patched socket) is left to the
@@ -48,7 +64,8 @@ def socket_file(raw: Any) -> tuple[io.BufferedReader, Any, int] | None:
         return None
     if type(chunked) is not bool:
         return None
-    return reader, source, m.FRAMING_CHUNKED if chunked else m.FRAMING_IDENTITY
+    framing = m.FRAMING_CHUNKED if chunked else m.FRAMING_IDENTITY
+    return SocketFile(response, reader, source, framing)
 
 
 def _patchable(target: Any, name: str) -> bool:
@@ -64,12 +81,11 @@ def _would_block(_buffer: Any) -> None:
 class SocketTee:
     """One watch stream's socket reads, forwarded as they are to the writer process."""
 
-    def __init__(self, call: CallCapture, raw: Any, target: tuple[Any, Any, int]) -> None:
+    def __init__(self, call: CallCapture, raw: Any, target: SocketFile) -> None:
         self.call = call
         self.recorder = call.recorder
         self.raw = raw
-        self.response = raw._fp
-        self.reader, self.source, self.framing = target
+        self.response, self.reader, self.source, self.framing = target
         self.stream_id = self.recorder.new_stream_id()
         self.closed = False
         self.gap = False  # pieces were dropped since the last one queued
@@ -133,13 +149,10 @@ class SocketTee:
             return
         self.closed = True
         unread = self._unread() if self.unread is None else self.unread
-        self.source.__dict__.pop("readinto", None)
-        self.response.__dict__.pop("_close_conn", None)
+        uninstall(self.source, ("readinto",))
+        uninstall(self.response, ("_close_conn",))
         self.recorder.emit((m.WATCH_CLOSE, (self.stream_id, unread)), 0)
-        attributes = getattr(self.raw, "__dict__", None)
-        if isinstance(attributes, dict):
-            for name in _TEE_METHODS:
-                attributes.pop(name, None)
+        uninstall(self.raw, _TEE_METHODS)
 
     def _note_unread(self) -> None:
         if self.unread is None:
