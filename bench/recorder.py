@@ -331,8 +331,8 @@ def writer_frames(count: int, watch: str) -> list[bytes]:
     """Frames as the sender writes them: reads and patches, or one watch stream's events
     (``watch``: "" for calls, "chunks" as urllib3 yields them, "reads" of the socket)."""
     if watch == "reads":
-        reads = list(enumerate(socket_reads(count)))
-        return [messages.encode_frame([(1, index, piece) for index, piece in reads[start:][:150]])
+        reads = [(1, index, piece) for index, piece in enumerate(socket_reads(count))]
+        return [messages.encode_frame(reads[start : start + 150])
                 for start in range(0, len(reads), 150)]  # fmt: skip
     frames = []
     for start in range(0, count, 1000):
