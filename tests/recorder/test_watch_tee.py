@@ -20,6 +20,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import urllib3
 
 import recorder.capture.pipeline as pipeline_module
 from recorder import Recorder
@@ -314,3 +315,29 @@ def test_when_the_tee_cannot_start_the_chunk_tap_records_the_stream(
     assert seen == [f"cm-{index}" for index in range(5)]
     assert watched(db) == names(range(5))
     assert stats["failures"] == 1 and "injected" in stats["last_error"]
+
+
+class GarbledWatch(PacedWatch):
+    """Good events, then bytes that are not chunked framing at all."""
+
+    def body(self, batch: range) -> bytes:
+        return super().body(batch) if batch.start == 0 else b"zz\r\nnot a chunk\r\n"
+
+
+def test_garbage_on_the_wire_costs_only_itself(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
+) -> None:
+    paced = GarbledWatch([range(2), range(2, 3)])
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(paced))))
+
+    def on_event(count: int, _watcher: Any) -> bool:
+        if count == 2:
+            paced.release[1].set()
+        return False
+
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        stream(api, on_event)  # the client itself cannot read what follows
+    stats = recorder.close()
+    assert watched(db) == names(range(2))
+    assert stats["failures"] == 1 and "framing" in stats["last_error"]
