@@ -16,8 +16,11 @@ Last, the writer process's work alone, in this process: CPU per call and per wat
 through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
 shares the cores), for watch events both as the recorder sends them now (8 KiB socket
 reads with their HTTP chunk framing) and as urllib3 yields them (the fallback tap).
-Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N]`` (as a module:
-run as a script, this file would shadow the ``recorder`` package).
+The payload is a Pod as an API server returns it (``--pod cluster``, the default: about
+5 KB, plain costs close to those the recorder issue states) or a trimmed one (``--pod
+small``, about 750 bytes: the client is then several times faster, the harder case).
+Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N] [--pod SHAPE]``
+(as a module: run as a script, this file would shadow the ``recorder`` package).
 """
 
 from __future__ import annotations
@@ -44,40 +47,24 @@ from recorder import Recorder
 from recorder.capture import messages
 from recorder.capture.sink import Sink, SinkConfig
 
+from .pod_shapes import SHAPES
+
 client: Any = kubernetes.client
 watch: Any = kubernetes.watch
 
 
-def pod(index: int) -> dict[str, Any]:
-    """A realistic Pod in the API server's field order (kind, apiVersion, metadata first)."""
-    name = f"web-{index % 50}"
-    return {
-        "kind": "Pod", "apiVersion": "v1",
-        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}",
-                     "resourceVersion": str(1000 + index),
-                     "creationTimestamp": "2025-01-01T00:00:00Z",
-                     "labels": {"app": "web", "pod-template-hash": "7d9f8c6b5"},
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                          "name": "web-7d9f8c6b5", "uid": "rs-uid",
-                                          "controller": True}]},
-        "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
-                                 "ports": [{"containerPort": 80, "protocol": "TCP"}],
-                                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
-                 "nodeName": "node-1", "restartPolicy": "Always", "serviceAccountName": "default"},
-        "status": {"phase": "Running", "podIP": "10.0.0.7", "hostIP": "192.168.1.10",
-                   "conditions": [{"type": "Ready", "status": "True",
-                                   "lastTransitionTime": "2025-01-01T00:00:05Z"}]},
-    }  # fmt: skip
+PodShape = Callable[[int], dict[str, Any]]
 
 
-POD_BYTES = json.dumps(pod(0), separators=(",", ":")).encode()
+def compact(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
-def watch_body(events: int) -> bytes:
+def watch_body(events: int, make_pod: PodShape) -> bytes:
     """One HTTP chunk per event, as the API server flushes them."""
     parts = []
     for index in range(events):
-        line = json.dumps({"type": "MODIFIED", "object": pod(index)}, separators=(",", ":"))
+        line = json.dumps({"type": "MODIFIED", "object": make_pod(index)}, separators=(",", ":"))
         data = line.encode() + b"\n"
         parts.append(b"%x\r\n%s\r\n" % (len(data), data))
     parts.append(b"0\r\n\r\n")
@@ -88,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     watch_bytes = b""
+    pod_bytes = b""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -107,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # One write: headers and body in one segment, no delayed-ACK stall.
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-        self.wfile.write(head % len(POD_BYTES) + POD_BYTES)
+        self.wfile.write(head % len(self.pod_bytes) + self.pod_bytes)
 
     do_GET = do_PATCH = _answer
 
@@ -118,8 +106,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 @contextmanager
-def local_server(events: int) -> Iterator[str]:
-    _Handler.watch_bytes = watch_body(events)
+def local_server(events: int, make_pod: PodShape) -> Iterator[str]:
+    _Handler.watch_bytes = watch_body(events, make_pod)
+    _Handler.pod_bytes = compact(make_pod(0))
     server = _Server(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -221,10 +210,10 @@ def measured_watch(results: Results, mode: str, api: Any, events: int, deseriali
     results.add_watch(label, mode, rate, events, time.thread_time() - start)
 
 
-def run(rounds: int, calls: int, events: int, typed_events: int) -> None:
+def run(rounds: int, calls: int, events: int, typed_events: int, make_pod: PodShape) -> None:
     workdir = tempfile.mkdtemp(prefix="kreplay-bench-")
     results = Results()
-    with local_server(events) as url:
+    with local_server(events, make_pod) as url:
         configuration = client.Configuration(host=url)
         recorder = Recorder(os.path.join(workdir, "rec.db"), "bench", queue_max_items=200_000,
                             queue_max_bytes=256 << 20)  # fmt: skip
@@ -251,7 +240,7 @@ def run(rounds: int, calls: int, events: int, typed_events: int) -> None:
                 vcr_api = client.CoreV1Api(client.ApiClient(configuration))
                 results.add_calls("vcrpy", call_round(vcr_api, calls), 0.0)
             for deserialize, count in ((False, events), (True, typed_events)):
-                _Handler.watch_bytes = watch_body(count)
+                _Handler.watch_bytes = watch_body(count, make_pod)
                 for mode, api in pair if index % 2 == 0 else pair[::-1]:
                     measured_watch(results, mode, api, count, deserialize)
                     recorder.flush(120)
@@ -321,42 +310,43 @@ _SITE = (("operator.py", 40, "reconcile"), ("operator.py", 12, "main"))
 _POD_URL = "http://127.0.0.1:1/api/v1/namespaces/default/pods/web-0"
 
 
-def socket_reads(count: int) -> list[bytes]:
+def socket_reads(count: int, make_pod: PodShape) -> list[bytes]:
     """A watch stream of ``count`` events as 8 KiB socket reads of its chunked body."""
-    wire = watch_body(count)
+    wire = watch_body(count, make_pod)
     return [wire[start : start + 8192] for start in range(0, len(wire), 8192)]
 
 
-def writer_frames(count: int, watch: str) -> list[bytes]:
+def writer_frames(count: int, watch: str, make_pod: PodShape) -> list[bytes]:
     """Frames as the sender writes them: reads and patches, or one watch stream's events
     (``watch``: "" for calls, "chunks" as urllib3 yields them, "reads" of the socket)."""
     if watch == "reads":
-        reads = [(1, index, piece) for index, piece in enumerate(socket_reads(count))]
+        reads = [(1, index, piece) for index, piece in enumerate(socket_reads(count, make_pod))]
         return [messages.encode_frame(reads[start : start + 150])
                 for start in range(0, len(reads), 150)]  # fmt: skip
-    frames = []
+    frames: list[bytes] = []
+    pod_bytes = compact(make_pod(0))
     for start in range(0, count, 1000):
         batch: list[tuple[Any, ...]] = []
         for index in range(start, min(count, start + 1000)):
             if watch:
-                line = {"type": "MODIFIED", "object": pod(index)}
-                batch.append((1, index, json.dumps(line, separators=(",", ":")).encode() + b"\n"))
+                line = {"type": "MODIFIED", "object": make_pod(index)}
+                batch.append((1, index, compact(line) + b"\n"))
             elif index % 2:
                 batch.append((messages.CALL, index, 300, "GET", _POD_URL, "", None, 200, "OK",
-                              POD_BYTES, "", "", "MainThread", _SITE, 0))  # fmt: skip
+                              pod_bytes, "", "", "MainThread", _SITE, 0))  # fmt: skip
             else:
                 patch = {"metadata": {"labels": {"touched": "yes"}}}
                 batch.append((messages.CALL, index, 300, "PATCH", _POD_URL,
                               "application/strategic-merge-patch+json", patch, 200, "OK",
-                              POD_BYTES, "", "", "MainThread", _SITE, 0))  # fmt: skip
+                              pod_bytes, "", "", "MainThread", _SITE, 0))  # fmt: skip
         frames.append(messages.encode_frame(batch))
     return frames
 
 
-def writer_cpu_us(workdir: str, count: int, watch: str) -> float:
+def writer_cpu_us(workdir: str, count: int, watch: str, make_pod: PodShape) -> float:
     """The writer process's CPU per item (decode, convert, store), least of three runs."""
     best = float("inf")
-    frames = writer_frames(count, watch)
+    frames = writer_frames(count, watch, make_pod)
     framing = messages.FRAMING_CHUNKED if watch == "reads" else messages.FRAMING_DECODED
     for run_index in range(3):
         path = os.path.join(workdir, f"writer-{watch}-{run_index}.db")
@@ -378,13 +368,23 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--typed-events", type=int, default=2_000)
+    parser.add_argument(
+        "--pod",
+        choices=sorted(SHAPES),
+        default="cluster",
+        help="payload: a Pod as an API server returns it, or a trimmed one",
+    )
     args = parser.parse_args()
-    run(args.rounds, args.calls, args.events, args.typed_events)
+    make_pod = SHAPES[args.pod]
+    print(f"payload: {args.pod} Pod, {len(compact(make_pod(0)))} bytes of JSON")
+    run(args.rounds, args.calls, args.events, args.typed_events, make_pod)
     workdir = tempfile.mkdtemp(prefix="kreplay-bench-writer-")
-    print("writer process work alone (this process, least of 3 runs):"
-          f" {writer_cpu_us(workdir, 4000, ''):.1f} us CPU per call; per watch event:"
-          f" {writer_cpu_us(workdir, 10000, 'reads'):.1f} us from socket reads (chunked),"
-          f" {writer_cpu_us(workdir, 10000, 'chunks'):.1f} us from urllib3's chunks")  # fmt: skip
+    call_us = writer_cpu_us(workdir, 4000, "", make_pod)
+    read_us = writer_cpu_us(workdir, 10000, "reads", make_pod)
+    chunk_us = writer_cpu_us(workdir, 10000, "chunks", make_pod)
+    print(f"writer process work alone (this process, least of 3 runs): {call_us:.1f} us CPU"
+          f" per call; per watch event: {read_us:.1f} us from socket reads (chunked),"
+          f" {chunk_us:.1f} us from urllib3's chunks")  # fmt: skip
 
 
 if __name__ == "__main__":
