@@ -14,7 +14,7 @@ from bench.pod_shapes import SHAPES, cluster_pod
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_each_shape_deserializes_to_a_pod_that_round_trips(shape: str) -> None:
     document = SHAPES[shape](7)
-    api = kubernetes.client.ApiClient()
+    api: Any = kubernetes.client.ApiClient()
     pod = api.deserialize(json.dumps(document), "V1Pod", "application/json")
     assert isinstance(pod, kubernetes.client.V1Pod)
     assert pod.metadata.resource_version == "1007"
