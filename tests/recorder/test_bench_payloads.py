@@ -17,7 +17,7 @@ def test_each_shape_deserializes_to_a_pod_that_round_trips(shape: str) -> None:
     api: Any = kubernetes.client.ApiClient()
     pod = api.deserialize(json.dumps(document), "V1Pod", "application/json")
     assert isinstance(pod, kubernetes.client.V1Pod)
-    assert pod.metadata.resource_version == "1007"
+    assert pod.metadata is not None and pod.metadata.resource_version == "1007"
     # Nothing the client does not know: its own serialization keeps every field.
     assert leaf_paths(api.sanitize_for_serialization(pod)) == leaf_paths(document)
 
