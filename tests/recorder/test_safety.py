@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import sqlite3
@@ -114,6 +115,37 @@ def test_an_unusable_file_never_breaks_the_operator(
     stats = recorder.flush()
     assert stats["failures"] >= 1 and "unable to open" in stats["last_error"]
     assert core.read_namespaced_config_map("a", "default").metadata.name == "a"
+
+
+def test_a_full_disk_never_breaks_the_operator_and_the_file_stays_valid(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    first = make_recorder("s1")
+    client.CoreV1Api(
+        first.instrument(client.ApiClient(configuration))
+    ).create_namespaced_config_map("default", cm("a"))
+    first.close()
+    # The writer process inherits a file-size limit just past what the file holds now:
+    # its writes then fail as on a full disk (EFBIG; Python ignores SIGXFSZ).
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(db) + (64 << 10), hard))
+    try:
+        recorder = make_recorder("s2")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    noise = {"metadata": {"name": "big"}, "data": {"k": os.urandom(300_000).hex()}}
+    assert core.create_namespaced_config_map("default", noise).metadata.name == "big"
+    full = recorder.flush()
+    assert core.read_namespaced_config_map("a", "default").metadata.name == "a"
+    recorder.close()
+    # SQLite reports EFBIG as an I/O error (ENOSPC would read "database or disk is full").
+    assert full is not None and full["failures"] >= 1 and full["dropped"] >= 1
+    assert "disk" in full["last_error"]
+    check = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check.close()
+    assert [op.verb for op in read_ops(db, "s1")[0]] == ["create"]
 
 
 def test_a_locked_database_is_counted_then_recording_resumes(
