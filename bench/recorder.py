@@ -379,10 +379,10 @@ def deserialize_us(make_pod: PodShape) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=24)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--typed-events", type=int, default=2_000)
+    parser.add_argument("--typed-events", type=int, default=4_000)
     parser.add_argument(
         "--pod",
         choices=sorted(SHAPES),
