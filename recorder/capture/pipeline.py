@@ -108,8 +108,8 @@ class Pipeline:
         self._thread.start()
 
     # -- operator threads ---------------------------------------------------------------
-    def put(self, message: m.Message, size: int) -> bool:
-        """Queue a message; False (and counted) when the queue is full. Never blocks.
+    def put(self, message: m.Message, size: int, drops: int = 1) -> bool:
+        """Queue a message; False (and ``drops`` counted) when the queue is full. Never blocks.
 
         Threads racing at the limit can each pass the check: the queue overshoots by at
         most one message per operator thread. (``WatchTap.read_chunked`` inlines this.)
@@ -119,16 +119,20 @@ class Pipeline:
             or len(self.queue) >= self.max_items
             or self.bytes_queued - self.bytes_taken + size > self.max_bytes
         ):
-            self.count_drop()
+            if drops:
+                self.count_drops(drops)
             return False
         self.queue.append(message)
         self.bytes_queued += size
         return True
 
     def count_drop(self) -> None:
+        self.count_drops(1)
+
+    def count_drops(self, count: int) -> None:
         with self._drop_lock:  # the rare path; counts must not lose increments
-            self._unsent_drops += 1
-            self.dropped += 1
+            self._unsent_drops += count
+            self.dropped += count
 
     def _put_control(self, message: m.Message) -> None:
         self.queue.append(message)

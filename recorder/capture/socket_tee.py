@@ -10,7 +10,8 @@ process takes it off (``dechunk``). The caller's bytes and calls are untouched.
 Bytes the socket file read ahead but the client never used (a watch stopped early) are
 not the operator's: at close, the socket file's unread bytes are counted and the writer
 trims them from the stream's last piece. Events that arrive in one socket read share its
-timestamp: the time the operator process received them.
+timestamp: the time the operator process received them. A read the full queue refuses
+is counted in the events it costs (``events_lost``), as a dropped call counts one.
 """
 
 from __future__ import annotations
@@ -74,6 +75,34 @@ def _patchable(target: Any, name: str) -> bool:
     return isinstance(attributes, dict) and name not in attributes and hasattr(target, name)
 
 
+def events_lost(data: bytes, kept: bool, framing: int, broken: bool) -> tuple[int, bool]:
+    """Watch events lost to dropped socket reads, each counted where it ends.
+
+    ``data`` is a socket read after the previous read's last byte (an event's ``}`` may
+    end one read), ``kept`` whether it reached the queue, ``broken`` whether the event in
+    flight before it lost bytes. Returns the events lost and whether the event in flight
+    after it is broken. JSON holds no raw newline, so ``}\\n`` ends an event. After a gap
+    the writer recovers from the next whole chunk, or in a body without chunks, from the
+    line after the next newline.
+    """
+    ends = data.count(b"}\n")
+    if kept:  # only asked while an event is broken: its end is the first one here
+        return (1, False) if ends else (0, broken)
+    if framing == m.FRAMING_IDENTITY:
+        return ends, True
+    if not ends:
+        return 0, broken or _begins_event(data)
+    return ends, _begins_event(data[data.rfind(b"}\n") + 2 :])
+
+
+def _begins_event(rest: bytes) -> bool:
+    """Whether these bytes, after an event's end, start another (its size line or data).
+
+    The body's last chunk ("0") counts as one too: no event follows it to be counted.
+    """
+    return bool(rest.lstrip(b"\r\n"))  # past the CR LF closing the last chunk
+
+
 def _would_block(_buffer: Any) -> None:
     """A socket read that finds nothing: lets ``peek`` show the buffer without reading."""
 
@@ -90,6 +119,8 @@ class SocketTee:
         self.closed = False
         self.gap = False  # pieces were dropped since the last one queued
         self.last_kept = False  # the latest piece reached the queue
+        self.last_byte = b""  # of the latest piece: an event's "}" may end one read
+        self.broken = False  # the event in flight lost bytes to a dropped piece
         self.thread = threading.get_ident()
         self.other_reader = False  # a thread besides the caller's read the stream
         self.unread: int | None = None  # noted as the socket file closes
@@ -135,13 +166,19 @@ class SocketTee:
         return count
 
     def _record(self, piece: bytes) -> None:
-        if not self.recorder.enabled:
-            self.gap, self.last_kept = True, False
+        if not self.recorder.enabled:  # skipped, not dropped: nothing to count
+            self.gap, self.last_kept, self.broken = True, False, False
             return
         # A negative stream id says: bytes are missing before this piece.
         stream = -self.stream_id if self.gap else self.stream_id
-        kept = self.recorder.pipeline.put((stream, time.time_ns(), piece), len(piece))
-        self.gap, self.last_kept = not kept, kept
+        pipeline = self.recorder.pipeline
+        kept = pipeline.put((stream, time.time_ns(), piece), len(piece), 0)
+        if not kept or self.broken:  # drops are counted in events, not reads
+            lost, self.broken = events_lost(self.last_byte + piece, kept, self.framing,
+                                            self.broken)  # fmt: skip
+            if lost:
+                pipeline.count_drops(lost)
+        self.gap, self.last_kept, self.last_byte = not kept, kept, piece[-1:]
 
     # -- the end of the stream -----------------------------------------------------------
     def _end(self) -> None:

@@ -341,3 +341,63 @@ def test_garbage_on_the_wire_costs_only_itself(
     stats = recorder.close()
     assert watched(db) == names(range(2))
     assert stats["failures"] == 1 and "framing" in stats["last_error"]
+
+
+class SlicedWatch(PacedWatch):
+    """The whole stream in writes of ``size`` bytes: socket reads split events anywhere."""
+
+    def __init__(self, events: int, size: int, chunked: bool) -> None:
+        super().__init__([range(events)], chunked)
+        self.size = size
+
+    def body(self, batch: range) -> bytes:
+        whole = super().body(batch) + (b"0\r\n\r\n" if self.chunked else b"")
+        self.chunked_end, self.chunked = self.chunked, False  # the end is in ``whole``
+        return whole
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Transfer-Encoding" if self.chunked else "Connection",
+                            "chunked" if self.chunked else "close")  # fmt: skip
+        handler.end_headers()
+        whole = self.body(self.batches[0])
+        for start in range(0, len(whole), self.size):
+            handler.wfile.write(whole[start : start + self.size])
+            handler.wfile.flush()
+        handler.close_connection = True
+
+
+@pytest.mark.parametrize(
+    ("size", "every", "chunked"),
+    [(7, 2, True), (61, 3, True), (500, 2, True), (97, 2, False), (4000, 2, True)],
+)
+def test_dropped_reads_count_the_events_they_cost(
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+    size: int,
+    every: int,
+    chunked: bool,
+) -> None:
+    """Whatever the reads' boundaries: events recorded + events counted dropped = events."""
+    recorder = make_recorder()
+    pipeline, pieces = recorder.pipeline, iter(range(1 << 20))
+    put = pipeline.put
+
+    def refuse_some(message: Any, size: int, drops: int = 1) -> bool:
+        if len(message) == 3 and isinstance(message[2], bytes) and next(pieces) % every == 0:
+            pipeline.count_drops(drops)
+            return False  # as a full queue answers
+        return bool(put(message, size, drops))
+
+    pipeline.put = refuse_some
+    url = paced_server(SlicedWatch(40, size, chunked))
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
+    seen = stream(api, lambda count, _: False, check_tee=False)
+    stats = recorder.close()
+    recorded = watched(db)
+    assert seen == [f"cm-{index}" for index in range(40)]
+    assert stats["dropped"] > 0 and stats["failures"] == 0
+    assert len(recorded) + stats["dropped"] == 40
+    assert recorded == sorted(recorded, key=lambda item: int(item[0][3:]))  # in order
