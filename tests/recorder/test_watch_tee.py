@@ -351,9 +351,7 @@ class SlicedWatch(PacedWatch):
         self.size = size
 
     def body(self, batch: range) -> bytes:
-        whole = super().body(batch) + (b"0\r\n\r\n" if self.chunked else b"")
-        self.chunked_end, self.chunked = self.chunked, False  # the end is in ``whole``
-        return whole
+        return super().body(batch) + (b"0\r\n\r\n" if self.chunked else b"")
 
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
