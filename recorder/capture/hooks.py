@@ -309,7 +309,7 @@ class WatchTap:
                     append((stream_id, clock(), chunk))  # m.CHUNK_FIELDS
                     pipeline.bytes_queued += size
                 else:
-                    recorder.guarded(pipeline.count_drop)
+                    recorder.guarded(pipeline.count_drops, 1)
             yield chunk
         recorder.guarded(self._end)
 

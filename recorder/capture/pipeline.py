@@ -126,9 +126,6 @@ class Pipeline:
         self.bytes_queued += size
         return True
 
-    def count_drop(self) -> None:
-        self.count_drops(1)
-
     def count_drops(self, count: int) -> None:
         with self._drop_lock:  # the rare path; counts must not lose increments
             self._unsent_drops += count

@@ -103,6 +103,30 @@ def _begins_event(rest: bytes) -> bool:
     return bool(rest.lstrip(b"\r\n"))  # past the CR LF closing the last chunk
 
 
+class EventLoss:
+    """One stream's count of events lost to dropped pieces (``events_lost``, read by read)."""
+
+    __slots__ = ("broken", "framing", "last_byte")
+
+    def __init__(self, framing: int) -> None:
+        self.framing = framing
+        self.broken = False  # the event in flight lost bytes to a dropped piece
+        self.last_byte = b""  # of the latest piece: an event's "}" may end one read
+
+    def after(self, piece: bytes, kept: bool) -> int:
+        """Events this piece's fate costs (counted where they end)."""
+        lost = 0
+        if not kept or self.broken:
+            lost, self.broken = events_lost(self.last_byte + piece, kept, self.framing,
+                                            self.broken)  # fmt: skip
+        self.last_byte = piece[-1:]
+        return lost
+
+    def skipped(self) -> None:
+        """Recording was paused: what it skipped is not lost, so not counted."""
+        self.broken = False
+
+
 def _would_block(_buffer: Any) -> None:
     """A socket read that finds nothing: lets ``peek`` show the buffer without reading."""
 
@@ -119,8 +143,7 @@ class SocketTee:
         self.closed = False
         self.gap = False  # pieces were dropped since the last one queued
         self.last_kept = False  # the latest piece reached the queue
-        self.last_byte = b""  # of the latest piece: an event's "}" may end one read
-        self.broken = False  # the event in flight lost bytes to a dropped piece
+        self.loss = EventLoss(self.framing)
         self.thread = threading.get_ident()
         self.other_reader = False  # a thread besides the caller's read the stream
         self.unread: int | None = None  # noted as the socket file closes
@@ -166,19 +189,18 @@ class SocketTee:
         return count
 
     def _record(self, piece: bytes) -> None:
-        if not self.recorder.enabled:  # skipped, not dropped: nothing to count
-            self.gap, self.last_kept, self.broken = True, False, False
+        if not self.recorder.enabled:
+            self.gap, self.last_kept = True, False
+            self.loss.skipped()
             return
         # A negative stream id says: bytes are missing before this piece.
         stream = -self.stream_id if self.gap else self.stream_id
         pipeline = self.recorder.pipeline
         kept = pipeline.put((stream, time.time_ns(), piece), len(piece), 0)
-        if not kept or self.broken:  # drops are counted in events, not reads
-            lost, self.broken = events_lost(self.last_byte + piece, kept, self.framing,
-                                            self.broken)  # fmt: skip
-            if lost:
-                pipeline.count_drops(lost)
-        self.gap, self.last_kept, self.last_byte = not kept, kept, piece[-1:]
+        lost = self.loss.after(piece, kept)  # drops are counted in events, not reads
+        if lost:
+            pipeline.count_drops(lost)
+        self.gap, self.last_kept = not kept, kept
 
     # -- the end of the stream -----------------------------------------------------------
     def _end(self) -> None:

@@ -1,6 +1,6 @@
 """Dropped watch reads are counted in events: the count matches what the writer loses.
 
-The socket tee counts with ``events_lost``; here the real writer (``Sink``) decodes the
+The socket tee counts with ``EventLoss``; here the real writer (``Sink``) decodes the
 reads that were kept, after any split of the stream and any choice of reads to drop.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from recorder.capture import messages as m
 from recorder.capture.sink import Sink, SinkConfig
-from recorder.capture.socket_tee import events_lost
+from recorder.capture.socket_tee import EventLoss, events_lost
 from tests.recorder.helpers import read_ops
 
 _URL = "/api/v1/namespaces/default/configmaps?watch=true"
@@ -39,17 +39,16 @@ def wire(lines: list[bytes], framing: int) -> bytes:
 def counted_and_kept(
     pieces: list[bytes], dropped: list[bool], framing: int
 ) -> tuple[int, list[m.Message]]:
-    """What the tee counts as lost, and the queue messages it keeps (as ``_record``)."""
-    lost_total, broken, gap, last_byte = 0, False, False, b""
+    """What the tee counts as lost, and the queue messages it keeps (a negative stream
+    after a gap, as ``SocketTee._record`` queues them)."""
+    loss, lost, gap = EventLoss(framing), 0, False
     kept_messages: list[m.Message] = []
     for index, (piece, drop) in enumerate(zip(pieces, dropped, strict=True)):
         if not drop:
             kept_messages.append((-1 if gap else 1, index, piece))
-        if drop or broken:
-            lost, broken = events_lost(last_byte + piece, not drop, framing, broken)
-            lost_total += lost
-        gap, last_byte = drop, piece[-1:]
-    return lost_total, kept_messages
+        lost += loss.after(piece, not drop)
+        gap = drop
+    return lost, kept_messages
 
 
 def recorded_names(messages: list[m.Message], framing: int) -> list[str]:
