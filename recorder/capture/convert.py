@@ -7,6 +7,7 @@ from typing import Any
 
 from recorder.capture.decode import (
     ErrorFields,
+    ObjectFields,
     error_fields,
     identity_fields,
     may_hold_a_secret,
@@ -65,6 +66,9 @@ class Converter:
         if whole and isinstance(response, bytes):
             body = parse_json(response)
         fields = object_fields(body, route, self.learned_kinds)
+        request = _request_document(request)
+        if route.verb == "create" and not fields.name:
+            _name_from_request(fields, request)
         op = Operation(
             self.session_id, 0, int(ts_ns), route.verb,
             api_version=fields.api_version, kind=fields.kind, resource=route.resource,
@@ -122,13 +126,8 @@ class Converter:
         return identity_fields(response)
 
     def _request_body(self, request: Any, route: Route) -> bytes | None:
-        if request is None:
-            return None
-        if isinstance(request, bytes | str):
-            parsed = parse_json(request.encode() if isinstance(request, str) else request)
-            if parsed is None:
-                return request.encode() if isinstance(request, str) else request
-            request = parsed
+        if request is None or isinstance(request, bytes):
+            return request
         self.redactor.redact_body(request, route.resource, route.subresource)
         return json.dumps(request).encode()
 
@@ -163,6 +162,29 @@ class Converter:
         if event.event_type == "ERROR":
             _set_error(op, error_fields(0, "", event.obj, event.body))
         return op
+
+
+def _request_document(request: Any) -> Any:
+    """The request body parsed, or its bytes when they are not JSON."""
+    if isinstance(request, str):
+        request = request.encode()
+    if isinstance(request, bytes):
+        parsed = parse_json(request)
+        return request if parsed is None else parsed
+    return request
+
+
+def _name_from_request(fields: ObjectFields, request: Any) -> None:
+    """A create answered by a Status (409, 422) or an oversize marker has no object to
+    name it: the object sent does."""
+    metadata = request.get("metadata") if isinstance(request, dict) else None
+    if not isinstance(metadata, dict):
+        return
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    if isinstance(name, str):
+        fields.name = name
+    if isinstance(namespace, str) and not fields.namespace:
+        fields.namespace = namespace
 
 
 def _set_error(op: Operation, error: ErrorFields) -> None:

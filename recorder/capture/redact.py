@@ -15,6 +15,9 @@ from typing import Any
 from recorder.errors import InvalidInputError
 
 _SECRET_FIELDS = ("data", "stringData")
+# ``kubectl apply`` keeps a copy of the applied object, secret values included, here.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_LAST_APPLIED_PATH = "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"
 _MAX_PATH_DEPTH = 16
 _MAX_VISITS = 100_000
 # Built-in places where the API returns credentials: (resource, subresource) -> paths.
@@ -62,6 +65,10 @@ class Redactor:
         """Redact one object (not a list); True when something was replaced."""
         if not isinstance(obj, dict):
             return False
+        changed = self._fields(obj, resource, subresource)
+        return self._last_applied(obj, resource, subresource) or changed
+
+    def _fields(self, obj: dict[str, Any], resource: str, subresource: str) -> bool:
         changed = False
         if resource == "secrets" or obj.get("kind") == "Secret":
             changed = self._secret_values(obj)
@@ -70,6 +77,30 @@ class Redactor:
         for path in self._extra:
             changed = self._path(obj, path) or changed
         return changed
+
+    def _last_applied(self, obj: dict[str, Any], resource: str, subresource: str) -> bool:
+        """The applied copy in the annotation gets the same redaction as the object."""
+        metadata = obj.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
+            return False
+        text = annotations[LAST_APPLIED]
+        secret = resource == "secrets" or obj.get("kind") == "Secret"
+        redacted = self.applied_copy(text, "secrets" if secret else resource, subresource)
+        annotations[LAST_APPLIED] = redacted
+        return redacted is not text
+
+    def applied_copy(self, text: Any, resource: str, subresource: str = "") -> Any:
+        """A last-applied annotation's value, its object redacted (unreadable: all of it)."""
+        try:
+            applied = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            applied = None
+        if not isinstance(applied, dict):
+            return self.marker(text) if resource == "secrets" or self._extra else text
+        if not self._fields(applied, resource, subresource):
+            return text
+        return json.dumps(applied, separators=(",", ":"))
 
     def redact_body(self, body: Any, resource: str, subresource: str = "") -> bool:
         """Redact a whole body: an object, a list's items, or a JSON patch to a Secret."""
@@ -108,6 +139,13 @@ class Redactor:
                 else:
                     operation["value"] = self.marker(value)
                 changed = True
+            elif path == _LAST_APPLIED_PATH:
+                operation["value"] = self.applied_copy(operation["value"], "secrets")
+                changed = True
+            elif path in ("/metadata", "/metadata/annotations"):
+                value = operation["value"]
+                holder = {"metadata": value if path == "/metadata" else {"annotations": value}}
+                changed = self._last_applied(holder, "secrets", "") or changed
         return changed
 
     def _path(self, obj: Any, path: tuple[str, ...]) -> bool:

@@ -100,6 +100,8 @@ class Sink:
         self._spans: dict[int, ReconcileSpan] = {}
         self._touched_spans: dict[int, ReconcileSpan] = {}
         self._streams: dict[int, _Stream] = {}
+        # Streams holding a piece back: an operation received after it must not go first.
+        self._holding: dict[int, _Stream] = {}
         self._next_span_id = 0
         self._unreported_drops = 0
         self.writer = self._open()
@@ -156,6 +158,7 @@ class Sink:
     def _message(self, message: m.Message, ops: list[Operation]) -> None:
         tag = message[0]
         if tag == m.CALL:
+            self._release_before(int(message[1]), ops)
             op = self._call(message)
             if op is not None:
                 ops.append(op)
@@ -234,6 +237,7 @@ class Sink:
             if stream is None or not isinstance(chunk, bytes):
                 continue
             try:
+                self._release_before(int(ts_ns), ops)
                 if stream.wire:
                     self._wire_piece(stream, token < 0, ts_ns, chunk, ops)
                 else:
@@ -252,10 +256,23 @@ class Sink:
             stream.buffer.clear()
             stream.discarding = stream.decoder is None  # a cut event: skip to its end
         stream.held = (int(ts_ns), piece)
+        self._holding[id(stream)] = stream
+
+    def _release_before(self, ts_ns: int, ops: list[Operation]) -> None:
+        """Operations are numbered in the order they are written: pieces held back but
+        received before ``ts_ns`` go first, whole (the client has moved on since)."""
+        if not self._holding:
+            return
+        earlier = [stream for stream in self._holding.values()
+                   if stream.held is not None and stream.held[0] <= ts_ns]  # fmt: skip
+        earlier.sort(key=lambda stream: stream.held[0] if stream.held else 0)
+        for stream in earlier:
+            self._release_held(stream, 0, ops)
 
     def _release_held(self, stream: _Stream, unread: int, ops: list[Operation]) -> None:
         """Decode the held piece, less the ``unread`` bytes the client never took."""
         held, stream.held = stream.held, None
+        self._holding.pop(id(stream), None)
         if held is None:
             return
         ts_ns, piece = held

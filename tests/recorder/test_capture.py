@@ -120,6 +120,26 @@ def test_errors_carry_the_decoded_status(recorded: tuple[Recorder, Any], db: str
         "create", 409, "AlreadyExists",
     )  # fmt: skip
     assert already.is_error and not ops[1].is_error
+    assert (already.name, already.namespace) == ("dup", "default")  # from the object sent
+
+
+def test_creates_answered_without_the_object_are_named_by_the_request(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    recorder: Recorder = make_recorder(max_object_bytes=4096)
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    with pytest.raises(ApiException) as invalid:
+        core.create_namespaced_config_map("default", cm("Not_A_Valid_Name"))
+    big = {"metadata": {"name": "big"}, "data": {"blob": "x" * 8192}}
+    core.create_namespaced_config_map("default", big)
+    core.read_namespaced_config_map("big", "default")
+    recorder.close()
+
+    refused, created, read = read_ops(db)[0]
+    assert invalid.value.status == 422
+    assert (refused.verb, refused.name, refused.error_code) == ("create", "Not_A_Valid_Name", 422)
+    assert (created.name, created.namespace, created.kind) == ("big", "default", "ConfigMap")
+    assert (read.name, read.namespace) == ("big", "default")  # the same object
 
 
 def test_a_connection_failure_is_recorded_and_reraised(make_recorder: Any, db: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import kubernetes
 import pytest
 
 from recorder import Recorder
+from recorder.capture.redact import LAST_APPLIED
 from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 from tests.recorder.helpers import read_ops
@@ -105,3 +107,56 @@ def test_the_check_would_see_plaintext_without_redaction(
 def test_invalid_redaction_paths_are_refused(db: str) -> None:
     with pytest.raises(InvalidInputError):
         Recorder(db, redact_paths=["spec..password"])
+
+
+def applied(name: str, value: str) -> str:
+    """The annotation ``kubectl apply`` writes: the applied object, secret values and all."""
+    document = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                "data": {"password": value}}  # fmt: skip
+    return json.dumps(document) + "\n"
+
+
+def test_secret_values_in_the_last_applied_annotation_become_digests(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    recorder: Recorder = make_recorder()
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    annotations = {LAST_APPLIED: applied("applied", ENCODED)}
+    secret = {"metadata": {"name": "applied", "annotations": annotations},
+              "data": {"password": ENCODED}}  # fmt: skip
+    core.create_namespaced_secret("default", secret)
+    core.read_namespaced_secret("applied", "default")
+    annotation_path = "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"
+    core.patch_namespaced_secret("applied", "default", [
+        {"op": "replace", "path": annotation_path, "value": applied("applied", CHANGED)},
+        {"op": "replace", "path": "/data/password", "value": CHANGED},
+    ])  # fmt: skip
+    core.patch_namespaced_secret("applied", "default", {
+        "metadata": {"annotations": {LAST_APPLIED: "not json, but " + PLAIN}}
+    })  # fmt: skip
+    recorder.close()
+
+    for needle in (PLAIN, ENCODED, CHANGED):
+        assert needle.encode() not in raw_bytes(db)
+    _ops, requests, responses = read_ops(db)
+    kept = json.loads(responses[1]["metadata"]["annotations"][LAST_APPLIED])
+    assert kept["metadata"] == {"name": "applied"}  # the rest of the copy stays readable
+    assert kept["data"]["password"] == responses[1]["data"]["password"]  # one value, one digest
+    patched = json.loads(requests[2][0]["value"])
+    assert patched["data"]["password"] == requests[2][1]["value"].strip()
+    assert patched["data"]["password"] != kept["data"]["password"]
+    unreadable = requests[3]["metadata"]["annotations"][LAST_APPLIED]
+    assert unreadable.startswith("<redacted hmac-sha256:")
+
+
+def test_a_config_maps_last_applied_annotation_is_kept(
+    make_recorder: Any, configuration: Any, db: str
+) -> None:
+    recorder: Recorder = make_recorder()
+    core = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+    text = json.dumps({"kind": "ConfigMap", "data": {"password": PLAIN}})
+    body = {"metadata": {"name": "cm", "annotations": {LAST_APPLIED: text}}, "data": {"a": "b"}}
+    core.create_namespaced_config_map("default", body)
+    recorder.close()
+    _ops, requests, _responses = read_ops(db)
+    assert requests[0]["metadata"]["annotations"][LAST_APPLIED] == text
