@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -156,6 +157,16 @@ def validate_request(message: dict[str, Any]) -> tuple[int, str]:
     return seq, command
 
 
+def describe_error(error: Exception) -> str:
+    """One line for the user about a failure: kreplay's own message, else what kind of
+    failure it was."""
+    if isinstance(error, KreplayError):
+        return str(error)
+    if isinstance(error, sqlite3.DatabaseError):
+        return f"the recording cannot be read (corrupt or truncated?): {error}"
+    return f"internal error: {type(error).__name__}: {error}"
+
+
 def dispatch(session: Any, output: Output, message: dict[str, Any]) -> None:
     """Run one request's handler; every failure becomes an error response."""
     if message.get("type") == "response":  # the client answering a reverse request
@@ -196,7 +207,9 @@ def _answer(output: Output, message: dict[str, Any], call: Callable[[], Any]) ->
         output.error(seq, command, str(error), 3)
     except Exception as error:  # a handler bug must not take the adapter down
         log.exception("handler %s failed", command)
-        output.error(seq, command, f"internal error in {command}: {error}", 4)
+        damaged = isinstance(error, sqlite3.DatabaseError)  # a recording, not a handler, fault
+        text = describe_error(error) if damaged else f"internal error in {command}: {error}"
+        output.error(seq, command, text, 4)
     return _FAILED
 
 

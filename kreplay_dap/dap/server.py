@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from kreplay_dap.dap import handlers  # registers every handler
 from kreplay_dap.dap.dispatch import Output, dispatch
-from kreplay_dap.dap.framing import FrameError, read_frame
+from kreplay_dap.dap.framing import FrameError, FrameReader
 from kreplay_dap.dap.session import DebugSession
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,10 @@ __all__ = ["handlers", "serve", "serve_tcp"]
 def _read_loop(stream: BinaryIO, inbox: queue.Queue[Any], session: DebugSession) -> None:
     """Parse frames until end of stream; bad frames are logged or reported, never fatal
     unless the stream cannot be resynchronised."""
+    reader = FrameReader(stream)
     for _ in range(MAX_MESSAGES):
         try:
-            message = read_frame(stream)
+            message = reader.read()
         except FrameError as error:
             log.error("dropped frame: %s", error)
             inbox.put(error)
@@ -65,7 +66,7 @@ def serve(reader: BinaryIO, writer: BinaryIO) -> int:
         if item is _EOF:
             break
         if callable(item):  # results of background work, run on this thread
-            item()
+            session.run_action(item, "background work")
             continue
         if isinstance(item, FrameError):
             output.event(

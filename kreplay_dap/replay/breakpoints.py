@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kreplay_dap.replay.context import check_names
 from kreplay_dap.replay.diff import PathKey
-from kreplay_dap.replay.expr import Expression
+from kreplay_dap.replay.expr import Expression, compile_expression
+from kreplay_dap.replay.hits import HitCounter
 from kreplay_dap.replay.queries import OpFilter
 from recorder.errors import InvalidInputError
 from recorder.storage.model import VERBS, ObjectRef
 
 MAX_PATTERN_CHARS = 512
+MAX_LOG_EXPRESSIONS = 64
 _HIT_CONDITION = re.compile(r"^\s*(==|>=|>|%)?\s*(\d{1,9})\s*$")
 _FIND_KEYS = {
     "verb": "verbs",
@@ -79,9 +82,55 @@ class Breakpoint:
     condition: Expression | None = None
     hit_condition: HitCondition | None = None
     log_message: str | None = None
-    hits: int = 0
-    message: str = ""
+    counter: HitCounter | None = None  # hits numbered so far (see kreplay_dap.replay.hits)
+    message: str = ""  # why it is not verified; such a breakpoint is never given to the engine
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def configure(
+    bp: Breakpoint, condition: object, hit_condition: object, log_message: object
+) -> None:
+    """Condition, hit condition and log message (each optional, as received), checked now:
+    InvalidInputError names the first bad one (syntax, an unknown name, a wrong type).
+    Errors only the data can show (``object.metadata in object``) surface at run time."""
+    if condition is not None and condition != "":
+        bp.condition = _checked_expression("condition", condition)
+    if hit_condition is not None and hit_condition != "":
+        if not isinstance(hit_condition, str):
+            raise InvalidInputError("'hitCondition' must be a string such as '3' or '>=3'")
+        bp.hit_condition = parse_hit_condition(hit_condition)
+    if log_message is not None and log_message != "":
+        if not isinstance(log_message, str):
+            raise InvalidInputError("'logMessage' must be a string")
+        for text, is_expression in log_parts(log_message):
+            if is_expression:
+                _checked_expression("log message", text)
+        bp.log_message = log_message
+
+
+def _checked_expression(what: str, text: object) -> Expression:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"the {what} must be a string")
+    try:
+        return check_names(compile_expression(text))
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{what}: {error}") from None
+
+
+def log_parts(message: str) -> list[tuple[str, bool]]:
+    """A logpoint message as (text, is_expression) parts: ``{expression}`` parts are
+    evaluated at each hit, the rest is kept; a ``{`` without ``}`` is plain text."""
+    parts: list[tuple[str, bool]] = []
+    rest = message
+    for _ in range(MAX_LOG_EXPRESSIONS):
+        start = rest.find("{")
+        end = rest.find("}", start + 1)
+        if start < 0 or end < 0:
+            break
+        parts += [(rest[:start], False), (rest[start + 1 : end], True)]
+        rest = rest[end + 1 :]
+    parts.append((rest, False))
+    return parts
 
 
 def parse_function_pattern(text: str) -> OpFilter:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kreplay_dap.replay.diff import MISSING, Change
+from kreplay_dap.replay.expr import Expression
+from recorder.errors import InvalidInputError
 from recorder.storage.model import ObjectRef, Operation
 
 if TYPE_CHECKING:
@@ -109,3 +111,17 @@ ROOT_NAMES = (
     "op",
     *operation_fields(Operation("", 0, 0, "get")).keys(),
 )
+KNOWN_NAMES = frozenset((*ROOT_NAMES, "operation"))
+
+
+def check_names(expression: Expression) -> Expression:
+    """``expression`` when every root name it reads exists at every step (what
+    ``StepContext`` resolves); else InvalidInputError naming the first unknown one."""
+    unknown = sorted(expression.roots - KNOWN_NAMES)
+    if unknown:
+        raise InvalidInputError(
+            f"expression {expression.source!r}: unknown name {unknown[0]!r} (names: object, "
+            "request, response, changes, cluster, op, and the operation's fields such as verb, "
+            "kind, namespace, name, code, actor)"
+        )
+    return expression

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kreplay_dap.analysis.model import Finding
-from kreplay_dap.replay.breakpoints import Breakpoint, parse_function_pattern
+from kreplay_dap.replay.breakpoints import Breakpoint, log_parts, parse_function_pattern
 from kreplay_dap.replay.context import StepContext
 from kreplay_dap.replay.diff import MISSING, value_at
 from kreplay_dap.replay.expr import compile_expression
+from kreplay_dap.replay.hits import HitCounter
 from kreplay_dap.replay.loops import LoopOptions, load_findings
 from kreplay_dap.replay.queries import Queries, ScanControl
 from kreplay_dap.replay.state import ClusterIndex, ObjectHistory
@@ -50,9 +51,30 @@ class Stop:
     description: str = ""
     breakpoint_ids: list[int] = field(default_factory=list)
     exception: Breakpoint | None = None
+    error: str = ""  # reason "exception" for a failure of the replay itself: what failed
 
 
 LogSink = Callable[[Breakpoint, int, str], None]
+
+
+@dataclass(slots=True)
+class _Run:
+    """One continue / reverse continue: its control and where its messages go."""
+
+    control: ScanControl
+    log: LogSink | None = None
+    errors: LogSink | None = None
+    failed: set[int] = field(default_factory=set)
+
+    def fail(self, bp: Breakpoint, seq: int, text: str) -> None:
+        """Report a breakpoint's failure (the first of each breakpoint in this run)."""
+        if bp.id not in self.failed and self.errors is not None:
+            self.failed.add(bp.id)
+            self.errors(bp, seq, f"{text} (later failures of it in this run are not reported)")
+
+
+def thread_name(actor: str, thread: str) -> str:
+    return f"{actor}/{thread}" if thread else (actor or "(no actor)")
 
 
 class ReplayEngine:
@@ -76,6 +98,9 @@ class ReplayEngine:
         self.breakpoints: dict[str, list[Breakpoint]] = {}
         self._ops: OrderedDict[int, Operation] = OrderedDict()
         self._findings: list[Finding] | None = None
+        # After a thread step found no further operation: that thread and direction. The
+        # stop is shown at the thread's edge step, as if just beyond it (see ``step``).
+        self._beyond: tuple[tuple[str, str], bool] | None = None
         self._next_breakpoint_id = 1
 
     # -- positions ---------------------------------------------------------------------
@@ -104,8 +129,39 @@ class ReplayEngine:
         if self.recording.operation(self.session_id, seq) is None:
             nearest = self.recording.next_seq(self.session_id, seq)
             seq = nearest if nearest is not None else self.last_seq
-        self.position = seq
+        self.position, self._beyond = seq, None
         return self.current()
+
+    def has_step(self, seq: int) -> bool:
+        """Whether operation #seq was recorded in this session (seqs may have gaps)."""
+        in_range = self.first_seq <= seq <= self.last_seq
+        return in_range and self.recording.operation(self.session_id, seq) is not None
+
+    def check_step(self, seq: int) -> int:
+        """``seq``, or InvalidInputError saying why there is no such step."""
+        if not self.first_seq <= seq <= self.last_seq:
+            raise InvalidInputError(
+                f"there is no step #{seq}: the session's steps are "
+                f"#{self.first_seq}..#{self.last_seq}"
+            )
+        if not self.has_step(seq):
+            raise InvalidInputError(
+                f"there is no step #{seq}: the recording has no operation #{seq} (a gap)"
+            )
+        return seq
+
+    def return_to(self, seq: int) -> None:
+        """Go back to a step known to exist (a failed movement may have left it)."""
+        self.position = seq if self.first_seq <= seq <= self.last_seq else self.first_seq
+        self._beyond = None
+
+    def callsite_targets(self, file: str, line: int, limit: int) -> list[int]:
+        """The steps recorded from ``file:line`` (its top call-site frame), at most ``limit``:
+        those after the current step first, then the earlier ones (Jump to Cursor takes the
+        first: the next time that line made a call, wrapping round)."""
+        seqs = self.queries.callsite_seqs(file, line)
+        index = bisect.bisect_right(seqs, self.position)
+        return (seqs[index:] + seqs[:index])[:limit]
 
     def span_of(self, op: Operation) -> ReconcileSpan | None:
         return None if op.span_id is None else self.recording.span(self.session_id, op.span_id)
@@ -118,11 +174,27 @@ class ReplayEngine:
         control: ScanControl | None = None,
         thread: tuple[str, str] | None = None,
     ) -> Stop:
-        """One step: ``global`` (any op), ``thread`` (same actor/thread), ``span`` (out)."""
+        """One step: ``global`` (any op), ``thread`` (same actor/thread), ``span`` (out).
+
+        With no further operation on the thread, a ``thread`` or ``span`` step stays on the
+        thread's edge step and says so ("end of thread a/b"): the stop is as if just beyond
+        the thread's end, so the opposite ``thread`` step right after it comes back to that
+        same step ("last step of thread a/b"). Forward then back is the identity there too,
+        and a thread step never lands on another thread. A ``global`` step stops at the
+        recording's edge."""
         control = control or ScanControl()
+        here = self.current()
+        key = thread if thread and mode == "thread" else (here.actor, here.thread)
+        beyond, self._beyond = self._beyond, None
+        if mode == "thread" and beyond == (key, not forward):
+            edge = "first" if forward else "last"
+            return Stop(self.position, "step", f"{edge} step of thread {thread_name(*key)}")
         target = self._step_target(forward, mode, control, thread)
         if target is None:
-            return self._edge_stop(forward, control)
+            if mode == "global" or control.cancelled:
+                return self._edge_stop(forward, control)
+            self._beyond = (key, forward)
+            return self._thread_edge_stop(forward, thread_name(*key))
         self.position = target
         return Stop(target, "step")
 
@@ -155,6 +227,14 @@ class ReplayEngine:
             return edge
         return self.queries.next_on_thread(here.actor, here.thread, here.seq, forward, control)
 
+    def _thread_edge_stop(self, forward: bool, thread: str) -> Stop:
+        if self.position == (self.last_seq if forward else self.first_seq):
+            return Stop(
+                self.position, "step", "end of recording" if forward else "start of recording"
+            )
+        edge = "end" if forward else "start"
+        return Stop(self.position, "step", f"{edge} of thread {thread}")
+
     def _edge_stop(self, forward: bool, control: ScanControl) -> Stop:
         if control.cancelled:
             return Stop(self.position, "pause", "paused")
@@ -178,13 +258,24 @@ class ReplayEngine:
         return [bp for group in self.breakpoints.values() for bp in group]
 
     def run(
-        self, forward: bool, control: ScanControl | None = None, log: LogSink | None = None
+        self,
+        forward: bool,
+        control: ScanControl | None = None,
+        log: LogSink | None = None,
+        errors: LogSink | None = None,
+        include_current: bool = False,
     ) -> Stop:
-        """Continue (or reverse-continue) to the nearest breakpoint hit, else to the edge."""
+        """Continue (or reverse-continue) to the nearest breakpoint hit, else to the edge.
+
+        ``include_current``: the current step may be the hit (the first run of a session
+        that does not stop on entry). ``log`` gets logpoint messages; ``errors`` a condition
+        that failed (it counts as false; reported once per breakpoint and run)."""
         control = control or ScanControl()
+        run, self._beyond = _Run(control, log, errors), None
+        start = self.position - (1 if forward else -1) if include_current else self.position
         heap: list[tuple[int, int, Breakpoint]] = []
         for bp in self.active_breakpoints():
-            self._push_candidate(heap, bp, self.position, forward, control)
+            self._push_candidate(heap, bp, start, forward, control)
         examined: int | None = None
         for _ in range(MAX_RUN_CANDIDATES):
             if not heap or control.cancelled:
@@ -193,7 +284,7 @@ class ReplayEngine:
             due = [
                 heapq.heappop(heap)[2] for _ in range(len(heap)) if heap and abs(heap[0][0]) == seq
             ]
-            hits = [bp for bp in due if self._hit(bp, seq, log)]
+            hits = [bp for bp in due if self._hit(bp, seq, run)]
             for bp in due:
                 self._push_candidate(heap, bp, seq, forward, control)
             if hits:
@@ -232,17 +323,48 @@ class ReplayEngine:
             return self.queries.next_match(bp.op_filter, seq, forward, control)
         return None
 
-    def _hit(self, bp: Breakpoint, seq: int, log: LogSink | None) -> bool:
-        if bp.condition is not None and not bp.condition.is_true(self.context(seq)):
+    def _hit(self, bp: Breakpoint, seq: int, run: _Run) -> bool:
+        if not self._condition_holds(bp, seq, run):
             return False
-        bp.hits += 1
-        if bp.hit_condition is not None and not bp.hit_condition.satisfied(bp.hits):
-            return False
+        if bp.hit_condition is not None:
+            number = self._hit_number(bp, seq, run)
+            if number is None or not bp.hit_condition.satisfied(number):
+                return False
         if bp.log_message is not None:
-            if log is not None:
-                log(bp, seq, self.interpolate(bp.log_message, seq))
+            if run.log is not None:
+                run.log(bp, seq, self.interpolate(bp.log_message, seq))
             return False
         return True
+
+    def _condition_holds(self, bp: Breakpoint, seq: int, run: _Run) -> bool:
+        """The condition at ``seq``; one that cannot be evaluated there counts as false."""
+        if bp.condition is None:
+            return True
+        try:
+            return bp.condition.is_true(self.context(seq))
+        except InvalidInputError as error:
+            text = f"breakpoint {bp.description!r}: condition failed at #{seq}: {error}"
+            run.fail(bp, seq, f"{text}; counted as false")
+            return False
+
+    def _hit_number(self, bp: Breakpoint, seq: int, run: _Run) -> int | None:
+        """Which hit of ``bp`` the hit at ``seq`` is, counted from the start of the recording
+        (see ``kreplay_dap.replay.hits``); None when the count was cancelled."""
+        if bp.seqs is not None and bp.condition is None:
+            return bisect.bisect_right(bp.seqs, seq)
+        counter = bp.counter = bp.counter or HitCounter(self.first_seq - 1)
+        for _ in range(MAX_RUN_CANDIDATES):
+            if counter.frontier >= seq:
+                return counter.number_at(seq)
+            found = self.next_candidate(bp, counter.frontier, True, run.control)
+            if run.control.cancelled:
+                return None
+            if found is None or found > seq:
+                counter.frontier = seq  # no candidate in between
+            else:
+                counter.examined(found, self._condition_holds(bp, found, run))
+            run.control.tick()
+        return None
 
     def _next_data_change(
         self, bp: Breakpoint, seq: int, forward: bool, control: ScanControl
@@ -274,21 +396,18 @@ class ReplayEngine:
         return compile_expression(text).evaluate(self.context(seq))
 
     def interpolate(self, message: str, seq: int) -> str:
-        """Logpoint text: ``{expression}`` parts are evaluated, the rest kept."""
+        """Logpoint text: ``{expression}`` parts are evaluated, the rest kept; a part that
+        cannot be evaluated shows its error in its place."""
         parts: list[str] = []
-        rest = message
-        for _ in range(64):
-            start = rest.find("{")
-            end = rest.find("}", start + 1)
-            if start < 0 or end < 0:
-                break
-            parts.append(rest[:start])
+        for text, is_expression in log_parts(message):
+            if not is_expression:
+                parts.append(text)
+                continue
             try:
-                parts.append(str(self.evaluate(rest[start + 1 : end], seq)))
+                parts.append(str(self.evaluate(text, seq)))
             except InvalidInputError as error:
                 parts.append(f"<{error}>")
-            rest = rest[end + 1 :]
-        return "".join(parts) + rest
+        return "".join(parts)
 
     def find(
         self, query: str, forward: bool = True, control: ScanControl | None = None

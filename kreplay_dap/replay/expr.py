@@ -37,6 +37,8 @@ _KEYWORD_LITERALS: dict[str, Any] = {
     "False": False,
     "None": None,
 }
+# Python errors an operator can raise on the values it is given (``[1] in {...}``...).
+_EVALUATION_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
 _PRECEDENCE = {
     "or": 1,
     "and": 2,
@@ -81,7 +83,14 @@ class Expression:
     roots: frozenset[str]
 
     def evaluate(self, resolver: NameResolver) -> Any:
-        return _run(self.program, resolver)
+        """The value; InvalidInputError (never a Python error) when it cannot be computed,
+        e.g. an unknown name or ``object.metadata in object`` (a dict is no dict key)."""
+        try:
+            return _run(self.program, resolver)
+        except _EVALUATION_ERRORS as error:
+            raise InvalidInputError(
+                f"expression {self.source!r}: cannot evaluate ({type(error).__name__}: {error})"
+            ) from None
 
     def is_true(self, resolver: NameResolver) -> bool:
         return bool(self.evaluate(resolver))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kreplay_dap.dap.dispatch import Output, dispatch
-from kreplay_dap.dap.framing import MAX_FRAME_BYTES, FrameError, encode_frame, read_frame
+from kreplay_dap.dap.framing import MAX_FRAME_BYTES, FrameError, FrameReader, encode_frame
 from kreplay_dap.dap.launch import load_schema, parse_launch
 from kreplay_dap.dap.present import redact
 from kreplay_dap.dap.server import serve
@@ -20,11 +20,11 @@ from recorder.errors import InvalidInputError
 
 
 def frames(data: bytes) -> list[dict[str, Any] | str]:
-    stream = io.BytesIO(data)
+    reader = FrameReader(io.BytesIO(data))
     result: list[dict[str, Any] | str] = []
     for _ in range(100):
         try:
-            message = read_frame(stream)
+            message = reader.read()
         except FrameError as error:
             result.append(f"error:{error.recoverable}")
             if not error.recoverable:
@@ -48,9 +48,46 @@ def test_frames_round_trip_and_bad_frames_keep_the_stream_in_sync() -> None:
 
 
 def test_oversized_or_truncated_frames_are_refused() -> None:
-    assert frames(b"Content-Length: %d\r\n\r\n" % (MAX_FRAME_BYTES + 1)) == ["error:False"]
+    # Refused at once (recoverable); the end of input inside the dropped body is fatal.
+    oversized = b"Content-Length: %d\r\n\r\n" % (MAX_FRAME_BYTES + 1)
+    assert frames(oversized) == ["error:True", "error:False"]
     assert frames(b"Content-Length: 10\r\n\r\n{}") == ["error:False"]
     assert frames(b"Content-Length: 1\r\n") == ["error:False"]
+
+
+GOOD = {"seq": 7, "type": "request", "command": "threads"}
+
+
+def test_an_oversized_body_is_dropped_and_the_next_frame_read() -> None:
+    size = MAX_FRAME_BYTES + 5
+    data = b"Content-Length: %d\r\n\r\n" % size + b"x" * size + encode_frame(GOOD)
+    stream = io.BytesIO(data)
+    reader = FrameReader(stream)
+    with pytest.raises(FrameError, match="exceeds") as refused:
+        reader.read()
+    assert refused.value.recoverable and stream.tell() < 100  # reported before the body
+    assert reader.read() == GOOD
+    assert reader.read() is None
+
+
+def test_a_frame_without_content_length_resynchronises_on_the_next_header() -> None:
+    unframed = json.dumps({"seq": 90, "type": "request", "command": "threads"}).encode()
+    data = b"X-Foo: 1\r\n\r\n" + unframed + encode_frame(GOOD) + encode_frame(GOOD)
+    assert frames(data) == ["error:True", "error:True", GOOD, GOOD]
+    pretty = json.dumps(GOOD, indent=2).encode().replace(b"\n", b"\r\n")
+    data = b"Content-Type: x\r\n\r\n" + pretty + b"\r\n" + encode_frame(GOOD)
+    assert frames(data) == ["error:True", "error:True", GOOD]
+    long_garbage = b"z" * 5000  # read in pieces; the header may straddle two of them
+    for cut in range(1020, 1040):
+        glued = b"\r\n\r\n" + long_garbage[:cut] + encode_frame(GOOD)
+        assert frames(b"X: 1" + glued)[-1] == GOOD
+
+
+def test_a_bad_header_beside_a_good_length_drops_only_that_frame() -> None:
+    bad = b"Content-Length: 2\r\nnot a header\r\n\r\n{}"
+    assert frames(bad + encode_frame(GOOD)) == ["error:True", GOOD]
+    unbelievable = b"Content-Length: 99999999999999999999\r\n\r\n"
+    assert frames(unbelievable + encode_frame(GOOD)) == ["error:True", GOOD]
 
 
 def run_dispatch(message: dict[str, Any]) -> list[dict[str, Any]]:

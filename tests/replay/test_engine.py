@@ -177,5 +177,5 @@ def test_step_out_at_a_span_edge_goes_to_the_next_span_edge_on_the_thread(
     engine.seek(scenario.marks["scale_to_3"])  # worker-1's only span, last op of it
     assert engine.step(True, "span").seq == scenario.marks["forbidden"]  # next op of worker-1
     engine.seek(6 + 3 * 5 + 1)  # the end of span 7, worker-2's last span and operation
-    stop = engine.step(True, "span")
-    assert (stop.seq, stop.description) == (engine.last_seq, "end of recording")
+    stop = engine.step(True, "span")  # stays there: the thread has nothing further
+    assert (stop.seq, stop.description) == (22, "end of thread widget-operator/worker-2")

@@ -86,3 +86,10 @@ def test_roots_lists_the_names_read() -> None:
 def test_long_input_is_bounded() -> None:
     with pytest.raises(InvalidInputError):
         compile_expression("a" + " or a" * 2000)
+
+
+def test_errors_the_values_cause_are_invalid_input_not_python_errors() -> None:
+    with pytest.raises(InvalidInputError, match=r"cannot evaluate.*unhashable"):
+        compile_expression("object.metadata in object").evaluate(NAMES)
+    with pytest.raises(InvalidInputError, match="unknown name 'nope'"):
+        compile_expression("nope == 1").evaluate(NAMES)

@@ -6,41 +6,47 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kreplay_dap.analysis.model import Finding
-from kreplay_dap.dap.dispatch import handler
+from kreplay_dap.dap.dispatch import describe_error, handler
 from kreplay_dap.dap.session import LISTING_REFERENCE, DebugSession
 from kreplay_dap.replay.breakpoints import (
     EXCEPTION_FILTERS,
     Breakpoint,
     DataWatch,
+    configure,
     exception_filter,
     parse_function_pattern,
-    parse_hit_condition,
 )
-from kreplay_dap.replay.expr import compile_expression
 from kreplay_dap.replay.loops import load_findings, loop_label
 from kreplay_dap.replay.queries import Queries
-from recorder.errors import InvalidInputError, KreplayError
+from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 from recorder.storage.model import ObjectRef
 
 log = logging.getLogger(__name__)
 
 MAX_BREAKPOINTS = 1000
+MAX_FILTERS = 64
 RACE_TYPES = frozenset({"stale-read", "lost-update", "race"})
 
 
-def _common(session: DebugSession, spec: dict[str, Any], bp: Breakpoint) -> Breakpoint:
-    """Condition, hit condition and log message shared by every breakpoint kind."""
-    if spec.get("condition"):
-        bp.condition = compile_expression(str(spec["condition"]))
-    if spec.get("hitCondition"):
-        bp.hit_condition = parse_hit_condition(str(spec["hitCondition"]))
-    if spec.get("logMessage"):
-        bp.log_message = str(spec["logMessage"])
+def _checked(bp: Breakpoint, spec: dict[str, Any], build: Callable[[], None]) -> Breakpoint:
+    """``bp`` built by ``build`` plus the options every kind shares; a bad part makes just
+    this breakpoint unverified, with the reason as its message."""
+    try:
+        build()
+        configure(bp, spec.get("condition"), spec.get("hitCondition"), spec.get("logMessage"))
+    except InvalidInputError as error:
+        bp.message = str(error)
     return bp
+
+
+def _verified(breakpoints: list[Breakpoint]) -> list[Breakpoint]:
+    return [bp for bp in breakpoints if not bp.message]
 
 
 def _specs(args: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -63,37 +69,53 @@ def _dap_breakpoint(
     return result
 
 
+def _function_pattern(bp: Breakpoint, spec: dict[str, Any]) -> None:
+    name = spec.get("name")
+    if not isinstance(name, str):
+        raise InvalidInputError("every function breakpoint needs a 'name' (a string)")
+    bp.op_filter = parse_function_pattern(name)
+
+
 @handler("setBreakpoints")
 def set_breakpoints(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     engine, source = session.engine, args.get("source")
     if not isinstance(source, dict):
         raise InvalidInputError("setBreakpoints: 'source' is required")
     listing = source.get("sourceReference") == LISTING_REFERENCE
-    group = "listing" if listing else f"file:{source.get('path')}"
-    created, answers = [], []
-    for spec in _specs(args, "breakpoints"):
-        line = spec.get("line")
-        if not isinstance(line, int) or isinstance(line, bool) or line < 1:
-            raise InvalidInputError("setBreakpoints: every breakpoint needs an integer 'line' >= 1")
-        bp = Breakpoint(
-            engine.new_breakpoint_id(), "source" if listing else "callsite", f"line {line}"
-        )
-        bp.seqs = [session.seq_of_line(line)] if listing else _callsite_seqs(session, source, line)
-        if not bp.seqs:
-            bp.message = "no recorded API call was made from this line"
-        created.append(_common(session, spec, bp))
-        answers.append(_dap_breakpoint(session, bp, line))
-    engine.set_breakpoints(group, [bp for bp in created if bp.seqs])
-    return {"breakpoints": answers}
-
-
-def _callsite_seqs(session: DebugSession, source: dict[str, Any], line: int) -> list[int]:
     path = source.get("path")
-    if not isinstance(path, str):
+    if not listing and not isinstance(path, str):
         raise InvalidInputError(
             "setBreakpoints: 'source' needs a 'path' or the listing's sourceReference"
         )
-    return session.engine.queries.callsite_seqs(session.remote_path(path), line)
+    created, answers = [], []
+    for spec in _specs(args, "breakpoints"):
+        line = spec.get("line")
+        bp = Breakpoint(
+            engine.new_breakpoint_id(), "source" if listing else "callsite", f"line {line}"
+        )
+        _checked(bp, spec, partial(_line_seqs, session, bp, line, None if listing else path))
+        created.append(bp)
+        answers.append(_dap_breakpoint(session, bp, line if isinstance(line, int) else None))
+    engine.set_breakpoints("listing" if listing else f"file:{path}", _verified(created))
+    return {"breakpoints": answers}
+
+
+def _line_seqs(session: DebugSession, bp: Breakpoint, line: Any, path: str | None) -> None:
+    """The steps of a line: the listing's line N is one step, an operator file's line the
+    steps whose call was made from it."""
+    base = session.line_base
+    if not isinstance(line, int) or isinstance(line, bool) or line < base:
+        raise InvalidInputError(f"every breakpoint needs an integer 'line' >= {base}")
+    adapter_line = session.adapter_line(line)
+    if path is None:
+        try:
+            bp.seqs = [session.engine.check_step(session.seq_of_line(adapter_line))]
+        except InvalidInputError as error:
+            raise InvalidInputError(f"line {line} of the listing: {error}") from None
+        return
+    bp.seqs = session.engine.queries.callsite_seqs(session.remote_path(path), adapter_line)
+    if not bp.seqs:
+        raise InvalidInputError("no recorded API call was made from this line")
 
 
 @handler("setFunctionBreakpoints")
@@ -101,39 +123,49 @@ def set_function_breakpoints(session: DebugSession, args: dict[str, Any]) -> dic
     engine, created = session.engine, []
     for spec in _specs(args, "breakpoints"):
         name = spec.get("name")
-        if not isinstance(name, str):
-            raise InvalidInputError("setFunctionBreakpoints: every breakpoint needs a 'name'")
-        bp = Breakpoint(
-            engine.new_breakpoint_id(), "function", name, op_filter=parse_function_pattern(name)
-        )
-        created.append(_common(session, spec, bp))
-    engine.set_breakpoints("function", created)
+        bp = Breakpoint(engine.new_breakpoint_id(), "function", str(name))
+        created.append(_checked(bp, spec, partial(_function_pattern, bp, spec)))
+    engine.set_breakpoints("function", _verified(created))
     return {"breakpoints": [_dap_breakpoint(session, bp) for bp in created]}
 
 
 @handler("setExceptionBreakpoints")
 def set_exception_breakpoints(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    """One answer per filter, in order (DAP clients match them by index)."""
     engine = session.engine
     filters = args.get("filters", [])
     if not isinstance(filters, list) or not all(isinstance(f, str) for f in filters):
         raise InvalidInputError("setExceptionBreakpoints: 'filters' must be an array of strings")
-    created = []
-    for filter_id in filters[:32]:
-        op_filter = exception_filter(filter_id, engine.options.slow_threshold_ms)
-        if op_filter is None:
-            continue
-        bp = Breakpoint(
-            engine.new_breakpoint_id(),
-            "exception",
-            EXCEPTION_FILTERS[filter_id][0],
-            op_filter=op_filter,
-        )
+    if len(filters) > MAX_FILTERS:
+        raise InvalidInputError(f"setExceptionBreakpoints: more than {MAX_FILTERS} filters")
+    created, answers, accepted = [], [], []
+    for filter_id in filters:
+        bp = Breakpoint(engine.new_breakpoint_id(), "exception", filter_id)
         bp.extra["filter"] = filter_id
-        created.append(bp)
+        try:
+            _exception_filter(session, bp, filter_id)
+            accepted.append(filter_id)
+        except InvalidInputError as error:
+            bp.message = str(error)
+        if bp.op_filter is not None:
+            created.append(bp)
+        answers.append(_dap_breakpoint(session, bp))
     engine.set_breakpoints("exception", created)
-    session.exception_filters = list(filters)
+    session.exception_filters = accepted
     _activate_findings(session)
-    return {"breakpoints": [_dap_breakpoint(session, bp) for bp in created]}
+    return {"breakpoints": answers}
+
+
+def _exception_filter(session: DebugSession, bp: Breakpoint, filter_id: str) -> None:
+    """An operation filter for ``bp``; none for the filters whose breakpoints are the
+    analysis' findings (loops, races), which need the analysis to be on."""
+    options = session.engine.options
+    bp.op_filter = exception_filter(filter_id, options.slow_threshold_ms)
+    bp.description = EXCEPTION_FILTERS[filter_id][0]
+    if bp.op_filter is None and not options.loops.enabled:
+        raise InvalidInputError(
+            f"{bp.description}: the analysis is off (launch argument loopDetection.enabled)"
+        )
 
 
 def _activate_findings(session: DebugSession) -> None:
@@ -146,7 +178,7 @@ def _activate_findings(session: DebugSession) -> None:
 
 def start_analysis(session: DebugSession) -> None:
     """Run the detectors on a thread of their own (own read-only connection); the main
-    loop announces the results when they arrive."""
+    loop announces the results when they arrive (a run may be waiting for them)."""
     engine, post = session.engine, session.post
     if post is None or session.terminated:
         announce_findings(session, engine.findings(), 0.0)
@@ -155,29 +187,47 @@ def start_analysis(session: DebugSession) -> None:
     def work() -> None:
         started = time.monotonic()
         try:
-            recording = open_recording(engine.recording.path)
-            try:
-                threads = Queries(recording, engine.session_id).thread_keys()
-                post(lambda: session.add_threads(threads))
-                findings = load_findings(
-                    recording, engine.session_id, engine.options.loops,
-                    engine.options.slow_threshold_ms, cancel=lambda: session.terminated,
-                )  # fmt: skip
-            finally:
-                recording.close()
-        except KreplayError as error:
-            log.error("analysis failed: %s", error)
-            findings = []
+            findings = _analyse(session, post)
+            failure = ""
+        except Exception as error:  # reported on the main loop; the runs must not wait
+            log.exception("analysis failed")
+            findings, failure = [], describe_error(error)
         elapsed = time.monotonic() - started
-        post(lambda: announce_findings(session, findings, elapsed))
+        post(lambda: announce_findings(session, findings, elapsed, failure))
 
+    session.analysis_running = True
     threading.Thread(target=work, name="kreplay-analysis", daemon=True).start()
 
 
-def announce_findings(session: DebugSession, findings: list[Finding], elapsed_s: float) -> None:
-    """Report each loop/race as a breakpoint (event ``breakpoint``, reason ``new``)."""
-    if session.terminated or session.loop_breakpoints:
-        return
+def _analyse(session: DebugSession, post: Callable[[Callable[[], None]], None]) -> list[Finding]:
+    engine = session.engine
+    recording = open_recording(engine.recording.path)
+    try:
+        threads = Queries(recording, engine.session_id).thread_keys()
+        post(lambda: session.add_threads(threads))
+        return load_findings(
+            recording, engine.session_id, engine.options.loops,
+            engine.options.slow_threshold_ms, cancel=lambda: session.terminated,
+        )  # fmt: skip
+    finally:
+        recording.close()
+
+
+def announce_findings(
+    session: DebugSession, findings: list[Finding], elapsed_s: float, failure: str = ""
+) -> None:
+    """Report each loop/race as a breakpoint (event ``breakpoint``, reason ``new``), then
+    let a run that waits for them go (whether or not announcing them worked)."""
+    if not (session.terminated or session.loop_breakpoints):
+        session.run_action(
+            lambda: _announce(session, findings, elapsed_s, failure), "the analysis' findings"
+        )
+    session.analysis_finished()
+
+
+def _announce(
+    session: DebugSession, findings: list[Finding], elapsed_s: float, failure: str
+) -> None:
     engine = session.engine
     engine.set_findings(findings)
     for finding in findings:
@@ -190,10 +240,15 @@ def announce_findings(session: DebugSession, findings: list[Finding], elapsed_s:
         bp = Breakpoint(engine.new_breakpoint_id(), "loop", label, seqs=seqs)
         bp.extra["type"] = finding.type
         session.loop_breakpoints.append(bp)
+        line = session.client_line(session.line_of(seqs[0]))
         body = {"id": bp.id, "verified": True, "message": label,
-                "source": session.listing_source(), "line": session.line_of(seqs[0])}  # fmt: skip
+                "source": session.listing_source(), "line": line}  # fmt: skip
         session.output.event("breakpoint", {"reason": "new", "breakpoint": body})
     _activate_findings(session)
+    if failure:
+        text = f"kreplay: the analysis failed: {failure}\n"
+        session.output.event("output", {"category": "stderr", "output": text})
+        return
     text = f"kreplay: analysis found {len(findings)} findings in {elapsed_s:.1f} s\n"
     session.output.event("output", {"category": "console", "output": text})
 
@@ -204,6 +259,10 @@ def data_breakpoint_info(session: DebugSession, args: dict[str, Any]) -> dict[st
     container = session.handles.get(reference) if isinstance(reference, int) else None
     if container is None or container.ref is None or not isinstance(name, str):
         return {"dataId": None, "description": "only fields of the Object scope can be watched"}
+    if isinstance(container.value, list) and not name.isdigit():
+        raise InvalidInputError(
+            f"dataBreakpointInfo: invalid argument 'name': {name[:40]!r} is no index"
+        )
     key: str | int = int(name) if isinstance(container.value, list) else name
     path = [*container.path, key]
     ref = container.ref
@@ -211,6 +270,12 @@ def data_breakpoint_info(session: DebugSession, args: dict[str, Any]) -> dict[st
     dotted = ".".join(str(p) for p in path)
     return {"dataId": data_id, "description": f"{ref}: .{dotted} changes", "accessTypes": ["write"],
             "canPersist": True}  # fmt: skip
+
+
+def _data_watch(bp: Breakpoint, spec: dict[str, Any]) -> None:
+    bp.watch = _watch_of(spec.get("dataId"))
+    path = ".".join(str(p) for p in bp.watch.path)
+    bp.description = f"{bp.watch.ref} .{path} changed"
 
 
 def _watch_of(data_id: Any) -> DataWatch:
@@ -227,11 +292,7 @@ def _watch_of(data_id: Any) -> DataWatch:
 def set_data_breakpoints(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     engine, created = session.engine, []
     for spec in _specs(args, "breakpoints"):
-        watch = _watch_of(spec.get("dataId"))
-        path = ".".join(str(p) for p in watch.path)
-        bp = Breakpoint(
-            engine.new_breakpoint_id(), "data", f"{watch.ref} .{path} changed", watch=watch
-        )
-        created.append(_common(session, spec, bp))
-    engine.set_breakpoints("data", created)
+        bp = Breakpoint(engine.new_breakpoint_id(), "data", "data breakpoint")
+        created.append(_checked(bp, spec, partial(_data_watch, bp, spec)))
+    engine.set_breakpoints("data", _verified(created))
     return {"breakpoints": [_dap_breakpoint(session, bp) for bp in created]}

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from kreplay_dap.analysis.model import Finding
+from kreplay_dap.dap.arguments import int_argument
 from kreplay_dap.dap.dispatch import Deferred, handler
 from kreplay_dap.dap.live_mode import divergence_info
 from kreplay_dap.dap.present import operation_title, redact, short_value, span_title
@@ -24,7 +25,9 @@ _FIND = re.compile(r"^\s*find(back)?\s+(.+)$")
 def _frame(
     session: DebugSession, frame_id: int, name: str, source: dict[str, Any], line: int
 ) -> dict[str, Any]:
-    return {"id": frame_id, "name": name, "source": source, "line": line, "column": 1}
+    """A stack frame at a 1-based line, numbered as the client numbers lines and columns."""
+    return {"id": frame_id, "name": name, "source": source, "line": session.client_line(line),
+            "column": session.column_base}  # fmt: skip
 
 
 @handler("stackTrace")
@@ -46,13 +49,15 @@ def stack_trace(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
             _frame(session, len(frames) + 1, span_title(span), listing, session.line_of(start))
         )
         session.frames[len(frames)] = Frame("span", op.seq, span.start_seq)
-    start_frame, levels = int(args.get("startFrame") or 0), int(args.get("levels") or 0)
+    start_frame = int_argument(args, "startFrame", "stackTrace")
+    levels = int_argument(args, "levels", "stackTrace")
     shown = frames[start_frame : start_frame + levels] if levels > 0 else frames[start_frame:]
     return {"stackFrames": shown, "totalFrames": len(frames)}
 
 
 @handler("scopes")
 def scopes(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    int_argument(args, "frameId", "scopes", 0, None)  # every frame shows the current step
     engine = session.engine
     op = engine.current()
     handles = session.handles
@@ -109,13 +114,12 @@ def _size(value: Any) -> int:
 
 @handler("variables")
 def variables(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
-    reference = args.get("variablesReference")
-    if not isinstance(reference, int) or isinstance(reference, bool):
-        raise InvalidInputError("variables: 'variablesReference' must be an integer")
+    reference = int_argument(args, "variablesReference", "variables", None, None)
+    start = int_argument(args, "start", "variables")
+    count = int_argument(args, "count", "variables")
     container = session.handles.get(reference)
     if container is None:
         raise InvalidInputError(f"variables: reference {reference} is not valid at this stop")
-    start, count = int(args.get("start") or 0), int(args.get("count") or 0)
     if container.kind == "changes":
         return {"variables": _change_variables(session, container.value)}
     if container.kind == "cluster-object" and container.ref is not None:
@@ -171,7 +175,10 @@ def _cluster_variables(
 
 @handler("source")
 def source(session: DebugSession, args: dict[str, Any]) -> dict[str, Any] | Deferred:
-    reference = args.get("sourceReference") or (args.get("source") or {}).get("sourceReference")
+    source = args.get("source")
+    if source is not None and not isinstance(source, dict):
+        raise InvalidInputError("source: invalid argument 'source': expected an object")
+    reference = args.get("sourceReference") or (source or {}).get("sourceReference")
     if reference != LISTING_REFERENCE:
         raise InvalidInputError(f"source: unknown sourceReference {reference!r}")
     listing = session.listing()
@@ -185,6 +192,9 @@ def exception_info(session: DebugSession, args: dict[str, Any]) -> dict[str, Any
     stop = session.last_stop
     if stop is not None and stop.reason == "exception" and session.live_divergence is not None:
         return divergence_info(session.live_divergence)
+    if stop is not None and stop.error:
+        return {"exceptionId": "kreplay-error", "description": stop.error, "breakMode": "always",
+                "details": {"message": stop.error, "typeName": "replay error"}}  # fmt: skip
     if stop is None or stop.exception is None:
         raise InvalidInputError("exceptionInfo: the adapter is not stopped at an exception")
     op = session.engine.current()
@@ -247,11 +257,14 @@ def evaluate(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
 
 @handler("completions")
 def completions(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    """Names to complete at the cursor; ``column``, ``line`` and the answer's ``start`` are
+    numbered as the client said in ``initialize`` (columnsStartAt1, linesStartAt1) and
+    measured in UTF-16 code units, as DAP says."""
     text = args.get("text")
-    column = args.get("column")
-    if not isinstance(text, str) or not isinstance(column, int):
-        raise InvalidInputError("completions: 'text' and 'column' are required")
-    before = text[: max(column - 1, 0)]
+    if not isinstance(text, str):
+        raise InvalidInputError("completions: invalid argument 'text': expected a string")
+    line, cursor = _cursor(session, text, args)
+    before = line[:cursor]
     match = re.search(r"([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\.?([\w\-]*)$", before)
     if match is None:
         return {"targets": [{"label": name, "type": "variable"} for name in ROOT_NAMES]}
@@ -259,9 +272,35 @@ def completions(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     if not before.endswith(".") and not partial:
         path_text, _, partial = path_text.rpartition(".")
     names = _child_names(session, path_text) if path_text else list(ROOT_NAMES)
+    start = _utf16_units(line[: cursor - len(partial)]) + session.column_base
     return {"targets": [{"label": n, "type": "property" if path_text else "variable",
-                         "length": len(partial), "start": column - 1 - len(partial)}
+                         "length": _utf16_units(partial), "start": start}
                         for n in names if n.startswith(partial)][:200]}  # fmt: skip
+
+
+def _cursor(session: DebugSession, text: str, args: dict[str, Any]) -> tuple[str, int]:
+    """The line of ``text`` the cursor is on, and the cursor's index in it."""
+    lines = text.split("\n")
+    row = 0
+    if args.get("line") is not None:
+        line = int_argument(args, "line", "completions", None, session.line_base)
+        row = session.adapter_line(line) - 1
+        if row >= len(lines):
+            raise InvalidInputError(
+                f"completions: invalid argument 'line': the text has {len(lines)} lines"
+            )
+    column = int_argument(args, "column", "completions", None, session.column_base)
+    units = column - session.column_base
+    count = 0
+    for index, char in enumerate(lines[row]):
+        if count >= units:
+            return lines[row], index
+        count += _utf16_units(char)
+    return lines[row], len(lines[row])
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _child_names(session: DebugSession, path_text: str) -> list[str]:

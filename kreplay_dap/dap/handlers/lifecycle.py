@@ -11,8 +11,9 @@ from kreplay_dap.dap.dispatch import handler
 from kreplay_dap.dap.handlers.breakpoints import start_analysis
 from kreplay_dap.dap.launch import parse_launch
 from kreplay_dap.dap.session import DebugSession
-from kreplay_dap.replay.engine import EngineOptions, ReplayEngine, Stop
+from kreplay_dap.replay.engine import EngineOptions, ReplayEngine, Stop, thread_name
 from kreplay_dap.replay.loops import LoopOptions
+from kreplay_dap.replay.queries import ScanControl
 from recorder.errors import InvalidInputError, UnknownSessionError
 from recorder.storage import open_recording
 from recorder.storage.api import Recording
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 @handler("initialize")
 def initialize(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
+    for flag in ("linesStartAt1", "columnsStartAt1", "supportsProgressReporting"):
+        if not isinstance(args.get(flag, False), bool):
+            raise InvalidInputError(f"initialize: invalid argument {flag!r}: expected a boolean")
     session.client = dict(args)
     session.later(lambda: session.output.event("initialized"))
     return capabilities()
@@ -63,15 +67,20 @@ def launch(session: DebugSession, args: dict[str, Any]) -> None:
 
 @handler("configurationDone")
 def configuration_done(session: DebugSession, args: dict[str, Any]) -> None:
-    engine = session.engine
-    assert session.config is not None
-    if session.config.stop_on_entry:
-        session.later(lambda: session.report_stop(Stop(engine.position, "entry")))
-    else:
-        session.later(
-            lambda: session.run_and_stop(lambda c: engine.run(True, c, session.log_output))
-        )
+    """Start the analysis, then stop on entry or run from the first step (itself included),
+    waiting for the analysis when the enabled filters need its breakpoints."""
+    engine, config = session.engine, session.config
+    if config is None:
+        raise InvalidInputError("configurationDone: send 'launch' first")
     session.later(lambda: start_analysis(session))
+    if config.stop_on_entry:
+        session.later(lambda: session.report_stop(Stop(engine.position, "entry")))
+        return
+
+    def first_run(control: ScanControl) -> Stop:
+        return engine.run(True, control, session.log_output, session.log_error, True)
+
+    session.later(lambda: session.run_when_ready(first_run))
 
 
 @handler("threads")
@@ -79,7 +88,7 @@ def threads(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
     if session.has_engine:
         session.thread_id(session.engine.current())
     listed = [
-        {"id": thread_id, "name": f"{actor}/{thread}" if thread else (actor or "(no actor)")}
+        {"id": thread_id, "name": thread_name(actor, thread)}
         for (actor, thread), thread_id in session.threads.items()
     ]
     return {"threads": listed[:4096]}
@@ -88,10 +97,7 @@ def threads(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
 @handler("restart")
 def restart(session: DebugSession, args: dict[str, Any]) -> None:
     engine = session.engine
-    engine.seek(engine.first_seq)
-    for group in engine.breakpoints.values():
-        for bp in group:
-            bp.hits = 0
+    engine.seek(engine.first_seq)  # hit counts belong to steps: nothing to reset
     session.later(lambda: session.report_stop(Stop(engine.position, "entry", "restarted")))
 
 

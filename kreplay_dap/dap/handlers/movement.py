@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from kreplay_dap.dap.arguments import int_argument, object_argument
 from kreplay_dap.dap.dispatch import handler
 from kreplay_dap.dap.present import listing_line
-from kreplay_dap.dap.session import DebugSession
+from kreplay_dap.dap.session import LISTING_REFERENCE, DebugSession
 from kreplay_dap.replay.engine import Stop
+from kreplay_dap.replay.queries import ScanControl
 from recorder.errors import InvalidInputError
+
+MAX_GOTO_TARGETS = 100
 
 
 def _thread_of(session: DebugSession, args: dict[str, Any]) -> tuple[str, str] | None:
-    thread_id = args.get("threadId")
-    if thread_id is not None and (not isinstance(thread_id, int) or isinstance(thread_id, bool)):
-        raise InvalidInputError("'threadId' must be an integer")
-    return None if thread_id is None else session.thread_key(thread_id)
+    if args.get("threadId") is None:
+        return None
+    return session.thread_key(int_argument(args, "threadId", "step", minimum=None))
 
 
 def _step(session: DebugSession, args: dict[str, Any], forward: bool, mode: str) -> None:
@@ -25,9 +28,11 @@ def _step(session: DebugSession, args: dict[str, Any], forward: bool, mode: str)
 
 def _run(session: DebugSession, forward: bool) -> dict[str, Any]:
     engine = session.engine
-    session.later(
-        lambda: session.run_and_stop(lambda c: engine.run(forward, c, session.log_output))
-    )
+
+    def movement(control: ScanControl) -> Stop:
+        return engine.run(forward, control, session.log_output, session.log_error)
+
+    session.later(lambda: session.run_when_ready(movement))
     return {"allThreadsContinued": True}
 
 
@@ -63,7 +68,7 @@ def step_out(session: DebugSession, args: dict[str, Any]) -> None:
 
 @handler("pause")
 def pause(session: DebugSession, args: dict[str, Any]) -> None:
-    session.control.cancelled = True  # also set by the reader thread while a search runs
+    session.pause()  # the reader thread also cancels a search while it runs
 
 
 def _goto_seq(session: DebugSession, seq: int, reason: str, description: str = "") -> None:
@@ -73,27 +78,30 @@ def _goto_seq(session: DebugSession, seq: int, reason: str, description: str = "
 
 @handler("gotoTargets")
 def goto_targets(session: DebugSession, args: dict[str, Any]) -> dict[str, Any]:
-    line = args.get("line")
-    if not isinstance(line, int) or isinstance(line, bool):
-        raise InvalidInputError("gotoTargets: 'line' must be an integer")
-    seq = session.seq_of_line(line)
-    op = session.engine.recording.operation(session.engine.session_id, seq)
-    if op is None:
-        return {"targets": []}
-    return {"targets": [{"id": seq, "label": listing_line(op), "line": line}]}
+    """The listing's line N: step #N when it exists. A line of an operator's file: the
+    steps whose call was made from that line. Any other source: none."""
+    source = object_argument(args, "source", "gotoTargets")
+    line = int_argument(args, "line", "gotoTargets", None, session.line_base)
+    engine, adapter_line = session.engine, session.adapter_line(line)
+    seqs: list[int] = []
+    if source.get("sourceReference") == LISTING_REFERENCE:
+        seq = session.seq_of_line(adapter_line)
+        seqs = [seq] if engine.has_step(seq) else []
+    elif isinstance(source.get("path"), str) and not source.get("sourceReference"):
+        remote = session.remote_path(source["path"])
+        seqs = engine.callsite_targets(remote, adapter_line, MAX_GOTO_TARGETS)
+    return {"targets": [{"id": seq, "label": listing_line(engine.operation(seq)), "line": line}
+                        for seq in seqs]}  # fmt: skip
 
 
 @handler("goto")
 def goto(session: DebugSession, args: dict[str, Any]) -> None:
-    target = args.get("targetId")
-    if not isinstance(target, int) or isinstance(target, bool):
-        raise InvalidInputError("goto: 'targetId' must be an integer")
-    _goto_seq(session, target, "goto")
+    _goto_seq(session, int_argument(args, "targetId", "goto", None, None), "goto")
 
 
 @handler("restartFrame")
 def restart_frame(session: DebugSession, args: dict[str, Any]) -> None:
-    frame = session.frames.get(args.get("frameId", -1))
+    frame = session.frames.get(int_argument(args, "frameId", "restartFrame", None, None))
     if frame is None:
         raise InvalidInputError(
             "restartFrame: unknown 'frameId' (frames are valid until the next stop)"
