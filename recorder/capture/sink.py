@@ -7,6 +7,7 @@ operator exited or was killed) everything received is committed before exiting.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import signal
@@ -32,6 +33,10 @@ SINK_ERRORS = (
 )  # fmt: skip
 _MAX_STREAMS = 10_000
 _MAX_SPANS = 100_000
+# A call reaches us when it ends, numbered by when it started: operations this much newer
+# than the newest one wait a frame or two, so a call that started before them goes first.
+HOLD_NS = 250_000_000
+_MAX_HELD_OPS = 100_000
 
 
 @dataclass
@@ -104,6 +109,7 @@ class Sink:
         self._holding: dict[int, _Stream] = {}
         self._next_span_id = 0
         self._unreported_drops = 0
+        self._waiting: list[Operation] = []  # sorted by time, written once HOLD_NS older
         self.writer = self._open()
 
     def _open(self) -> RecordingWriter | None:
@@ -130,24 +136,26 @@ class Sink:
         """Process one frame in one transaction; returns the replies it asked for."""
         ops: list[Operation] = []
         replies: list[dict[str, Any]] = []
-        ended = False
+        ended = everything = False
         for message in frame:
             tag = message[0]
             try:
                 if tag == m.FLUSH:
                     self._release_all(ops)  # flushed means in the file, held or not
                     replies.append({"flush": message[1]})
+                    everything = True
                 elif tag == m.SETTLE:
                     self._release_all(ops)
+                    everything = True
                 elif tag == m.END:
-                    ended = True
+                    ended = everything = True
                     self._release_all(ops)
                 else:
                     self._message(message, ops)
             except SINK_ERRORS as error:
                 self.stats.fail(error, lost=1)
                 self._unreported_drops += 1
-        self._write(ops)
+        self._write(self._ready(ops, everything))
         if ended:
             self._end()
             replies.append({"end": True})
@@ -174,6 +182,18 @@ class Sink:
             self._span_end(message)
         elif tag == m.DROPPED:  # the operator side counts these in its own stats
             self._unreported_drops += int(message[1])
+
+    def _ready(self, ops: list[Operation], everything: bool) -> list[Operation]:
+        """The operations to write now, in time order; the newest wait (``HOLD_NS``)."""
+        waiting = self._waiting
+        waiting.extend(ops)
+        waiting.sort(key=_time)  # stable: one stream's events keep their order
+        if everything or len(waiting) > _MAX_HELD_OPS or not waiting:
+            self._waiting = []
+            return waiting
+        split = bisect.bisect_right(waiting, waiting[-1].ts_ns - HOLD_NS, key=_time)
+        ready, self._waiting = waiting[:split], waiting[split:]
+        return ready
 
     def _write(self, ops: list[Operation]) -> None:
         writer = self.writer
@@ -359,6 +379,10 @@ class Sink:
         span.end_ns = int(end_ns)
         span.error = str(error)[:4096]
         self._touched_spans[int(token)] = span
+
+
+def _time(op: Operation) -> int:
+    return op.ts_ns
 
 
 def run(stdin: BinaryIO, stdout: TextIO) -> int:

@@ -159,6 +159,15 @@ def test_a_connection_failure_is_recorded_and_reraised(make_recorder: Any, db: s
     assert op.error_reason == type(plain_error.value).__name__
 
 
+WIDGET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+        "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
+    },
+}
+
+
 def test_custom_objects_and_the_dynamic_client(
     recorded: tuple[Recorder, Any], db: str, tmp_path: Path
 ) -> None:
@@ -171,7 +180,7 @@ def test_custom_objects_and_the_dynamic_client(
                  "names": {"plural": "widgets", "kind": "Widget"},
                  "versions": [{"name": "v1", "served": True, "storage": True,
                                "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+                               "schema": {"openAPIV3Schema": WIDGET_SCHEMA}}]},
     }  # fmt: skip
     client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
     custom = client.CustomObjectsApi(api)
@@ -322,7 +331,7 @@ def test_an_unread_raw_response_is_recorded_in_order(
         "spec": {"group": "example.com", "scope": "Namespaced",
                  "names": {"plural": "gadgets", "kind": "Gadget"},
                  "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+                               "schema": {"openAPIV3Schema": WIDGET_SCHEMA}}]},
     }  # fmt: skip
     extensions = client.ApiextensionsV1Api(api)
     extensions.create_custom_resource_definition(crd, _preload_content=False)  # never read

@@ -16,7 +16,7 @@ import kubernetes
 
 from recorder import Recorder
 from recorder.capture import messages as m
-from recorder.capture.sink import Sink, SinkConfig
+from recorder.capture.sink import HOLD_NS, Sink, SinkConfig
 from tests.recorder.helpers import read_ops
 
 client: Any = kubernetes.client
@@ -65,6 +65,22 @@ def test_another_streams_events_wait_for_the_earlier_held_read(tmp_path: Path) -
     messages = [second, (1, 1_000, chunk("first")), (2, 2_000, chunk("second")),
                 (m.WATCH_CLOSE, (2, 0))]  # fmt: skip
     assert recorded_order(tmp_path, messages) == ["watch first", "watch second"]
+
+
+def test_a_call_that_ends_after_an_event_it_caused_goes_before_it(tmp_path: Path) -> None:
+    """Calls arrive when they end; the event of one that started earlier waits for it."""
+    messages = [(1, 2_000, chunk("made")), (m.WATCH_CLOSE, (1, 0)), create(1_000, "made")]
+    assert recorded_order(tmp_path, messages) == ["create made", "watch made"]
+
+
+def test_operations_older_than_the_hold_are_written_without_a_flush(tmp_path: Path) -> None:
+    path = str(tmp_path / "hold.db")
+    sink = Sink(SinkConfig(path=path, session_id="s1", redaction_key="00" * 32))
+    frame = [create(1_000, "old"), create(1_000 + HOLD_NS + 1, "new")]
+    sink.handle(m.read_frame(io.BytesIO(m.encode_frame(frame))) or [])
+    assert [op.name for op in read_ops(path)[0]] == ["old"]  # "new" waits for later calls
+    sink.handle([(m.END, 0)])
+    assert [op.name for op in read_ops(path)[0]] == ["old", "new"]
 
 
 def test_a_watch_then_a_write_from_another_thread_in_order(
