@@ -22,6 +22,8 @@ class WriteIntent:
     target: Target
     body: Any
     content_type: str = ""
+    # dryRun=All: validated and answered, never stored; backends do not intercept it.
+    dry_run: bool = False
 
     @property
     def name(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kreplay_dap.apiserver.kinds import ALL_VERBS, KindInfo, KindRegistry
+from kreplay_dap.apiserver.kinds import KindInfo, KindRegistry
 
 SERVER_VERSION = {
     "major": "1",
@@ -58,7 +58,7 @@ def _resource_entries(info: KindInfo) -> list[dict[str, Any]]:
         "singularName": info.singular,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": list(ALL_VERBS),
+        "verbs": list(info.verbs),
     }
     if info.short_names:
         main["shortNames"] = list(info.short_names)

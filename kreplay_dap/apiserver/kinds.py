@@ -6,10 +6,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kreplay_dap.apiserver.patching import child_map
 from kreplay_dap.apiserver.status import ApiStatusError, bad_request
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+# Namespaces are deleted one by one (the namespace controller empties each), never as a collection.
+NAMESPACE_VERBS = tuple(v for v in ALL_VERBS if v != "deletecollection")
 MAX_KINDS = 2_000
+API_APPROVED = "api-approved.kubernetes.io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,12 @@ class KindInfo:
     categories: tuple[str, ...] = ()
     # CRD additionalPrinterColumns as (name, type, jsonPath), for kubectl's table output.
     printer_columns: tuple[tuple[str, str, str], ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    # False for custom resources and CRDs: a PUT must carry metadata.resourceVersion.
+    unconditional_update: bool = True
+    # True where the registry sets ReturnDeletedObject: a DELETE that removes the object at
+    # once answers with it; the other kinds answer with a Success Status.
+    returns_deleted_object: bool = False
 
     @property
     def storage_version(self) -> str:
@@ -91,12 +101,14 @@ def _grouped(group: str, kind: str, plural: str, short: tuple[str, ...], **extra
 
 BUILTIN_KINDS: tuple[KindInfo, ...] = (
     _core("Pod", "pods", ("po",), subresources=_STATUS, field_labels=_POD_FIELDS,
-          categories=("all",)),
-    _core("Service", "services", ("svc",), subresources=_STATUS, categories=("all",)),
+          categories=("all",), returns_deleted_object=True),
+    _core("Service", "services", ("svc",), subresources=_STATUS, categories=("all",),
+          returns_deleted_object=True),
     _core("ConfigMap", "configmaps", ("cm",)),
     _core("Secret", "secrets", (), field_labels=frozenset({"type"})),
     _core("Namespace", "namespaces", ("ns",), namespaced=False, subresources=_STATUS,
-          field_labels=frozenset({"status.phase"})),
+          field_labels=frozenset({"status.phase"}), verbs=NAMESPACE_VERBS,
+          returns_deleted_object=True),
     _core("Event", "events", ("ev",), field_labels=_EVENT_FIELDS),
     _core("ServiceAccount", "serviceaccounts", ("sa",)),
     _grouped("apps", "Deployment", "deployments", ("deploy",), subresources=_SCALED,
@@ -111,7 +123,8 @@ BUILTIN_KINDS: tuple[KindInfo, ...] = (
              categories=("all",), field_labels=frozenset({"status.successful"})),
     _grouped("coordination.k8s.io", "Lease", "leases", ()),
     _grouped("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions",
-             ("crd", "crds"), namespaced=False, subresources=_STATUS, has_generation=True),
+             ("crd", "crds"), namespaced=False, subresources=_STATUS, has_generation=True,
+             unconditional_update=False),
 )  # fmt: skip
 
 
@@ -129,15 +142,25 @@ class KindRegistry:
             registry.register(info)
         return registry
 
-    def register(self, info: KindInfo) -> None:
+    def register(self, info: KindInfo) -> bool:
+        """Serve ``info``; False (nothing changes) if it would replace a built-in kind, which
+        kube-apiserver keeps serving ahead of any CRD of the same group and plural."""
         with self._lock:
+            current = self._by_resource.get((info.group, info.plural))
+            if current is not None and current.builtin and not info.builtin:
+                return False
             if len(self._by_resource) >= MAX_KINDS:
                 raise ApiStatusError(413, f"too many kinds (limit {MAX_KINDS})")
             self._by_resource[(info.group, info.plural)] = info
+            return True
 
-    def unregister(self, group: str, plural: str) -> None:
+    def unregister(self, group: str, plural: str) -> KindInfo | None:
+        """Stop serving a custom kind; built-in kinds stay. Returns the kind removed."""
         with self._lock:
-            self._by_resource.pop((group, plural), None)
+            current = self._by_resource.get((group, plural))
+            if current is None or current.builtin:
+                return None
+            return self._by_resource.pop((group, plural))
 
     def resolve(self, group: str, version: str, plural: str) -> KindInfo | None:
         with self._lock:
@@ -195,7 +218,38 @@ def kind_from_crd(crd: dict[str, Any]) -> KindInfo:
     return KindInfo(group, served, kind, plural, str(singular), scope == "Namespaced", short,
                     frozenset(subresources), has_generation=True, builtin=False,
                     categories=categories,
-                    printer_columns=_printer_columns(versions, served[0]))  # fmt: skip
+                    printer_columns=_printer_columns(versions, served[0]),
+                    unconditional_update=False, returns_deleted_object=True)  # fmt: skip
+
+
+def _is_protected_group(group: str) -> bool:
+    return any(group == g or group.endswith("." + g) for g in ("k8s.io", "kubernetes.io"))
+
+
+def crd_definition_errors(crd: dict[str, Any]) -> list[tuple[str, str]]:
+    """Field errors (422) ValidateCustomResourceDefinition reports about naming: the name must
+    be ``<plural>.<group>``, the group a domain, a protected group needs API approval."""
+    spec = child_map(crd, "spec")
+    names = child_map(spec, "names")
+    metadata = child_map(crd, "metadata")
+    group, plural, name = spec.get("group"), names.get("plural"), metadata.get("name")
+    causes: list[tuple[str, str]] = []
+    if isinstance(group, str) and isinstance(plural, str) and name != f"{plural}.{group}":
+        causes.append(
+            ("metadata.name", f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group')
+        )
+    if isinstance(group, str) and group and "." not in group:
+        causes.append(
+            ("spec.group", f'Invalid value: "{group}": should be a domain with at least one dot')
+        )
+    annotations = metadata.get("annotations") or {}
+    if isinstance(group, str) and _is_protected_group(group) and not annotations.get(API_APPROVED):
+        causes.append(
+            (f"metadata.annotations[{API_APPROVED}]",
+             f'Required value: protected groups must have approval annotation "{API_APPROVED}",'
+             " see https://github.com/kubernetes/enhancements/pull/1111")
+        )  # fmt: skip
+    return causes
 
 
 def _printer_columns(versions: list[Any], storage: str) -> tuple[tuple[str, str, str], ...]:
@@ -236,4 +290,5 @@ def kind_from_recording(api_version: str, kind: str, plural: str, namespaced: bo
     """A kind first met in a recording: served with what the recording tells about it."""
     group, _, version = api_version.rpartition("/")
     return KindInfo(group, (version,), kind, plural, kind.lower(), namespaced,
-                    subresources=_STATUS, has_generation=True, builtin=False)  # fmt: skip
+                    subresources=_STATUS, has_generation=True, builtin=False,
+                    returns_deleted_object=True)  # fmt: skip

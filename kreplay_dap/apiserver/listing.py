@@ -125,9 +125,10 @@ def _table_encoder(info: KindInfo, include: str) -> watch.Encode:
 def watch_response(state: ClusterState, request: ApiRequest, target: Target) -> ApiResponse:
     info = target.info
     labels, fields = selectors_of(request, info)
-    timeout = _int_param(
-        request, "timeoutSeconds", watch.MAX_TIMEOUT_SECONDS, watch.MAX_TIMEOUT_SECONDS
-    )
+    # 0, like no value, means the server's default (kube-apiserver: its minimum request
+    # timeout, at least 30 minutes), not a watch that ends at once.
+    timeout = _int_param(request, "timeoutSeconds", 0, watch.MAX_TIMEOUT_SECONDS)
+    timeout = timeout or watch.MAX_TIMEOUT_SECONDS
     encoder = None
     if tables.wants_table(request.header("accept")):
         encoder = _table_encoder(info, request.query.get("includeObject", "Metadata"))
@@ -141,5 +142,6 @@ def watch_response(state: ClusterState, request: ApiRequest, target: Target) -> 
         bookmarks=request.query.get("allowWatchBookmarks") in ("1", "true"),
         encode=encoder,
         send_initial_events=request.query.get("sendInitialEvents") == "true",
+        api_version=info.api_version(target.version),
     )
     return ApiResponse(200, stream=watch.stream(state, spec))

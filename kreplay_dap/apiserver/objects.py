@@ -12,18 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kreplay_dap.apiserver import status
-from kreplay_dap.apiserver.kinds import KindInfo
-from kreplay_dap.apiserver.patching import apply_patch, clone
+from kreplay_dap.apiserver import metadata as meta
+from kreplay_dap.apiserver import schema, status, terminating
+from kreplay_dap.apiserver.kinds import KindInfo, crd_definition_errors
+from kreplay_dap.apiserver.patching import apply_patch, child_map, clone
+from kreplay_dap.apiserver.secret_data import is_secret, normalize_secret
 from kreplay_dap.apiserver.state import ClusterState, StoredObject
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN_TEXT = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
-    " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used"
-    " for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 _LABEL_TEXT = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and"
     " must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex"
@@ -33,6 +30,7 @@ NAMESPACE_MISMATCH = (
     "the namespace of the provided object does not match the namespace sent on the request"
 )
 SERVER_MANAGED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+RESOURCE_VERSION_REQUIRED = "Invalid value: 0x0: must be specified for an update"
 
 
 def now_rfc3339() -> str:
@@ -70,37 +68,42 @@ def validate_body(target: Target, body: Any) -> dict[str, Any]:
             f"the API version in the data ({api_version}) does not match the expected API version"
             f" ({info.api_version(target.version)})"
         )
-    metadata = body.setdefault("metadata", {})
+    if body.get("metadata") is None:
+        body["metadata"] = {}
+    metadata = body["metadata"]
     if not isinstance(metadata, dict):
-        raise status.bad_request("metadata must be an object")
-    for field in ("labels", "annotations"):
-        values = metadata.get(field)
-        if values is not None and not (
-            isinstance(values, dict) and all(isinstance(v, str) for v in values.values())
-        ):
-            raise status.bad_request(f"metadata.{field} must map strings to strings")
-    if not isinstance(metadata.get("finalizers") or [], list):
-        raise status.bad_request("metadata.finalizers must be a list of strings")
+        detail = meta.unmarshal_error(metadata, f"{info.kind}.metadata", "v1.ObjectMeta")
+        raise meta.DecodeError(info, target.version, detail)
+    meta.check_types(info, target.version, metadata)
+    if is_secret(info):
+        normalize_secret(info, target.version, body)
     return metadata
 
 
-def _check_name(target: Target, name: str) -> None:
+def _name_errors(target: Target, name: str) -> list[meta.Cause]:
     namespace_kind = target.info.kind == "Namespace"
     pattern, text, limit = (
-        (_LABEL, _LABEL_TEXT, 63) if namespace_kind else (_SUBDOMAIN, _SUBDOMAIN_TEXT, 253)
+        (_LABEL, _LABEL_TEXT, 63) if namespace_kind else (_SUBDOMAIN, meta.SUBDOMAIN_TEXT, 253)
     )
     if len(name) > limit:
-        raise _invalid(
-            target,
-            name,
-            "metadata.name",
-            f'Invalid value: "{name}": must be no more than {limit} characters',
-        )
+        return [
+            ("metadata.name", f'Invalid value: "{name}": must be no more than {limit} characters')
+        ]
     if not pattern.match(name):
-        raise _invalid(target, name, "metadata.name", f'Invalid value: "{name}": {text}')
+        return [("metadata.name", f'Invalid value: "{name}": {text}')]
+    return []
+
+
+def _definition_errors(target: Target, obj: dict[str, Any]) -> list[meta.Cause]:
+    """Field errors of the object's metadata, and of a CRD's definition."""
+    causes = meta.syntax_errors(obj["metadata"])
+    if terminating.is_crd(target.info) and not target.subresource:
+        causes.extend(crd_definition_errors(obj))
+    return causes
 
 
 def _namespace_for(target: Target, metadata: dict[str, Any], state: ClusterState) -> str:
+    """The namespace of a new object; 400 if the body names another one than the URL."""
     if not target.info.namespaced:
         metadata.pop("namespace", None)
         return ""
@@ -116,9 +119,12 @@ def _namespace_for(target: Target, metadata: dict[str, Any], state: ClusterState
 
 
 def _spec_part(info: KindInfo, obj: dict[str, Any]) -> Any:
+    """What a generation counts: a built-in's spec; all of a custom resource but its
+    metadata (and its status when that is a subresource of its own)."""
     if info.builtin:
         return obj.get("spec")
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+    skipped = {"metadata", "apiVersion", "kind"} | ({"status"} & info.subresources)
+    return {k: v for k, v in obj.items() if k not in skipped}
 
 
 def _initial_status(info: KindInfo, body: dict[str, Any]) -> None:
@@ -158,7 +164,10 @@ def create(state: ClusterState, target: Target, body: Any, dry_run: bool = False
             )
         if not name:
             name = _generated_name(state, info, namespace, str(generate))
-        _check_name(target, str(name))
+        terminating.check_can_create(state, info, namespace, name)
+        causes = _name_errors(target, name) + _definition_errors(target, body)
+        if causes:
+            raise status.invalid(info.kind, info.group, name, causes)
         if state.get(info, namespace, name) is not None:
             raise status.already_exists(info.group_resource, name)
         body["apiVersion"] = info.api_version(target.version)
@@ -169,6 +178,7 @@ def create(state: ClusterState, target: Target, body: Any, dry_run: bool = False
         if info.has_generation:
             metadata["generation"] = 1
         _initial_status(info, body)
+        schema.admit(state, target, body)
         if dry_run:
             return StoredObject(body, b"", state.resource_version)
         metadata["resourceVersion"] = str(state.next_resource_version())
@@ -216,6 +226,13 @@ def _merge_server_fields(
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+    if terminating.is_namespace(info):  # only the namespace controller finalizes (/finalize)
+        old_spec, spec = child_map(old, "spec"), dict(child_map(new, "spec"))
+        spec.pop("finalizers", None)
+        if "finalizers" in old_spec:
+            spec["finalizers"] = old_spec["finalizers"]
+        if spec or "spec" in old:
+            new["spec"] = spec
     return new
 
 
@@ -231,10 +248,49 @@ def _store_update(
     if info.has_generation and _spec_part(info, new) != _spec_part(info, old.obj):
         new_meta["generation"] = int(old.obj["metadata"].get("generation") or 0) + 1
     new_meta["resourceVersion"] = str(state.next_resource_version())
-    if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
+    released = bool(new_meta.get("deletionTimestamp")) and not new_meta.get("finalizers")
+    if released and not terminating.is_namespace(info):
         state.remove(info, new)
+        terminating.after_removal(state, info, new)
         return StoredObject(new, b"", int(new_meta["resourceVersion"]))
-    return state.put(info, new, "MODIFIED")
+    stored = state.put(info, new, "MODIFIED")
+    if released:  # a Terminating namespace goes once it holds nothing
+        terminating.settle_namespace(state, target.name)
+    return stored
+
+
+def _validate_update(target: Target, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """422 for field errors of the new object, and for finalizers added during deletion."""
+    causes = [] if target.subresource else _definition_errors(target, new)
+    if terminating.is_terminating(old):
+        before = set(old["metadata"].get("finalizers") or [])
+        added = sorted(set(new["metadata"].get("finalizers") or []) - before)
+        if added:
+            listed = ", ".join(meta.quote(f) for f in added)
+            message = (
+                "Forbidden: no new finalizers can be added if the object is being deleted, found"
+                f" new finalizers []string{{{listed}}}"
+            )
+            causes.append(("metadata.finalizers", message))
+    if causes:
+        raise status.invalid(target.info.kind, target.info.group, target.name, causes)
+
+
+def _check_request_namespace(target: Target, metadata: dict[str, Any]) -> None:
+    """An object's namespace must be empty or the URL's; cluster-scoped kinds drop it."""
+    if not target.info.namespaced:
+        metadata.pop("namespace", None)
+    elif metadata.get("namespace") and metadata["namespace"] != target.namespace:
+        raise status.bad_request(NAMESPACE_MISMATCH)
+
+
+def _require_resource_version(target: Target, metadata: dict[str, Any]) -> None:
+    """Custom resources and CRDs do not allow unconditional updates."""
+    if target.info.unconditional_update or metadata.get("resourceVersion") not in (None, "", "0"):
+        return
+    causes = [("metadata.resourceVersion", RESOURCE_VERSION_REQUIRED)]
+    # store.Update names the resource, not the kind, in this error
+    raise status.invalid(target.info.plural, target.info.group, target.name, causes)
 
 
 def _check_preconditions(target: Target, old: dict[str, Any], new_meta: dict[str, Any]) -> None:
@@ -258,18 +314,36 @@ def update(state: ClusterState, target: Target, body: Any, dry_run: bool = False
             f"the name of the object ({metadata.get('name')}) does not match the name on the URL"
             f" ({target.name})"
         )
+    _check_request_namespace(target, metadata)
     with state.lock:
         old = _current(state, target)
-        if (
-            target.info.namespaced
-            and metadata.get("namespace", target.namespace) != target.namespace
-        ):
-            raise status.bad_request(NAMESPACE_MISMATCH)
+        _require_resource_version(target, metadata)
         _check_preconditions(target, old.obj, metadata)
         new = _merge_server_fields(target, old.obj, clone(body))
+        _validate_update(target, old.obj, new)
+        schema.admit(state, target, new, old.obj)
         if dry_run:
             return StoredObject(new, b"", old.resource_version)
         return _store_update(state, target, old, new)
+
+
+def _patched(target: Target, old: dict[str, Any], content_type: str, body: Any) -> dict[str, Any]:
+    """The object a patch makes of ``old``, decoded and checked as the patch handler does."""
+    patched = apply_patch(content_type, old, body, target.info.builtin)
+    if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
+        raise status.ApiStatusError(422, "the patched object must be an object with metadata")
+    try:
+        validate_body(target, patched)
+    except meta.DecodeError as error:
+        raise meta.as_patch_error(error, body) from error
+    _check_request_namespace(target, patched["metadata"])
+    name = patched["metadata"].get("name")
+    if name != target.name:
+        raise status.bad_request(
+            f"the name of the object ({name or ''}) does not match the name on the URL"
+            f" ({target.name})"
+        )
+    return patched
 
 
 def patch(
@@ -277,16 +351,11 @@ def patch(
 ) -> StoredObject:
     with state.lock:
         old = _current(state, target)
-        patched = apply_patch(content_type, old.obj, body, target.info.builtin)
-        if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
-            raise status.ApiStatusError(422, "the patched object must be an object with metadata")
-        validate_body(target, patched)
-        if patched["metadata"].get("name") != target.name:
-            raise _invalid(
-                target, target.name, "metadata.name", "Invalid value: the name cannot change"
-            )
+        patched = _patched(target, old.obj, content_type, body)
         _check_preconditions(target, old.obj, patched["metadata"])
         new = _merge_server_fields(target, old.obj, patched)
+        _validate_update(target, old.obj, new)
+        schema.admit(state, target, new, old.obj)
         if dry_run:
             return StoredObject(new, b"", old.resource_version)
         return _store_update(state, target, old, new)

@@ -46,6 +46,17 @@ def clone(value: T) -> T:
     return cast(T, json.loads(json.dumps(value)))
 
 
+def child_map(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` if it is a JSON object, else an empty one (for reading malformed input)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def child_list(obj: dict[str, Any], key: str) -> list[Any]:
+    value = obj.get(key)
+    return value if isinstance(value, list) else []
+
+
 def _unprocessable(message: str) -> ApiStatusError:
     return ApiStatusError(
         422, f"the server rejected our request due to an error in our request: {message}"

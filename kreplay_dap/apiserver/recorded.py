@@ -15,7 +15,10 @@ MAX_LIST_ITEMS = 100_000
 def _is_object(body: Any) -> bool:
     metadata = body.get("metadata") if isinstance(body, dict) else None
     return (
-        isinstance(metadata, dict) and bool(metadata.get("name")) and body.get("kind") != "Status"
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("name"), str)  # a name of another type never gets stored
+        and bool(metadata["name"])
+        and body.get("kind") != "Status"
     )
 
 
@@ -54,7 +57,8 @@ def kind_of(registry: KindRegistry, op: Operation, obj: dict[str, Any] | None) -
     plural = op.resource or f"{kind.lower()}s"
     namespaced = bool(op.namespace or ((obj or {}).get("metadata") or {}).get("namespace"))
     info = kind_from_recording(api_version, kind, plural, namespaced)
-    registry.register(info)
+    if not registry.register(info):  # a built-in kind of that plural is served instead
+        return registry.by_resource(info.group, info.plural)
     return info
 
 

@@ -104,6 +104,7 @@ class ReplayBackend:
         self.step = step
         self.pace = pace
         self.state = state or ClusterState()
+        self.state.waits_for_future_versions = True  # the recording brings them
         self.hooks = hooks or ReplayHooks()
         self._recording_lock = threading.Lock()  # the reader is not safe for concurrent use
         self._writes_lock = threading.Lock()

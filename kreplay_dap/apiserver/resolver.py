@@ -6,11 +6,21 @@ import json
 import logging
 from typing import Any
 
-from kreplay_dap.apiserver import discovery, objects, openapi, protobuf, removal, scale, status
+from kreplay_dap.apiserver import (
+    discovery,
+    objects,
+    openapi,
+    protobuf,
+    removal,
+    scale,
+    schema,
+    status,
+)
 from kreplay_dap.apiserver.backend import Backend, WriteIntent
-from kreplay_dap.apiserver.kinds import kind_from_crd
+from kreplay_dap.apiserver.kinds import KindInfo, kind_from_crd
 from kreplay_dap.apiserver.listing import list_response, selectors_of, watch_response
 from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse
+from kreplay_dap.apiserver.metadata import quote
 from kreplay_dap.apiserver.objects import Target
 from kreplay_dap.apiserver.patching import APPLY_PATCH
 from kreplay_dap.apiserver.routing import ResourcePath, parse_resource_path, path_not_found
@@ -22,15 +32,28 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 NOT_ALLOWED = "the server does not allow this method on the requested resource"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+TOO_LARGE = f"Request entity too large: limit is {MAX_BODY_BYTES}"
+OPTIONS_KINDS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
 
 
 def _not_allowed() -> status.ApiStatusError:
     return status.ApiStatusError(405, NOT_ALLOWED)
 
 
+def _dry_run(request: ApiRequest, verb: str) -> bool:
+    """``dryRun=All`` (the one value the API server accepts) on a create, update or patch."""
+    value = request.query.get("dryRun")
+    if value is None:
+        return False
+    if value != "All":
+        message = f'Unsupported value: []string{{{quote(value)}}}: supported values: "All"'
+        raise status.invalid(OPTIONS_KINDS[verb], "meta.k8s.io", "", [("dryRun", message)])
+    return True
+
+
 def parse_body(request: ApiRequest) -> Any:
     if len(request.body) > MAX_BODY_BYTES:
-        raise status.ApiStatusError(413, "request entity too large")
+        raise status.ApiStatusError(413, TOO_LARGE)
     if request.content_type == PROTOBUF:
         return protobuf.decode_object(request.body)
     if "protobuf" in request.content_type or "cbor" in request.content_type:
@@ -122,16 +145,25 @@ class ApiServer:
             recorded = self._intercept_read(request, target)
             return recorded if recorded is not None else self._read(request, target)
         if method == "POST" and not target.name:
-            return self._write(request, WriteIntent("create", target, parse_body(request)))
+            intent = WriteIntent("create", target, parse_body(request),
+                                 dry_run=_dry_run(request, "create"))  # fmt: skip
+            return self._write(request, intent)
         if method == "PUT" and target.name:
-            return self._write(request, WriteIntent("update", target, parse_body(request)))
+            intent = WriteIntent("update", target, parse_body(request),
+                                 dry_run=_dry_run(request, "update"))  # fmt: skip
+            return self._write(request, intent)
         if method == "PATCH" and target.name:
-            intent = WriteIntent("patch", target, self._patch_body(request), request.content_type)
+            intent = WriteIntent("patch", target, self._patch_body(request), request.content_type,
+                                 _dry_run(request, "patch"))  # fmt: skip
             return self._write(request, intent)
         if method == "DELETE":
-            options = parse_body(request) if request.body.strip() else None
+            if not target.name and "deletecollection" not in target.info.verbs:
+                raise _not_allowed()
+            body = parse_body(request) if request.body.strip() else None
+            options = removal.delete_options(body, request.query)
             verb = "delete" if target.name else "deletecollection"
-            return self._write(request, WriteIntent(verb, target, options))
+            intent = WriteIntent(verb, target, body, dry_run=removal.is_dry_run(options))
+            return self._write(request, intent)
         raise _not_allowed()
 
     def _intercept_read(self, request: ApiRequest, target: Target) -> ApiResponse | None:
@@ -181,14 +213,14 @@ class ApiServer:
             and intent.verb != "create"
         ):
             raise path_not_found()
-        intercepted = self.backend.intercept_write(intent)
-        if intercepted is not None:
-            return intercepted
+        if not intent.dry_run:  # a dry run never consumes a recorded write: state answers it
+            intercepted = self.backend.intercept_write(intent)
+            if intercepted is not None:
+                return intercepted
         return self._apply(request, intent)
 
     def _apply(self, request: ApiRequest, intent: WriteIntent) -> ApiResponse:
-        target, body = intent.target, intent.body
-        dry_run = request.query.get("dryRun") == "All"
+        target, body, dry_run = intent.target, intent.body, intent.dry_run
         is_crd = target.info.kind == "CustomResourceDefinition" and not target.subresource
         if intent.verb == "create":
             if target.info.namespaced and not target.namespace:
@@ -196,44 +228,66 @@ class ApiServer:
             kind = kind_from_crd(body) if is_crd else None
             stored = objects.create(self.state, target, body, dry_run)
             if kind is not None and not dry_run:
-                self.state.registry.register(kind)
+                self._serve(kind)
+                schema.refresh_stored_objects(self.state, stored.obj)
             return self._object_response(201, stored, target)
         if intent.verb in ("update", "patch"):
             return self._modify(intent, dry_run)
+        options = removal.delete_options(body, request.query)
         if intent.verb == "delete":
-            final = removal.delete(self.state, target, body, dry_run)
-            if is_crd and not dry_run:
-                self._forget_crd(final)
-            return ApiResponse.json(200, final)
+            deleted = removal.delete(self.state, target, options, dry_run)
+            return self._deleted_response(deleted, target, options)
         return self._delete_collection(request, target, dry_run)
+
+    def _serve(self, kind: KindInfo) -> None:
+        """Serve a CRD's kind, unless a built-in kind of that group and plural is served."""
+        if self.state.registry.by_resource(kind.group, kind.plural) == kind:
+            return  # unchanged: keep the served kind, and the watches on it
+        if not self.state.registry.register(kind):
+            logger.info("CRD %s not served: the built-in kind stays", kind.group_resource)
 
     def _modify(self, intent: WriteIntent, dry_run: bool) -> ApiResponse:
         target = intent.target
         if target.subresource == "scale":
             content_type = intent.content_type if intent.verb == "patch" else ""
             return ApiResponse.json(
-                200, scale.write_scale(self.state, target, intent.body, content_type)
+                200, scale.write_scale(self.state, target, intent.body, content_type, dry_run)
             )
         if intent.verb == "update":
             stored = objects.update(self.state, target, intent.body, dry_run)
         else:
             stored = objects.patch(self.state, target, intent.content_type, intent.body, dry_run)
-        if target.info.kind == "CustomResourceDefinition" and not dry_run:
-            self.state.registry.register(kind_from_crd(stored.obj))
+        is_crd = target.info.kind == "CustomResourceDefinition"
+        if is_crd and not dry_run and self.state.get(target.info, "", target.name) is not None:
+            self._serve(kind_from_crd(stored.obj))
+            schema.refresh_stored_objects(self.state, stored.obj)
         return self._object_response(200, stored, target)
 
-    def _forget_crd(self, crd: dict[str, Any]) -> None:
-        if (crd.get("metadata") or {}).get("finalizers"):
-            return
-        kind = kind_from_crd(crd)
-        self.state.registry.unregister(kind.group, kind.plural)
-        self.state.drop_kind(kind)
+    def _converted(self, obj: dict[str, Any], target: Target) -> dict[str, Any]:
+        """An object in the version the request addressed (custom resources may have several)."""
+        return {**obj, "apiVersion": target.info.api_version(target.version)}
+
+    def _deleted_response(
+        self, deleted: removal.Deleted, target: Target, options: dict[str, Any]
+    ) -> ApiResponse:
+        """The object while finalizers keep it; once removed, the object only for kinds whose
+        registry returns deleted objects, else a Success Status naming it (kind = resource)."""
+        info = target.info
+        if deleted.removed and not info.returns_deleted_object:
+            details = {"name": target.name, "group": info.group, "kind": info.plural,
+                       "uid": deleted.obj["metadata"].get("uid", "")}  # fmt: skip
+            shown = {k: v for k, v in details.items() if v}  # Go omits empty fields
+            return ApiResponse.json(200, status.success_status(shown))
+        # 202 Accepted: not deleted yet and the client asked for cascading deletion
+        accepted = not deleted.removed and options.get("orphanDependents") is False
+        return ApiResponse.json(202 if accepted else 200, self._converted(deleted.obj, target))
 
     def _delete_collection(self, request: ApiRequest, target: Target, dry_run: bool) -> ApiResponse:
         labels, fields = selectors_of(request, target.info)
         deleted = removal.delete_collection(self.state, target, labels, fields, dry_run)
         info = target.info
         metadata = {"resourceVersion": str(self.state.resource_version)}
+        items = [self._converted(obj, target) for obj in deleted]
         listed = {"kind": info.list_kind, "apiVersion": info.api_version(target.version),
-                  "metadata": metadata, "items": deleted}  # fmt: skip
+                  "metadata": metadata, "items": items}  # fmt: skip
         return ApiResponse.json(200, listed)

@@ -48,9 +48,10 @@ def _replicas(scale: Any) -> int:
 
 
 def write_scale(
-    state: ClusterState, target: Target, scale: Any, content_type: str = ""
+    state: ClusterState, target: Target, scale: Any, content_type: str = "", dry_run: bool = False
 ) -> dict[str, Any]:
-    """Update (``content_type`` empty) or patch the Scale; stores spec.replicas on the object."""
+    """Update (``content_type`` empty) or patch the Scale; stores spec.replicas on the object
+    (a dry run answers with the Scale it would store)."""
     with state.lock:
         stored = state.get(target.info, target.namespace, target.name)
         if stored is None:
@@ -63,9 +64,11 @@ def write_scale(
             raise status.conflict(target.info.group_resource, target.name)
         new = clone(stored.obj)
         new.setdefault("spec", {})["replicas"] = replicas
-        if new != stored.obj:
-            stored = _store(state, target, stored, new)
-        return scale_of(stored.obj)
+        if new == stored.obj:
+            return current
+        if dry_run:
+            return scale_of(new)
+        return scale_of(_store(state, target, stored, new).obj)
 
 
 def _store(

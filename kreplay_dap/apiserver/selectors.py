@@ -1,4 +1,4 @@
-"""Label selectors (=, ==, !=, in, notin, exists, !exists) and field selectors (=, ==, !=)."""
+"""Label selectors (=, ==, !=, in, notin, exists, !exists, >, <) and field selectors (=, ==, !=)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,17 @@ _KEY = re.compile(
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 _SET_TERM = re.compile(r"^\s*(\S+)\s+(in|notin)\s*\((.*)\)\s*$")
 _COMPARE_TERM = re.compile(r"^\s*([^=!\s]+)\s*(==|!=|=)\s*(\S*)\s*$")
+_LABEL_COMPARE_TERM = re.compile(r"^\s*([^=!<>\s]+)\s*(==|!=|=|>|<)\s*(\S*)\s*$")
+# Go's strconv.ParseInt(value, 10, 64): an optional sign and decimal digits, within int64.
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
     key: str
-    operator: str  # "in", "notin", "exists", "!exists"
+    operator: str  # "in", "notin", "exists", "!exists", "gt", "lt"
     values: frozenset[str] = frozenset()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -33,7 +38,24 @@ class Requirement:
             return self.key not in labels
         if self.operator == "in":
             return labels.get(self.key) in self.values
+        if self.operator in ("gt", "lt"):
+            return self._compares(labels.get(self.key))
         return labels.get(self.key) not in self.values
+
+    def _compares(self, label: str | None) -> bool:
+        """Gt/Lt: the label must exist and be an integer (else no match, as in Go)."""
+        have = parse_int64(label) if label is not None else None
+        want = parse_int64(next(iter(self.values), ""))
+        if have is None or want is None:
+            return False
+        return have > want if self.operator == "gt" else have < want
+
+
+def parse_int64(text: str) -> int | None:
+    if not _INTEGER.match(text):
+        return None
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else None
 
 
 LabelSelector = tuple[Requirement, ...]
@@ -81,10 +103,18 @@ def _parse_label_term(term: str) -> Requirement:
             raise bad_request(f"selector lists more than {MAX_VALUES} values")
         checked = frozenset(_check_value(v) for v in values)
         return Requirement(_check_key(key), operator, checked)
-    compare = _COMPARE_TERM.match(term)
+    compare = _LABEL_COMPARE_TERM.match(term)
     if compare:
         key, operator, value = compare.groups()
-        kind = "notin" if operator == "!=" else "in"
+        if operator in (">", "<"):
+            if parse_int64(value) is None:
+                raise bad_request(
+                    f'unable to parse requirement: values[0]: Invalid value: "{value}": for'
+                    " 'Gt', 'Lt' operators, the value must be an integer"
+                )
+            kind = "gt" if operator == ">" else "lt"
+        else:
+            kind = "notin" if operator == "!=" else "in"
         return Requirement(_check_key(key), kind, frozenset({_check_value(value)}))
     stripped = term.strip()
     if stripped.startswith("!"):

@@ -3,7 +3,9 @@ with keep-alive, and chunked transfer encoding for watches. Everything else is t
 
 Requests are parsed here rather than by ``http.server``, whose e-mail based header parser
 costs more CPU than the whole resolver; the parser is strict and bounded (line length,
-header count, body size), and anything malformed gets a 400 ``Status`` and a closed socket.
+header count, body size), and anything malformed gets a 400 ``Status`` (413 for a body over
+the limit) and a closed socket. Every connection has a read timeout, so a client that stalls
+mid-request or idles between requests does not hold its thread forever.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 
 from kreplay_dap.apiserver.backend import Backend
 from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse, WatchStream
-from kreplay_dap.apiserver.resolver import MAX_BODY_BYTES, ApiServer
+from kreplay_dap.apiserver.resolver import MAX_BODY_BYTES, TOO_LARGE, ApiServer
 from kreplay_dap.apiserver.status import encode, failure_status
+from recorder.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +36,31 @@ MAX_REQUESTS_PER_CONNECTION = 10_000_000
 POLL_SECONDS = 0.05
 DRAIN_SECONDS = 2.0
 DRAIN_READS = 64
-REASON_PHRASES = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
-                  405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
-                  413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-                  422: "Unprocessable Entity", 500: "Internal Server Error"}  # fmt: skip
+# A connection that sends nothing for this long (mid-request or between requests) is closed;
+# kube-apiserver's HTTP server closes idle keep-alive connections after 90 s as well.
+CONNECTION_TIMEOUT_SECONDS = 90.0
+REASON_PHRASES = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request",
+                  403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+                  410: "Gone", 413: "Payload Too Large", 414: "URI Too Long",
+                  415: "Unsupported Media Type", 422: "Unprocessable Entity",
+                  500: "Internal Server Error", 504: "Gateway Timeout"}  # fmt: skip
 
 
 class MalformedRequest(ValueError):
     """The bytes on the socket are not an HTTP/1.x request we accept."""
+
+    code = 400
+    reason = "BadRequest"
+
+
+class BodyTooLarge(MalformedRequest):
+    """The request announces (or sends) more body than the server accepts."""
+
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+    def __init__(self) -> None:
+        super().__init__(TOO_LARGE)
 
 
 def _client_gone(connection: socket.socket) -> bool:
@@ -61,6 +81,9 @@ class _Connection(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Reads and writes that make no progress for this long end the connection (an
+        # OSError, handled below), so a stalled client cannot hold this thread forever.
+        self.connection.settimeout(self.server.connection_timeout)
         self.server.track(self.connection)
         try:
             self._serve_requests()
@@ -76,8 +99,8 @@ class _Connection(socketserver.StreamRequestHandler):
                     return
         except MalformedRequest as error:
             logger.info("malformed request from %s: %s", self.client_address[0], error)
-            body = encode(failure_status(400, "BadRequest", str(error)))
-            self._write_response(ApiResponse(400, body), keep_alive=False, head_only=False)
+            body = encode(failure_status(error.code, error.reason, str(error)))
+            self._write_response(ApiResponse(error.code, body), keep_alive=False, head_only=False)
             self._drain()
 
     def _drain(self) -> None:
@@ -138,7 +161,7 @@ class _Connection(socketserver.StreamRequestHandler):
             raise MalformedRequest("invalid Content-Length")
         length = int(length_text)
         if length > MAX_BODY_BYTES:
-            raise MalformedRequest("request body too large")
+            raise BodyTooLarge()
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
             raise MalformedRequest("request body shorter than its Content-Length")
@@ -158,7 +181,7 @@ class _Connection(socketserver.StreamRequestHandler):
                 return b"".join(parts)
             total += size
             if total > MAX_BODY_BYTES:
-                raise MalformedRequest("request body too large")
+                raise BodyTooLarge()
             parts.append(self.rfile.read(size))
             self.rfile.readline(100)
         raise MalformedRequest("too many chunks in request body")
@@ -210,8 +233,9 @@ class _HttpServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], api: ApiServer) -> None:
+    def __init__(self, address: tuple[str, int], api: ApiServer, connection_timeout: float) -> None:
         self.api = api
+        self.connection_timeout = connection_timeout
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         if ":" in address[0]:
@@ -249,10 +273,18 @@ def _url_host(host: str) -> str:
 class RunningServer:
     """A server answering on ``url`` until ``stop()`` (also a context manager)."""
 
-    def __init__(self, backend: Backend, host: str, port: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        host: str,
+        port: int,
+        connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+    ) -> None:
+        if not connection_timeout > 0:
+            raise InvalidInputError(f"connection_timeout must be positive: {connection_timeout}")
         self.backend = backend
         self.api = ApiServer(backend)
-        self._http = _HttpServer((host, port), self.api)
+        self._http = _HttpServer((host, port), self.api, connection_timeout)
         bound_host, bound_port = self._http.server_address[:2]
         self.host = str(bound_host)
         self.port = int(bound_port)
@@ -323,9 +355,16 @@ class RunningServer:
         self.stop()
 
 
-def start_server(backend: Backend, host: str = LOOPBACK, port: int = 0) -> RunningServer:
+def start_server(
+    backend: Backend,
+    host: str = LOOPBACK,
+    port: int = 0,
+    *,
+    connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
+) -> RunningServer:
     """Bind (port 0 picks a free port), start serving in a background thread, return at once.
 
     The socket is listening when this returns, so clients can connect immediately.
+    ``connection_timeout`` bounds how long a connection may stay silent (seconds).
     """
-    return RunningServer(backend, host, port).start()
+    return RunningServer(backend, host, port, connection_timeout).start()

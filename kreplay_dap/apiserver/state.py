@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,10 @@ from kreplay_dap.apiserver.status import ApiStatusError
 
 DEFAULT_EVENT_LOG_SIZE = 20_000
 DEFAULT_MAX_OBJECTS = 200_000
+# Waiting for the counter to reach a resourceVersion: wake at least this often (writes that
+# emit no event do not notify), and never more often than the bound below.
+FRESHNESS_TICK_SECONDS = 0.1
+MAX_FRESHNESS_WAKEUPS = 100_000
 
 ObjectKey = tuple[str, str]  # (namespace, name)
 BucketKey = tuple[str, str]  # (group, plural)
@@ -66,8 +71,13 @@ class ClusterState:
         self.changed = threading.Condition(self.lock)
         self.resource_version = 0
         self.closed = False
+        # A watch from a resourceVersion the counter has not reached fails after a short wait
+        # ("Too large resource version"), unless those versions are sure to come: a replayed
+        # recording reaches the versions its operator saw, however long a debugger pauses it.
+        self.waits_for_future_versions = False
         self._buckets: dict[BucketKey, dict[ObjectKey, StoredObject]] = {}
         self._object_count = 0
+        self._namespace_counts: dict[str, int] = {}  # objects stored in each namespace
         self._max_objects = max_objects
         self._log: list[WatchEvent] = []
         self._log_size = max(16, event_log_size)
@@ -113,6 +123,15 @@ class ClusterState:
         with self.lock:
             return self._object_count
 
+    def namespace_object_count(self, namespace: str) -> int:
+        """How many objects (of every kind) a namespace still holds."""
+        with self.lock:
+            return self._namespace_counts.get(namespace, 0)
+
+    def kind_object_count(self, info: KindInfo) -> int:
+        with self.lock:
+            return len(self._buckets.get((info.group, info.plural), {}))
+
     # -- writes (callers hold ``lock`` around read-check-write sequences) --------------------
     def next_resource_version(self, recorded: str = "") -> int:
         """The RV for the next write: a recorded numeric RV if still increasing, else +1."""
@@ -148,7 +167,8 @@ class ClusterState:
             previous = bucket.get(key)
             if previous is None and self._object_count >= self._max_objects:
                 raise ApiStatusError(413, f"object limit reached ({self._max_objects} objects)")
-            self._object_count += previous is None
+            if previous is None:
+                self._count(key[0], 1)
             bucket[key] = stored
             if emit:
                 self._append_event(info, key[0], event_type, obj, previous, rv)
@@ -162,16 +182,27 @@ class ClusterState:
             previous = self._buckets.get((info.group, info.plural), {}).pop(key, None)
             if previous is None:
                 return
-            self._object_count -= 1
+            self._count(key[0], -1)
             if emit:
                 rv = int(metadata["resourceVersion"])
                 self._append_event(info, key[0], "DELETED", obj, previous, rv)
 
     def drop_kind(self, info: KindInfo) -> list[StoredObject]:
+        """Forget every object of a kind at once, without events."""
         with self.lock:
             bucket = self._buckets.pop((info.group, info.plural), {})
-            self._object_count -= len(bucket)
+            for namespace, _name in bucket:
+                self._count(namespace, -1)
             return list(bucket.values())
+
+    def _count(self, namespace: str, change: int) -> None:
+        self._object_count += change
+        if namespace:
+            left = self._namespace_counts.get(namespace, 0) + change
+            if left > 0:
+                self._namespace_counts[namespace] = left
+            else:
+                self._namespace_counts.pop(namespace, None)
 
     def _append_event(
         self,
@@ -235,6 +266,17 @@ class ClusterState:
             if offset <= 0:
                 return self._oldest_watchable_rv
             return self._log[offset - 1].resource_version
+
+    def wait_for_resource_version(self, wanted: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until the counter reaches ``wanted``."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            for _wakeup in range(MAX_FRESHNESS_WAKEUPS):
+                remaining = deadline - time.monotonic()
+                if self.resource_version >= wanted or self.closed or remaining <= 0:
+                    break
+                self.changed.wait(min(remaining, FRESHNESS_TICK_SECONDS))
+            return self.resource_version >= wanted
 
     def wait_for_events(self, position: int, timeout: float) -> None:
         with self.lock:

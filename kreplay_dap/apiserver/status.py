@@ -19,7 +19,16 @@ REASONS = {
     415: "UnsupportedMediaType",
     422: "Invalid",
     500: "InternalError",
+    504: "Timeout",
 }
+# The cause type of a field error, from how its message starts (as field.Error words them).
+_CAUSE_TYPES = (
+    ("Required value", "FieldValueRequired"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Too long", "FieldValueTooLong"),
+    ("Duplicate value", "FieldValueDuplicate"),
+)
 
 
 class ApiStatusError(InvalidInputError):
@@ -73,7 +82,10 @@ def encode(body: Any) -> bytes:
 
 def _details(group_resource: str, name: str) -> dict[str, Any]:
     resource, _, group = group_resource.partition(".")
-    return {"name": name, "group": group, "kind": resource}
+    details: dict[str, Any] = {"name": name, "kind": resource}
+    if group:  # Go omits an empty group
+        details["group"] = group
+    return details
 
 
 def not_found(group_resource: str, name: str) -> ApiStatusError:
@@ -104,20 +116,37 @@ def conflict(group_resource: str, name: str, why: str = "") -> ApiStatusError:
     )
 
 
+def _cause_type(message: str) -> str:
+    return next(
+        (t for prefix, t in _CAUSE_TYPES if message.startswith(prefix)), "FieldValueInvalid"
+    )
+
+
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiStatusError:
-    """422 Invalid; ``causes`` are (field, message) pairs as the API server reports them."""
+    """422 Invalid; ``causes`` are (field, message) pairs as the API server reports them.
+
+    Several causes are bracketed in the message, as Go's aggregated errors print.
+    """
     qualified = f"{kind}.{group}" if group else kind
-    joined = ", ".join(f"{field}: {message}" for field, message in causes)
-    details = {
-        "name": name,
-        "group": group,
-        "kind": kind,
-        "causes": [
-            {"reason": "FieldValueInvalid", "message": message, "field": field}
-            for field, message in causes
-        ],
-    }
+    texts = [f"{field}: {message}" for field, message in causes]
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    details: dict[str, Any] = {k: v for k, v in (("name", name), ("group", group),
+                                                  ("kind", kind)) if v}  # fmt: skip
+    details["causes"] = [
+        {"reason": _cause_type(message), "message": message, "field": field}
+        for field, message in causes
+    ]
     return ApiStatusError(422, f'{qualified} "{name}" is invalid: {joined}', details=details)
+
+
+def forbidden(
+    group_resource: str, name: str, why: str, causes: list[dict[str, str]] | None = None
+) -> ApiStatusError:
+    """403 Forbidden as admission plugins word it: ``<resource> "<name>" is forbidden: why``."""
+    details = _details(group_resource, name)
+    if causes:
+        details["causes"] = causes
+    return ApiStatusError(403, f'{group_resource} "{name}" is forbidden: {why}', details=details)
 
 
 def bad_request(message: str) -> ApiStatusError:

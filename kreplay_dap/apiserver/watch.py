@@ -18,6 +18,10 @@ from kreplay_dap.apiserver.status import failure_status
 
 MAX_TIMEOUT_SECONDS = 3_600
 IDLE_TICK_SECONDS = 1.0
+# How long a watch from a resourceVersion the server has not reached yet waits for it, as
+# the watch cache does, before it fails with "Too large resource version".
+FRESHNESS_WAIT_SECONDS = 3.0
+TOO_LARGE_RETRY_SECONDS = 1
 BATCH_EVENTS = 512
 DEFAULT_BOOKMARK_SECONDS = 30.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
@@ -38,6 +42,7 @@ class WatchSpec:
     encode: Encode | None = None  # per-watcher re-encoding (Tables for kubectl)
     bookmark_seconds: float = DEFAULT_BOOKMARK_SECONDS
     send_initial_events: bool = False  # the watch-list protocol: initial ADDED, then a marker
+    api_version: str = ""  # the version the watch addressed; objects are sent in it
 
 
 def encode_event(event_type: str, obj: dict[str, Any]) -> bytes:
@@ -52,6 +57,23 @@ def gone_event(resource_version: int, oldest: str = "") -> bytes:
     if oldest:
         message += f" ({oldest})"
     return encode_event("ERROR", failure_status(410, "Expired", message))
+
+
+def too_large_event(wanted: int, current: int) -> bytes:
+    """The watch cache's answer to a resourceVersion it did not reach in time (504)."""
+    details = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": TOO_LARGE_RETRY_SECONDS,
+    }
+    message = f"Timeout: Too large resource version: {wanted}, current: {current}"
+    return encode_event("ERROR", failure_status(504, "Timeout", message, details))
+
+
+def _in_version(spec: WatchSpec, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the watch's version shows it (a CRD may serve several versions)."""
+    if not spec.api_version or obj.get("apiVersion") == spec.api_version:
+        return obj
+    return {**obj, "apiVersion": spec.api_version}
 
 
 def _event_type(spec: WatchSpec, event: WatchEvent) -> str | None:
@@ -82,12 +104,13 @@ def _render(spec: WatchSpec, events: list[WatchEvent]) -> bytes:
         event_type = _event_type(spec, event)
         if event_type is None:
             continue
+        obj = _in_version(spec, event.obj)
         if spec.encode is not None:
-            lines.append(spec.encode(event_type, event.obj))
-        elif event_type == event.event_type:
+            lines.append(spec.encode(event_type, obj))
+        elif event_type == event.event_type and obj is event.obj:
             lines.append(event.line)
         else:
-            lines.append(encode_event(event_type, event.obj))
+            lines.append(encode_event(event_type, obj))
     return b"".join(lines)
 
 
@@ -95,7 +118,8 @@ def _bookmark(spec: WatchSpec, resource_version: int, initial_end: bool = False)
     metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
     if initial_end:
         metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
-    obj = {"kind": spec.info.kind, "apiVersion": spec.info.api_version(), "metadata": metadata}
+    api_version = spec.api_version or spec.info.api_version()
+    obj = {"kind": spec.info.kind, "apiVersion": api_version, "metadata": metadata}
     return encode_event("BOOKMARK", obj)
 
 
@@ -105,14 +129,19 @@ def _initial(state: ClusterState, spec: WatchSpec) -> tuple[bytes, int]:
         stored, resource_version = state.items(spec.info, spec.namespace)
         position = state.end_position()
     encode = spec.encode or encode_event
-    lines = [encode("ADDED", s.obj) for s in stored if spec.accept(s.obj)]
+    lines = [encode("ADDED", _in_version(spec, s.obj)) for s in stored if spec.accept(s.obj)]
     if spec.send_initial_events:
         lines.append(_bookmark(spec, resource_version, initial_end=True))
     return b"".join(lines), position
 
 
 def stream(state: ClusterState, spec: WatchSpec) -> Iterator[bytes | None]:
-    """Yield event chunks until timeout, server shutdown, or the watcher falls behind."""
+    """Yield event chunks until timeout, server shutdown, the watcher falls behind, or its
+    kind stops being served (its CRD was deleted)."""
+    wanted = spec.resource_version
+    if wanted is not None and not _reaches(state, wanted):
+        yield too_large_event(wanted, state.resource_version)
+        return
     if spec.resource_version is None or spec.send_initial_events:
         first, position = _initial(state, spec)
         if first:
@@ -124,6 +153,18 @@ def stream(state: ClusterState, spec: WatchSpec) -> Iterator[bytes | None]:
             return
         position = found
     yield from _follow(state, spec, position)
+
+
+def _reaches(state: ClusterState, wanted: int) -> bool:
+    """Whether the server is (or soon gets) as fresh as a watch's resourceVersion."""
+    if state.waits_for_future_versions:
+        return True
+    return state.wait_for_resource_version(wanted, FRESHNESS_WAIT_SECONDS)
+
+
+def _still_served(state: ClusterState, info: KindInfo) -> bool:
+    """False once the kind was unregistered or replaced (its CRD deleted or changed)."""
+    return info.builtin or state.registry.by_resource(info.group, info.plural) is info
 
 
 def _follow(state: ClusterState, spec: WatchSpec, position: int) -> Iterator[bytes | None]:
@@ -143,6 +184,8 @@ def _follow(state: ClusterState, spec: WatchSpec, position: int) -> Iterator[byt
             if chunk:
                 yield chunk
             continue
+        if not _still_served(state, spec.info):
+            return
         if spec.bookmarks and now >= next_bookmark:
             next_bookmark = now + spec.bookmark_seconds
             yield _bookmark(spec, state.bookmark_version(position))

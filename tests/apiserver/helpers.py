@@ -53,6 +53,46 @@ def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
     }
 
 
+def custom_resource_definition(
+    plural: str,
+    kind: str,
+    group: str = "example.com",
+    versions: tuple[str, ...] = ("v1",),
+    scope: str = "Namespaced",
+    status_subresource: bool = False,
+) -> dict[str, Any]:
+    """A CRD whose first version is stored; its schema keeps every field (no pruning)."""
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    served = [
+        {"name": v, "served": True, "storage": i == 0, "schema": schema}
+        | ({"subresources": {"status": {}}} if status_subresource else {})
+        for i, v in enumerate(versions)
+    ]
+    names = {"plural": plural, "singular": kind.lower(), "kind": kind}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": scope, "names": names, "versions": served},
+    }
+
+
+def stream_events(response: ApiResponse, wanted: int, max_chunks: int = 1_000) -> list[Any]:
+    """Decode watch events until ``wanted`` arrived or the stream ended (its timeoutSeconds
+    and ``max_chunks`` idle ticks bound the wait)."""
+    assert response.stream is not None, response.body
+    events: list[Any] = []
+    for _chunk_index, chunk in zip(range(max_chunks), response.stream, strict=False):
+        if chunk:
+            events.extend(json.loads(line) for line in chunk.splitlines())
+        if len(events) >= wanted:
+            break
+    close = getattr(response.stream, "close", None)
+    if close is not None:
+        close()
+    return events
+
+
 def kubectl_command(kubeconfig: str, *args: str) -> list[str]:
     """kubectl with a discovery cache of this test's own.
 
@@ -74,3 +114,8 @@ def kubectl(kubeconfig: str, *args: str, check: bool = True) -> subprocess.Compl
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
+
+
+# A CRD schema that keeps whatever the objects hold: the server prunes fields a schema does not
+# declare, so a bare {"type": "object"} would keep nothing but apiVersion, kind and metadata.
+OPEN_SCHEMA = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kreplay_dap.apiserver import RunningServer
-from tests.apiserver.helpers import deployment, kubectl, kubectl_command
+from tests.apiserver.helpers import OPEN_SCHEMA, deployment, kubectl, kubectl_command
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 WATCH_DEADLINE_SECONDS = 60
@@ -101,7 +101,7 @@ def test_crd_flow(kubeconfig: str, tmp_path: Path) -> None:
                  "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
                            "shortNames": ["wd"]},
                  "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {"type": "object"}},
+                               "schema": {"openAPIV3Schema": OPEN_SCHEMA},
                                "additionalPrinterColumns": [SIZE_COLUMN]}]},
     }  # fmt: skip
     kubectl(kubeconfig, "apply", "-f", write_manifest(tmp_path, crd))

@@ -16,6 +16,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from kreplay_dap.apiserver import ClusterState, FakeBackend, RunningServer, start_server
+from tests.apiserver.helpers import OPEN_SCHEMA
 
 # The client's models are loosely typed (every field Optional); the tests use it dynamically.
 client: Any = kubernetes.client
@@ -126,7 +127,7 @@ def test_custom_resources(api_client: Any) -> None:
                  "names": {"plural": "gadgets", "kind": "Gadget"},
                  "versions": [{"name": "v1", "served": True, "storage": True,
                                "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+                               "schema": {"openAPIV3Schema": OPEN_SCHEMA}}]},
     }  # fmt: skip
     extensions.create_custom_resource_definition(crd)
     custom = client.CustomObjectsApi(api_client)

@@ -165,6 +165,38 @@ def test_matching_update_answers_with_recorded_body(recording: Recording, tmp_pa
     assert backend.divergences() == []
 
 
+def test_dry_run_writes_leave_the_recording_and_the_state_alone(
+    recording: Recording, tmp_path: Path
+) -> None:
+    backend = ReplayBackend(recording, SESSION, 3, pace="manual")
+    with (
+        start_server(backend) as server,
+        python_client(server.write_kubeconfig(str(tmp_path / "kc"))) as api,
+    ):
+        apps = client.AppsV1Api(api)
+        before = apps.read_namespaced_deployment("web", "default")
+        before.spec.replicas = 2  # exactly the recorded update (#4), but a dry run
+        tried = apps.replace_namespaced_deployment("web", "default", before, dry_run="All")
+        assert tried.spec.replicas == 2 and tried.metadata.resource_version == "10"
+        patched = apps.patch_namespaced_deployment(
+            "web", "default", {"spec": {"replicas": 42}}, dry_run="All"
+        )
+        assert patched.spec.replicas == 42
+        core = client.CoreV1Api(api)
+        created = core.create_namespaced_config_map(
+            "default", {"metadata": {"name": "out"}, "data": {}}, dry_run="All"
+        )
+        assert created.data == {}  # computed from the served state, not the recorded answer
+        assert backend.next_recorded_write().seq == 4  # type: ignore[union-attr]
+        after = apps.read_namespaced_deployment("web", "default")
+        assert (after.metadata.resource_version, after.spec.replicas) == ("10", 1)
+        listed = core.list_namespaced_config_map("default").items
+        assert [i.metadata.name for i in listed] == ["cfg"]  # seeded by step 2, no "out"
+        answer = apps.replace_namespaced_deployment("web", "default", before)
+        assert answer.metadata.resource_version == "13"  # the recorded update, still due
+    assert backend.divergences() == []
+
+
 def _serve(*args: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "kreplay_dap.cli.main", "serve", *args]
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

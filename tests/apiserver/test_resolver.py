@@ -142,9 +142,11 @@ def test_finalizers_mark_instead_of_delete(api: ApiServer) -> None:
     assert call(api, "GET", f"{CM}/held").status == 404
 
 
-def test_delete_removes_and_returns_object(api: ApiServer) -> None:
-    created(api, CM, configmap("a"))
-    assert call(api, "DELETE", f"{CM}/a").decoded()["metadata"]["name"] == "a"
+def test_delete_removes_and_answers_with_a_success_status(api: ApiServer) -> None:
+    uid = created(api, CM, configmap("a"))["metadata"]["uid"]
+    answer = call(api, "DELETE", f"{CM}/a").decoded()
+    assert (answer["kind"], answer["status"]) == ("Status", "Success")
+    assert answer["details"] == {"name": "a", "kind": "configmaps", "uid": uid}
     assert call(api, "GET", f"{CM}/a").status == 404
     assert call(api, "DELETE", f"{CM}/a").status == 404
 
@@ -410,7 +412,7 @@ def test_too_old_resource_version_gets_410_error_event(api: ApiServer) -> None:
 def test_watch_timeout_ends_with_bookmark() -> None:
     api = ApiServer(FakeBackend())
     response = call(
-        api, "GET", f"{CM}?watch=1&timeoutSeconds=0&allowWatchBookmarks=true&resourceVersion=1"
+        api, "GET", f"{CM}?watch=1&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion=1"
     )
     assert response.stream is not None
     chunks = [c for c in response.stream if c]
