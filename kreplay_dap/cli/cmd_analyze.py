@@ -8,6 +8,8 @@ in ``main``), 1 with ``--fail-on TYPE[,TYPE]`` when such a finding exists.
 from __future__ import annotations
 
 import json
+import math
+import os
 from typing import Any
 
 import click
@@ -24,7 +26,15 @@ from kreplay_dap.analysis import (
     analyze,
     causality,
 )
-from kreplay_dap.cli.options import database_option, format_option
+from kreplay_dap.analysis.model import DEFAULT_THRESHOLD_MS
+from kreplay_dap.cli.options import (
+    database_option,
+    format_option,
+    max_ops_option,
+    print_limits,
+    resolve_max_ops,
+)
+from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 
 EXIT_FINDINGS = 1
@@ -56,6 +66,31 @@ def command() -> None:
     """
 
 
+THRESHOLD_ENV = "REPLAY_SLOW_THRESHOLD"
+MAX_THRESHOLD_MS = 1e12  # about 30 years
+
+
+def slow_threshold(value: float | None) -> float:
+    """``--threshold``, else ``$REPLAY_SLOW_THRESHOLD``, else 1000 ms: a finite number of
+    milliseconds, 0.001 or more (nan and inf are refused like any other bad value)."""
+    if value is not None:
+        origin, raw = "--threshold", str(value)
+    else:
+        origin, raw = THRESHOLD_ENV, os.environ.get(THRESHOLD_ENV, "").strip()
+        if not raw:
+            return DEFAULT_THRESHOLD_MS
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and 0.001 <= number <= MAX_THRESHOLD_MS):
+        raise InvalidInputError(
+            f"{origin} must be a number of milliseconds from 0.001 to {MAX_THRESHOLD_MS:.0e},"
+            f" not {raw!r}"
+        )
+    return number
+
+
 def _fail_on(_ctx: click.Context, _param: click.Parameter, value: str | None) -> set[str]:
     if not value:
         return set()
@@ -77,7 +112,7 @@ def _fail_on(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 @click.option("--races/--no-races", default=True, help="Stale reads and lost updates.")
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0.001),
+    type=float,
     default=None,
     help="Slow threshold in ms (default: $REPLAY_SLOW_THRESHOLD, else 1000).",
 )
@@ -88,6 +123,7 @@ def _fail_on(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     help="Minimum repeats of a loop, fight or storm (default 5).",
 )
 @click.option("--fail-on", callback=_fail_on, help="Exit 1 when a finding of these types exists.")
+@max_ops_option
 @format_option("table", "json")
 def run(
     session: str,
@@ -99,29 +135,34 @@ def run(
     threshold: float | None,
     window: int | None,
     fail_on: set[str],
+    max_ops: int | None,
     output_format: str,
 ) -> int:
     """Analyze SESSION of the recording DB."""
+    limit = resolve_max_ops(max_ops)
     options = AnalysisOptions(
-        loops=loops, slow=slow, errors=errors, races=races, threshold_ms=threshold, window=window
-    )
-    recording = open_recording(database)
+        loops=loops, slow=slow, errors=errors, races=races,
+        threshold_ms=slow_threshold(threshold), window=window, max_ops=limit,
+    )  # fmt: skip
+    recording = open_recording(database, max_ops=limit)
     try:
         report = analyze(recording, session, options)
     finally:
         recording.close()
+    print_limits(recording)
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        print_report(Console(), report)
+        print_report(Console(), report, show_errors=errors)
     failing = [finding for finding in report.findings if finding.type in fail_on]
     return EXIT_FINDINGS if failing else 0
 
 
-def print_report(console: Console, report: AnalysisReport) -> None:
+def print_report(console: Console, report: AnalysisReport, show_errors: bool = True) -> None:
+    counted = f", {report.errors['total']} error(s)" if show_errors else ""
     console.print(
         f"[bold]session {report.session}[/]: {report.total_operations} operations, "
-        f"{len(report.findings)} finding(s), {report.errors['total']} error(s)"
+        f"{len(report.findings)} finding(s){counted}"
     )
     for severity in SEVERITIES:
         findings = [f for f in report.findings if f.severity == severity]
@@ -137,10 +178,10 @@ def print_report(console: Console, report: AnalysisReport) -> None:
         console.print(table)
         if len(findings) > SHOWN_PER_SEVERITY:
             console.print(f"  ... {len(findings) - SHOWN_PER_SEVERITY} more (--format json)")
-    _print_extras(console, report)
+    _print_extras(console, report, show_errors)
 
 
-def _print_extras(console: Console, report: AnalysisReport) -> None:
+def _print_extras(console: Console, report: AnalysisReport, show_errors: bool) -> None:
     if report.slow_operations:
         table = Table(title="slowest operations")
         for column in ("seq", "operation", "object", "actor", "ms"):
@@ -150,7 +191,7 @@ def _print_extras(console: Console, report: AnalysisReport) -> None:
             table.add_row(str(row["sequence"]), str(row["operation"]), where,
                           str(row["actor"]), f"{row['duration_ms']:.0f}")  # fmt: skip
         console.print(table)
-    by_type: dict[str, int] = report.errors.get("by_type", {})
+    by_type: dict[str, int] = report.errors.get("by_type", {}) if show_errors else {}
     if by_type:
         ranked = sorted(by_type.items(), key=lambda item: -item[1])[:10]
         console.print("errors: " + ", ".join(f"{name} x{count}" for name, count in ranked))
@@ -164,14 +205,19 @@ def _print_extras(console: Console, report: AnalysisReport) -> None:
 @click.argument("session")
 @database_option
 @click.option("--max-nodes", type=click.IntRange(10, 10_000_000), default=50_000)
+@max_ops_option
 @format_option("table", "json")
-def causality_command(session: str, database: str, max_nodes: int, output_format: str) -> None:
+def causality_command(
+    session: str, database: str, max_nodes: int, max_ops: int | None, output_format: str
+) -> None:
     """Which write caused which watch event, reconcile and next write, across controllers."""
-    recording = open_recording(database)
+    limit = resolve_max_ops(max_ops)
+    recording = open_recording(database, max_ops=limit)
     try:
-        graph = causality(recording, session, max_nodes=max_nodes)
+        graph = causality(recording, session, max_nodes=max_nodes, max_ops=limit)
     finally:
         recording.close()
+    print_limits(recording)
     if output_format == "json":
         click.echo(json.dumps(graph.to_json(), indent=2))
         return

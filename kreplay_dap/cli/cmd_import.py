@@ -8,11 +8,19 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from kreplay_dap.cli.cmd_sessions import max_ops_option, resolve_max_ops
-from kreplay_dap.cli.options import database_option
+from kreplay_dap.cli.options import database_option, max_ops_option, resolve_max_ops
 from recorder.errors import InvalidInputError
 from recorder.storage.importer import ImportReport, import_recording
 from recorder.storage.writer import DEFAULT_MAX_OBJECT_BYTES
+
+SHOWN_SESSIONS = 5
+
+
+def session_names(names: list[str]) -> str:
+    """The first few session names, and how many more there are."""
+    shown = ", ".join(names[:SHOWN_SESSIONS])
+    more = len(names) - SHOWN_SESSIONS
+    return shown + (f" (+{more:,} more; kreplay sessions lists them)" if more > 0 else "")
 
 
 def _summary(report: ImportReport, seconds: float) -> str:
@@ -20,8 +28,8 @@ def _summary(report: ImportReport, seconds: float) -> str:
     reader = ", rows read by a helper process" if report.helper_process else ""
     text = (
         f"imported {report.operations:,} operations and {report.spans:,} spans in"
-        f" {len(report.sessions)} session(s) from {report.source_format}"
-        f" in {seconds:.2f} s ({rate:,.0f} ops/s{reader}): {', '.join(report.sessions)}"
+        f" {len(report.sessions):,} session(s) from {report.source_format}"
+        f" in {seconds:.2f} s ({rate:,.0f} ops/s{reader}): {session_names(report.sessions)}"
     )
     if report.over_cap:
         text += f"\nover the per-session limit, not imported: {report.over_cap:,} operations"
@@ -57,7 +65,8 @@ def command(
         TimeElapsedColumn(),
     )
     started = time.perf_counter()
-    with Progress(*columns, console=console, disable=quiet, transient=True) as progress:
+    shown = not quiet and console.is_terminal  # elsewhere it would leave a blank line
+    with Progress(*columns, console=console, disable=not shown, transient=True) as progress:
         task = progress.add_task("import", total=None)
 
         def advance(done: int, total: int) -> None:

@@ -9,7 +9,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from kreplay_dap.cli.options import database_option, format_option
+from kreplay_dap.cli.options import (
+    MAX_LIMIT_LINES,
+    database_option,
+    format_option,
+    max_ops_option,
+    resolve_max_ops,
+)
 from kreplay_dap.live.launch import OperatorCommand
 from kreplay_dap.live.report import Divergence, LiveSummary
 from kreplay_dap.live.runner import LiveHooks, LiveOptions, LiveRun
@@ -72,6 +78,7 @@ def _print_table(summary: LiveSummary) -> None:
 @click.option("--actor", default=None, help="Recorded actor to replay (default: busiest writer).")
 @click.option("--idle-timeout", type=float, default=5.0, show_default=True, help="Idle seconds.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Run limit (s).")
+@max_ops_option
 @format_option("table", "json")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(
@@ -86,6 +93,7 @@ def command(
     actor: str | None,
     idle_timeout: float,
     timeout: float,
+    max_ops: int | None,
     output_format: str,
     command: tuple[str, ...],
 ) -> int:
@@ -95,9 +103,12 @@ def command(
         until_step=until_step, debug=debug or debug_port is not None, debug_port=debug_port,
         stop_on_divergence=stop_on_divergence, ignore_paths=ignore_paths, actor=actor,
         idle_seconds=None if debug else idle_timeout, timeout_seconds=timeout,
+        max_ops=resolve_max_ops(max_ops),
     )  # fmt: skip
     hooks = LiveHooks(on_divergence=_print_divergence, on_started=_print_started)
     summary = LiveRun(options, hooks).run()
+    for event in summary.limits[:MAX_LIMIT_LINES]:
+        click.echo(f"kreplay: limit: {event}", err=True)
     if output_format == "json":
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:

@@ -13,9 +13,9 @@ import click
 from kreplay_dap.apiserver import Backend, FakeBackend, RunningServer, start_server
 from kreplay_dap.apiserver.manifests import load_manifests
 from kreplay_dap.apiserver.replay import PACES, ReplayBackend
-from kreplay_dap.cli.options import database_option
+from kreplay_dap.cli.options import database_option, max_ops_option, print_limits, resolve_max_ops
 from recorder.errors import InvalidInputError
-from recorder.storage import open_recording
+from recorder.storage import Recording, open_recording
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -44,15 +44,43 @@ def _check_address(address: str, allow_remote: bool) -> None:
     )
 
 
-def _backend(session: str | None, database: str, step: int, pace: str, empty: bool) -> Backend:
+def _backend(
+    session: str | None, database: str, step: int, pace: str, empty: bool, max_ops: int
+) -> Backend:
     if session is None:
         if not empty:
             raise InvalidInputError("give a SESSION to replay, or --empty / --load FILE")
         return FakeBackend()
     if empty:
         raise InvalidInputError("--empty and a SESSION exclude each other")
-    recording = open_recording(database)
-    return ReplayBackend(recording, session, step, pace=pace, feed_on_first_watch=True)
+    recording = open_recording(database, max_ops=max_ops)
+    try:
+        _check_step(recording, session, step)
+        backend = ReplayBackend(recording, session, step, pace=pace, feed_on_first_watch=True)
+    except BaseException:
+        recording.close()
+        raise
+    print_limits(recording)
+    return backend
+
+
+def _check_step(recording: Recording, session: str, step: int) -> None:
+    """``--step`` names an operation of the session (0: before the first), as ``g N`` does
+    in ``kreplay replay``; past the operation limit is past what is read."""
+    info = recording.session(session)
+    bound = recording.limit_seq(session)
+    last = info.last_seq if bound is None else bound
+    if step == 0 or (last is not None and step <= last):
+        return
+    if last is None or info.first_seq is None:
+        raise InvalidInputError(f"session {session!r} has no operations: --step can only be 0")
+    first = info.first_seq
+    beyond = (
+        "outside the session"
+        if bound is None
+        else f"beyond the {recording.max_ops}-operation limit"
+    )
+    raise InvalidInputError(f"step {step} is {beyond} (#{first}..#{last}; 0 is before the first)")
 
 
 def _wait_for_signal() -> None:
@@ -116,12 +144,14 @@ def _report(server: RunningServer) -> None:
     type=click.Path(dir_okay=False),
     help="Write a kubeconfig for kubectl and load_kube_config here.",
 )
+@max_ops_option
 def command(session: str | None, database: str, step: int, pace: str, empty: bool,
             manifests: tuple[str, ...], address: str, allow_remote: bool, port: int,
-            kubeconfig_out: str | None) -> None:  # fmt: skip
+            kubeconfig_out: str | None, max_ops: int | None) -> None:  # fmt: skip
     """Run a mock Kubernetes API server: empty, seeded from manifests, or replaying SESSION."""
     _check_address(address, allow_remote)
-    backend = _backend(session, database, step, pace, empty or bool(manifests))
+    limit = resolve_max_ops(max_ops)
+    backend = _backend(session, database, step, pace, empty or bool(manifests), limit)
     logging.basicConfig(level=logging.INFO, format="kreplay: %(message)s")
     with start_server(backend, host=address, port=port) as server:
         if manifests:

@@ -3,53 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from kreplay_dap.cli.options import database_option, format_option
-from recorder.errors import InvalidInputError
+from kreplay_dap.cli.options import (
+    database_option,
+    format_option,
+    max_ops_option,
+    print_limits,
+    resolve_max_ops,
+)
 from recorder.storage import SessionInfo, open_recording
-from recorder.storage.writer import DEFAULT_MAX_OPS
-
-F = TypeVar("F", bound=Callable[..., Any])
-MAX_OPS_ENV = "REPLAY_MAX_OPS"
-
-
-def resolve_max_ops(option: int | None) -> int:
-    """``--max-ops``, else ``$REPLAY_MAX_OPS`` (the Go tool's variable), else 1,000,000."""
-    if option is not None:
-        value, origin = str(option), "--max-ops"
-    else:
-        value, origin = os.environ.get(MAX_OPS_ENV, str(DEFAULT_MAX_OPS)), MAX_OPS_ENV
-    try:
-        limit = int(value.strip())
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        raise InvalidInputError(f"{origin} must be a positive integer, not {value!r}")
-    return limit
-
-
-def max_ops_option(func: F) -> F:
-    option = click.option(
-        "--max-ops",
-        type=int,
-        default=None,
-        help=f"Per-session operation limit (default ${MAX_OPS_ENV} or {DEFAULT_MAX_OPS:,}).",
-    )
-    return option(func)
 
 
 def _time(ns: int | None) -> str:
     if not ns:
         return "-"
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):  # beyond datetime's years 1 to 9999
+        return f"{ns} ns"
 
 
 def _top(counts: dict[str, int], limit: int = 3) -> str:
@@ -85,12 +61,10 @@ def command(database: str, output_format: str, max_ops: int | None) -> None:
     """List the recorded sessions with counts, time ranges, actors and drops."""
     recording = open_recording(database, max_ops=resolve_max_ops(max_ops))
     try:
-        sessions = recording.sessions()
-        limits = list(getattr(recording, "limit_events", []))
+        sessions = recording.sessions()  # notes the sessions over the operation limit
     finally:
         recording.close()
-    for event in limits:  # a bound that was hit is reported, never hidden
-        click.echo(f"kreplay: limit: {event}", err=True)
+    print_limits(recording)  # a bound that was hit is reported, never hidden
     if output_format == "json":
         payload: dict[str, object] = {"database": database, "format": recording.flavor}
         payload["sessions"] = [session_as_json(info) for info in sessions]

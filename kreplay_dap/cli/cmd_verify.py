@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from kreplay_dap.analysis import verify_recording
-from kreplay_dap.cli.options import database_option, format_option
+from kreplay_dap.cli.options import (
+    MAX_LIMIT_LINES,
+    database_option,
+    format_option,
+    max_ops_option,
+    resolve_max_ops,
+)
 
 EXIT_PROBLEMS = 1
 
@@ -21,10 +27,13 @@ EXIT_PROBLEMS = 1
 @click.command("verify")
 @click.argument("path", required=False)
 @database_option
+@max_ops_option
 @format_option("table", "json")
-def command(path: str | None, database: str, output_format: str) -> int:
+def command(path: str | None, database: str, max_ops: int | None, output_format: str) -> int:
     """Check sequence gaps and duplicates, timestamps, durations, spans and the schema."""
-    report = verify_recording(path or database)
+    report = verify_recording(path or database, max_ops=resolve_max_ops(max_ops))
+    for event in report.limits[:MAX_LIMIT_LINES]:  # the operations past it were not checked
+        click.echo(f"kreplay: limit: {event}", err=True)
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

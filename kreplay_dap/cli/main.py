@@ -43,23 +43,37 @@ def _register_commands() -> None:
         cli.add_command(module.command)
 
 
+def one_line(message: str) -> str:
+    """An error message on one line. Messages quoting a parser's multi-line report (YAML
+    marks a position with the source line and a caret under it) keep their text lines; the
+    quoted source (indented four spaces or more) and the carets are left out."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    kept = [
+        line.strip() for line in lines if not line.startswith("    ") and set(line.strip()) != {"^"}
+    ]
+    text = " ".join(kept) if kept else " ".join(message.split())
+    return text.rstrip(":") if len(lines) > 1 else text
+
+
+def _fail(message: str) -> int:
+    click.echo(f"kreplay: error: {one_line(message)}", err=True)
+    return EXIT_BAD_INPUT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and map every error to a one-line message and an exit code."""
     _register_commands()
     try:
         result = cli.main(args=argv, prog_name="kreplay", standalone_mode=False)
     except KreplayError as error:
-        click.echo(f"kreplay: error: {error}", err=True)
-        return EXIT_BAD_INPUT
+        return _fail(str(error))
     except click.exceptions.Abort:
         click.echo("kreplay: aborted", err=True)
         return 130
     except click.ClickException as error:
-        click.echo(f"kreplay: error: {error.format_message()}", err=True)
-        return EXIT_BAD_INPUT
+        return _fail(error.format_message())
     except OSError as error:
-        click.echo(f"kreplay: error: {error.strerror or error} ({error.filename or ''})", err=True)
-        return EXIT_BAD_INPUT
+        return _fail(f"{error.strerror or error} ({error.filename or ''})")
     if isinstance(result, int):
         return result
     return 0

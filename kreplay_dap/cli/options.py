@@ -8,9 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
+from recorder.errors import InvalidInputError
+from recorder.storage.api import Recording
+from recorder.storage.writer import DEFAULT_MAX_OPS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DB = "recordings.db"
+MAX_LIMIT_LINES = 1000
 
 
 def default_db_path() -> str:
@@ -44,3 +49,37 @@ def format_option(*choices: str) -> Callable[[F], F]:
         return option(func)
 
     return decorate
+
+
+MAX_OPS_ENV = "REPLAY_MAX_OPS"
+
+
+def resolve_max_ops(option: int | None) -> int:
+    """``--max-ops``, else ``$REPLAY_MAX_OPS`` (the Go tool's variable), else 1,000,000."""
+    if option is not None:
+        value, origin = str(option), "--max-ops"
+    else:
+        value, origin = os.environ.get(MAX_OPS_ENV, str(DEFAULT_MAX_OPS)), MAX_OPS_ENV
+    try:
+        limit = int(value.strip())
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InvalidInputError(f"{origin} must be a positive integer, not {value!r}")
+    return limit
+
+
+def max_ops_option(func: F) -> F:
+    option = click.option(
+        "--max-ops",
+        type=int,
+        default=None,
+        help=f"Per-session operation limit (default ${MAX_OPS_ENV} or {DEFAULT_MAX_OPS:,}).",
+    )
+    return option(func)
+
+
+def print_limits(recording: Recording) -> None:
+    """Every bound the reader hit (the operation limit), one line each on stderr."""
+    for event in list(recording.limit_events)[:MAX_LIMIT_LINES]:
+        click.echo(f"kreplay: limit: {event}", err=True)

@@ -45,6 +45,24 @@ def busiest_writer(recording: Recording, session_id: str) -> str:
     return max(sorted(counts), key=lambda actor: counts[actor])
 
 
+MAX_LISTED_ACTORS = 20
+
+
+def check_actor(recording: Recording, session_id: str, actor: str) -> str:
+    """``actor`` when it made operations in the session; else an error listing those that
+    did (like an unknown session): replaying an absent actor would pass vacuously."""
+    actors = recording.session(session_id).actors
+    if actor in actors:
+        return actor
+    ranked = sorted(actors, key=lambda name: (-actors[name], name))
+    shown = ", ".join(name or "''" for name in ranked[:MAX_LISTED_ACTORS]) or "none"
+    more = len(ranked) - MAX_LISTED_ACTORS
+    raise InvalidInputError(
+        f"unknown actor {actor!r} in session {session_id!r}; actors in this session: {shown}"
+        + (f" (+{more} more)" if more > 0 else "")
+    )
+
+
 def _writes_by_actor(recording: Recording, session_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for index, op in enumerate(recording.operations(session_id)):
@@ -70,7 +88,10 @@ class LiveBackend:
         on_divergence: Callable[[Divergence], None] | None = None,
         on_step: Callable[[int], None] | None = None,
     ) -> None:
-        self.actor = actor if actor is not None else busiest_writer(recording, session_id)
+        if actor is None:
+            self.actor = busiest_writer(recording, session_id)
+        else:
+            self.actor = check_actor(recording, session_id, actor)
         self.until_step = until_step
         self._on_divergence = on_divergence
         self._on_step = on_step

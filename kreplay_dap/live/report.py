@@ -77,6 +77,7 @@ class LiveSummary:
     unconsumed: list[RecordedWrite] = field(default_factory=list)
     operator_exit_code: int | None = None
     stopped_on_divergence: bool = False
+    limits: list[str] = field(default_factory=list)  # bounds the reader hit (max_ops)
 
     @property
     def clean(self) -> bool:
@@ -91,4 +92,5 @@ class LiveSummary:
             "unconsumed_writes": [w.to_json() for w in self.unconsumed],
             "operator_exit_code": self.operator_exit_code,
             "stopped_on_divergence": self.stopped_on_divergence,
+            "limits": self.limits,
         }

@@ -23,6 +23,7 @@ from kreplay_dap.live.process import Forward, OperatorProcess
 from kreplay_dap.live.report import Divergence, LiveSummary
 from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
+from recorder.storage.writer import DEFAULT_MAX_OPS
 
 POLL_SECONDS = 0.1
 STALL_SECONDS = 1.0
@@ -44,8 +45,14 @@ class LiveOptions:
     timeout_seconds: float = 600.0
     # Where the operator's output goes: None keeps the terminal's; the debug adapter forwards.
     forward_output: Forward | None = None
+    max_ops: int = DEFAULT_MAX_OPS  # operations of the session read at most
 
     def validate(self) -> None:
+        if self.max_ops <= 0:
+            raise InvalidInputError(f"the operation limit must be positive, not {self.max_ops}")
+        self._validate_steps()
+
+    def _validate_steps(self) -> None:
         if self.from_step < 0 or (self.until_step is not None and self.until_step < self.from_step):
             raise InvalidInputError("--from-step must be >= 0 and --until-step >= --from-step")
         if self.timeout_seconds <= 0 or (self.idle_seconds is not None and self.idle_seconds <= 0):
@@ -97,7 +104,7 @@ class LiveRun:
     def run(self) -> LiveSummary:
         options = self.options
         ignore = tuple(parse_ignore_path(path) for path in options.ignore_paths)
-        recording = open_recording(options.database)
+        recording = open_recording(options.database, max_ops=options.max_ops)
         try:
             backend = LiveBackend(
                 recording, options.session_id, from_step=options.from_step,
@@ -106,7 +113,9 @@ class LiveRun:
             )  # fmt: skip
             with start_server(backend) as server, tempfile.TemporaryDirectory() as folder:
                 kubeconfig = server.write_kubeconfig(os.path.join(folder, "kubeconfig"))
-                return self._supervise(backend, kubeconfig)
+                summary = self._supervise(backend, kubeconfig)
+            summary.limits = list(recording.limit_events)
+            return summary
         finally:
             recording.close()
 

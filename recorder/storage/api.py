@@ -36,9 +36,20 @@ class Recording(Protocol):
 
     path: str
     flavor: str  # "kreplay", "seed-v1" or "seed-v2"
+    max_ops: int  # operations read per session at most
+    limit_events: list[str]  # the bounds hit while reading (``LimitLog``)
 
     def sessions(self) -> list[SessionInfo]:
         """Every session with its summary (no full scan)."""
+        ...
+
+    def session_ids(self) -> list[str]:
+        """The names of the sessions, without their summaries."""
+        ...
+
+    def limit_seq(self, session_id: str) -> int | None:
+        """The last operation read under the operation limit (``max_ops``) when the session
+        has more operations (the limit is then noted in ``limit_events``); else None."""
         ...
 
     def session(self, session_id: str) -> SessionInfo:

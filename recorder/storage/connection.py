@@ -14,7 +14,7 @@ from recorder.errors import (
     ReadOnlyRecordingError,
     RecordingError,
 )
-from recorder.storage.schema import refuse_foreign
+from recorder.storage.schema import refuse_foreign, refuse_newer_for_writing
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _WAL_FORMAT = 2  # header byte 18: file format write version, 2 = WAL
@@ -26,6 +26,7 @@ READER_CACHE_KIB = 16 << 10
 READER_MMAP_BYTES = 1 << 30  # address space only; random reads skip the page copy
 WAL_SWITCH_ATTEMPTS = 500  # with backoff up to 50 ms: longer than BUSY_TIMEOUT_MS
 _BUSY_CODES = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+MAX_LISTED_SESSIONS = 10_000_000
 
 
 def keyset_rows(
@@ -62,8 +63,39 @@ def bind_without_adapting() -> None:
     sqlite3.adapters.setdefault((NoneType, protocol), {}.get)  # returns None
 
 
+def check_before_writing(path: str) -> list[str]:
+    """Read-only checks of an existing file, before a writer changes anything in it.
+
+    Opening for writing switches the file to WAL (header bytes 18-19) and migrating it adds
+    tables: a file a writer must refuse (not SQLite, truncated, another application's or
+    the Go tool's, a newer format, unreadable) is refused here, unchanged. Returns the
+    sessions already in the file. A missing or empty file, ``:memory:`` and a directory
+    (refused when opened) pass.
+    """
+    if path == ":memory:" or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return []
+    conn = open_read_only(path, memory_map=False)
+    try:
+        refuse_foreign(conn, path)
+        refuse_newer_for_writing(conn, path)
+        tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "sessions" not in tables:
+            return []
+        rows = conn.execute(f"SELECT session_id FROM sessions LIMIT {MAX_LISTED_SESSIONS}")
+        return [str(row[0]) for row in rows.fetchall()]
+    except sqlite3.DatabaseError as error:
+        raise NotARecordingError(f"{path}: corrupt or truncated recording ({error})") from error
+    finally:
+        conn.close()
+
+
 def open_writable(path: str) -> sqlite3.Connection:
-    """A connection for the writer: WAL so readers and other writers' processes coexist."""
+    """A connection for the writer: WAL so readers and other writers' processes coexist.
+
+    The file is checked read-only first (``check_before_writing``): a refused file is left
+    as it was, byte for byte and in its modification time.
+    """
+    check_before_writing(path)
     bind_without_adapting()
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)

@@ -68,26 +68,28 @@ def export_session(
     progress: Progress | None = None,
 ) -> int:
     """Write ``session_id`` to ``output`` ('-' = stdout for jsonl); return the op count."""
-    if output_format not in FORMATS:
-        raise InvalidInputError(f"unknown export format {output_format!r}; use jsonl or seed")
     recording.session(session_id)  # unknown sessions fail here, listing those that exist
+    check_output(output_format, output)
     if output_format == "jsonl":
         if output == "-":
             return _write_jsonl(recording, session_id, sys.stdout, progress)
-        _refuse_existing(output)
         return _write_jsonl_file(recording, session_id, output, progress)
-    if output == "-":
-        raise InvalidInputError("--format seed writes a SQLite file: give -o PATH")
-    _refuse_existing(output)
     return _write_seed_file(recording, session_id, output, progress)
 
 
-def _refuse_existing(path: str) -> None:
-    """An output path must be new, in a folder that exists."""
-    if os.path.exists(path):
-        raise InvalidInputError(f"{path}: already exists; choose another output path")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise InvalidInputError(f"{path}: no such folder for the output")
+def check_output(output_format: str, output: str) -> None:
+    """The format is known and the output path new, in a folder that exists ('-' is
+    stdout, for jsonl only): checked before anything is written."""
+    if output_format not in FORMATS:
+        raise InvalidInputError(f"unknown export format {output_format!r}; use jsonl or seed")
+    if output == "-":
+        if output_format == "seed":
+            raise InvalidInputError("--format seed writes a SQLite file: give -o PATH")
+        return
+    if os.path.lexists(output):
+        raise InvalidInputError(f"{output}: already exists; choose another output path")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise InvalidInputError(f"{output}: no such folder for the output")
 
 
 def _write_jsonl(
@@ -147,6 +149,13 @@ def _write_seed_file(
         count = _insert_seed_ops(conn, recording, session_id, progress)
         _insert_seed_spans(conn, recording, session_id)
         conn.execute("COMMIT")
+    except (sqlite3.IntegrityError, OverflowError) as error:  # a kept value its column refuses
+        conn.close()
+        os.remove(partial)
+        raise InvalidInputError(
+            f"session {session_id!r}: a value does not fit the Go tool's schema ({error});"
+            " nothing was written"
+        ) from error
     except BaseException:
         conn.close()
         os.remove(partial)

@@ -170,7 +170,8 @@ def _run(args: dict[str, Any], sender: _FrameSender) -> None:
     conn = open_read_only(source, memory_map=False)  # one pass: keep RSS small
     try:
         with fewer_collections():
-            for event in SeedReader(conn, columns, PAGE_ROWS, INLINE_BODY_MAX).events():
+            reader = SeedReader(conn, columns, PAGE_ROWS, INLINE_BODY_MAX, source=source)
+            for event in reader.events():
                 for frame in _frames(event):
                     sender.send(frame)
     except sqlite3.DatabaseError as error:

@@ -18,7 +18,7 @@ from recorder.collector import fewer_collections
 from recorder.errors import InvalidInputError, NotARecordingError, RecordingError
 from recorder.frames import spare_core
 from recorder.storage import jsonl
-from recorder.storage.connection import open_read_only
+from recorder.storage.connection import check_before_writing, open_read_only
 from recorder.storage.import_worker import ImportWorker
 from recorder.storage.model import Operation, ReconcileSpan, SessionInfo
 from recorder.storage.seed import (
@@ -30,6 +30,7 @@ from recorder.storage.seed import (
     seed_span_row,
 )
 from recorder.storage.seed_reader import (
+    INT64_MAX,
     MAX_SOURCE_ROWS,
     Origin,
     SeedEvent,
@@ -45,6 +46,7 @@ EARLY_BATCH = 5_000  # the least written while a helper process has no page read
 # A helper process costs about 0.2 s to start and pays off from here.
 PARALLEL_MIN_ROWS = 100_000
 MAX_SPANS = 10_000_000
+MAX_SESSIONS = 10_000_000
 
 Progress = Callable[[int, int], None]  # (done, total) in the unit the source counts in
 
@@ -78,6 +80,10 @@ def import_recording(
 ) -> ImportReport:
     """Import ``source`` into ``destination`` (created or appended to).
 
+    The source's format and session names and the destination are checked read-only
+    first: a refused import changes nothing. A destination this call created is removed
+    again when the import fails before writing any operation (batches written stay).
+
     ``parallel``: read a Go-tool file in a helper process (True), in this one (False), or
     choose (None: files of ``PARALLEL_MIN_ROWS`` rows or more, on Linux with a free core).
     """
@@ -87,14 +93,103 @@ def import_recording(
         raise InvalidInputError("the source and the destination are the same file")
     with open(source, "rb") as handle:
         is_sqlite = handle.read(16) == b"SQLite format 3\x00"
-    writer = RecordingWriter(destination, max_ops=max_ops, max_object_bytes=max_object_bytes)
+    incoming = seed_sessions(source) if is_sqlite else jsonl_sessions(source)
+    _refuse_existing_sessions(destination, incoming)
+    created = not os.path.lexists(destination)
+    importer: SeedImporter | JsonLinesImporter | None = None
     try:
-        with fewer_collections():
-            if is_sqlite:
-                return SeedImporter(source, writer, progress, parallel).run()
-            return JsonLinesImporter(source, writer, progress).run()
+        writer = RecordingWriter(destination, max_ops=max_ops, max_object_bytes=max_object_bytes)
+        try:
+            with fewer_collections():
+                if is_sqlite:
+                    importer = SeedImporter(source, writer, progress, parallel)
+                else:
+                    importer = JsonLinesImporter(source, writer, progress)
+                return importer.run()
+        finally:
+            writer.close()
+    except BaseException:
+        # A file this call created and wrote no operation to goes; committed batches stay.
+        if created and (importer is None or importer.report.operations == 0):
+            remove_recording_file(destination)
+        raise
+
+
+def _refuse_existing_sessions(destination: str, incoming: list[str]) -> None:
+    clash = sorted(set(incoming) & set(check_before_writing(destination)))
+    if clash:
+        more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+        raise InvalidInputError(
+            f"session {clash[0]!r}{more} already exists in {destination}; import into another file"
+        )
+
+
+def remove_recording_file(path: str) -> None:
+    """Remove a recording file and the journal files SQLite may have left beside it."""
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        if os.path.isfile(name):
+            os.remove(name)
+
+
+def seed_columns(conn: sqlite3.Connection, source: str) -> tuple[tuple[str, ...], str]:
+    """(the Go tool's operation columns, ``seed-v1``/``seed-v2``) of a source file."""
+    try:
+        names = {row[1] for row in conn.execute("PRAGMA table_info(operations)")}
+        tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as error:
+        raise NotARecordingError(f"{source}: corrupt SQLite file ({error})") from error
+    if not names and {"schema_migrations", "ops"} <= tables:
+        raise InvalidInputError(f"{source}: already a kreplay recording, nothing to import")
+    if not set(V1_OP_COLUMNS) <= names:
+        raise NotARecordingError(
+            f"{source}: not a replay-cli recording (no 'operations' table with the"
+            " Go tool's columns)"
+        )
+    if set(V2_OP_COLUMNS) <= names:
+        return V2_OP_COLUMNS, "seed-v2"
+    return V1_OP_COLUMNS, "seed-v1"
+
+
+def seed_sessions(source: str) -> list[str]:
+    """The sessions of a Go-tool file, checked read-only before anything is written."""
+    conn = open_read_only(source, memory_map=False)
+    try:
+        seed_columns(conn, source)
+        rows = conn.execute(
+            f"SELECT DISTINCT session_id FROM operations LIMIT {MAX_SESSIONS}"
+        ).fetchall()
+    except sqlite3.DatabaseError as error:
+        raise NotARecordingError(f"{source}: corrupt or truncated ({error})") from error
     finally:
-        writer.close()
+        conn.close()
+    return [text(row[0]) for row in rows]
+
+
+def jsonl_sessions(source: str) -> list[str]:
+    """The sessions of a JSON-lines file, read before anything is written: its first line
+    must be a session header, and each header must be valid and name a new session."""
+    names: dict[str, int] = {}
+    with open(source, "rb") as handle:
+        for number, raw in jsonl.numbered_lines(handle, MAX_SOURCE_ROWS):
+            if names and b'"kreplay"' not in raw:
+                continue
+            line = jsonl.parse_line(raw, number)
+            if line is None:
+                continue
+            if line.get("kreplay") != "session":
+                if not names:
+                    raise InvalidInputError(f"line {number}: expected a session header line first")
+                continue
+            session_id = jsonl.parse_session(line, number).session_id
+            if session_id in names:
+                raise InvalidInputError(
+                    f"line {number}: session {session_id!r} again (first on line"
+                    f" {names[session_id]}); a file holds each session once"
+                )
+            names[session_id] = number
+    if not names:
+        raise InvalidInputError(f"{source}: no session header line (not a kreplay export)")
+    return list(names)
 
 
 class SeedImporter:
@@ -145,7 +240,7 @@ class SeedImporter:
 
     def _events(self) -> Generator[SeedEvent, None, None]:
         if not (self.parallel or (self.parallel is None and self._helper_pays())):
-            yield from SeedReader(self.conn, self.columns, BATCH).events()
+            yield from SeedReader(self.conn, self.columns, BATCH, source=self.source).events()
             return
         worker = self._worker = ImportWorker(self.source, self.columns, self.conn)
         self.report.helper_process = True
@@ -174,25 +269,7 @@ class SeedImporter:
             self._flush()
 
     def _detect(self) -> None:
-        try:
-            names = {row[1] for row in self.conn.execute("PRAGMA table_info(operations)")}
-        except sqlite3.DatabaseError as error:
-            raise NotARecordingError(f"{self.source}: corrupt SQLite file ({error})") from error
-        if not names and self._is_kreplay():
-            raise InvalidInputError(
-                f"{self.source}: already a kreplay recording, nothing to import"
-            )
-        if not set(V1_OP_COLUMNS) <= names:
-            raise NotARecordingError(
-                f"{self.source}: not a replay-cli recording (no 'operations' table with the"
-                " Go tool's columns)"
-            )
-        v2 = set(V2_OP_COLUMNS) <= names
-        self.columns = V2_OP_COLUMNS if v2 else V1_OP_COLUMNS
-        self.report.source_format = "seed-v2" if v2 else "seed-v1"
-
-    def _is_kreplay(self) -> bool:
-        return {"schema_migrations", "ops"} <= self._tables()
+        self.columns, self.report.source_format = seed_columns(self.conn, self.source)
 
     def _estimate_rows(self) -> int:
         row = self.conn.execute("SELECT MAX(id) FROM operations").fetchone()
@@ -269,23 +346,30 @@ class SeedImporter:
 
 
 def _seed_span(session_id: str, span_id: int, original: dict[str, Any]) -> ReconcileSpan:
-    start, end = original["start_ts"], original["end_ts"]
+    start, end, name = original["start_ts"], original["end_ts"], text(original["id"])
     return ReconcileSpan(
         session_id, span_id, text(original["kind"]), namespace=text(original["namespace"]),
         name=text(original["name"]), actor=text(original["actor_id"]),
-        trigger=text(original["trigger_reason"]), start_ns=_span_ns(start),
-        end_ns=None if end is None else _span_ns(end), error=text(original["error"]),
-        external_id=text(original["id"]),
+        trigger=text(original["trigger_reason"]), start_ns=_span_ns(start, session_id, name),
+        end_ns=None if end is None else _span_ns(end, session_id, name),
+        error=text(original["error"]), external_id=name,
     )  # fmt: skip
 
 
-def _span_ns(value: Any) -> int:
+def _span_ns(value: Any, session_id: str, span_id: str) -> int:
     """The Go tool's span times may be in s, ms or ns; see legacy._to_ns."""
     number = integer(value)
+    found = number * NS_PER_S
     for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
         if abs(number) > limit:
-            return number * factor
-    return number * NS_PER_S
+            found = number * factor
+            break
+    if abs(found) > INT64_MAX:
+        raise InvalidInputError(
+            f"reconcile span {span_id!r} (session {session_id!r}): time {number} is out of"
+            " range for Unix seconds, milliseconds or nanoseconds"
+        )
+    return found
 
 
 class JsonLinesImporter:
@@ -306,9 +390,7 @@ class JsonLinesImporter:
         total = os.path.getsize(self.source)
         done = 0
         with open(self.source, "rb") as handle:
-            for number, text in enumerate(handle, start=1):
-                if number > MAX_SOURCE_ROWS:
-                    raise InvalidInputError(f"{self.source}: too many lines")
+            for number, text in jsonl.numbered_lines(handle, MAX_SOURCE_ROWS):
                 done += len(text)
                 self._line(jsonl.parse_line(text, number), number)
                 if self.progress is not None and number % BATCH == 0:
@@ -329,7 +411,7 @@ class JsonLinesImporter:
             return
         if not self._session:
             raise InvalidInputError(f"line {number}: expected a session header line first")
-        seed = jsonl.seed_columns(line, number)
+        seed = jsonl.seed_columns(line, number, integers=("id",) if "op" in line else ())
         if "op" in line:
             op = jsonl.parse_op(line, number, self._session)
             self._ops.append(op)
@@ -354,7 +436,7 @@ class JsonLinesImporter:
         self.writer.begin_session(info)
         self.writer.update_session(info.session_id, ended_ns=info.ended_ns)
         self.writer.add_dropped(info.session_id, info.dropped_ops)
-        seed = jsonl.seed_columns(line, number)
+        seed = jsonl.seed_columns(line, number, integers=("seq_offset", "id_offset"))
         if seed:
             self.writer.put_origins(info.session_id, "session", [(0, seed)])
         self._session = info.session_id

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+import math
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from recorder.errors import InvalidInputError
 from recorder.storage.model import CallFrame, Operation, ReconcileSpan, SessionInfo
@@ -21,6 +23,9 @@ from recorder.storage.reader import parse_frames
 FORMAT_VERSION = 1
 MAX_LINE_BYTES = 8 << 20
 MAX_FRAMES = 64
+# SQLite's integers: a value outside them cannot be stored (nor exported back).
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_SEED_COLUMNS = 64
 
 _OP_TEXT = (
     "verb", "event_type", "api_version", "kind", "resource", "subresource", "namespace",
@@ -75,6 +80,20 @@ def span_line(span: ReconcileSpan, seed: dict[str, Any] | None) -> dict[str, Any
 
 def dumps(line: dict[str, Any]) -> str:
     return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
+
+
+def numbered_lines(handle: BinaryIO, max_lines: int) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, bytes) of a file's lines; a line is read at most
+    ``MAX_LINE_BYTES`` (and a byte) at a time, so an endless line costs no more memory."""
+    for number in range(1, max_lines + 2):
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if number > max_lines:
+            raise InvalidInputError(f"more than {max_lines} lines")
+        if len(raw) > MAX_LINE_BYTES:
+            raise InvalidInputError(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
+        yield number, raw
 
 
 def parse_line(text: str | bytes, number: int) -> dict[str, Any] | None:
@@ -140,13 +159,38 @@ def parse_span(line: dict[str, Any], number: int, session_id: str) -> ReconcileS
     return span
 
 
-def seed_columns(line: dict[str, Any], number: int) -> dict[str, Any] | None:
+def seed_columns(
+    line: dict[str, Any], number: int, integers: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """The Go tool's kept column values: an object of column names to SQLite values (text,
+    64-bit integers, finite numbers or null), as a seed export writes them back; the
+    columns named in ``integers`` (a row id, the session's offsets) must be integers."""
     value = line.get("seed")
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"line {number}: 'seed' must be an object")
+    if not isinstance(value, dict) or len(value) > MAX_SEED_COLUMNS:
+        raise InvalidInputError(
+            f"line {number}: 'seed' must be an object of at most {MAX_SEED_COLUMNS} columns"
+        )
+    for column, kept in value.items():
+        if column in integers and (not isinstance(kept, int) or isinstance(kept, bool)):
+            raise InvalidInputError(f"line {number}: 'seed' column {column!r} must be an integer")
+        if not _sqlite_value(kept):
+            raise InvalidInputError(
+                f"line {number}: 'seed' column {column!r} must be text, a 64-bit integer, a"
+                " finite number or null"
+            )
     return value
+
+
+def _sqlite_value(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _put(line: dict[str, Any], name: str, value: Any, default: Any) -> None:
@@ -194,6 +238,8 @@ class _Fields:
         value = self._line.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail(name, "an integer")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise self._fail(name, "a 64-bit integer (-2^63 to 2^63-1)")
         return value
 
     def optional_int(self, name: str) -> int | None:

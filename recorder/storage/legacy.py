@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from recorder.errors import UnknownSessionError
+from recorder.errors import NotARecordingError, UnknownSessionError
 from recorder.storage.api import LimitLog
 from recorder.storage.connection import keyset_rows
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
@@ -38,12 +38,26 @@ _ERROR_CODES = (
 )
 
 
+# "<code> <Reason>: <message>": what a seed export writes (``seed.error_text``).
+_CODED_ERROR = re.compile(r"([1-5][0-9][0-9]) ([A-Z][A-Za-z]{0,63})(?:: (.*))?", re.DOTALL)
+
+
 def infer_error_code(message: str) -> int:
     """The Go tool kept errors as text; recover the HTTP code, else call it a 500."""
     for pattern, code in _ERROR_CODES:
         if pattern.search(message):
             return code
     return 500
+
+
+def parse_error_text(text: str) -> tuple[int, str, str]:
+    """(code, reason, message) of the Go tool's error text: ``409 Conflict: ...`` (as a
+    seed export writes it) gives its parts; other text keeps the whole message, with the
+    code inferred from it."""
+    found = _CODED_ERROR.fullmatch(text)
+    if found is not None:
+        return int(found.group(1)), found.group(2), found.group(3) or ""
+    return infer_error_code(text), "", text
 
 
 _MAX_KEYED_SESSIONS = 10_000
@@ -93,24 +107,54 @@ class SeedRecording(LimitLog):
     def session(self, session_id: str) -> SessionInfo:
         self._require(session_id)
         key = self._key(session_id)
-        first, last, first_ts, last_ts = self.connection.execute(
-            f"SELECT MIN({key}), MAX({key}), MIN(timestamp), MAX(timestamp)"
-            " FROM operations WHERE session_id = ?",
+        first, last, first_ts, last_ts, bad = self.connection.execute(
+            f"SELECT MIN({key}), MAX({key}), MIN(timestamp), MAX(timestamp),"
+            f" SUM(typeof({key}) != 'integer' OR typeof(timestamp) NOT IN ('integer', 'real')"
+            f" OR ABS(timestamp) > {MAX_SECONDS}) FROM operations WHERE session_id = ?",
             (session_id,),
         ).fetchone()
+        if bad:  # a sequence number or a timestamp no step can be placed by
+            self._refuse_bad_row(session_id)
         info = SessionInfo(
             session_id=session_id,
-            started_ns=int(first_ts) * 1_000_000_000,
-            ended_ns=int(last_ts) * 1_000_000_000,
+            started_ns=_seconds_ns(first_ts),
+            ended_ns=_seconds_ns(last_ts),
             op_count=int(last) - int(first) + 1,
             first_seq=int(first),
             last_seq=int(last),
-            first_ts_ns=int(first_ts) * 1_000_000_000,
-            last_ts_ns=int(last_ts) * 1_000_000_000,
+            first_ts_ns=_seconds_ns(first_ts),
+            last_ts_ns=_seconds_ns(last_ts),
             recorder_version=f"replay-cli ({self.flavor})",
         )
         self._fill_counts(session_id, info)
         return info
+
+    def _refuse_bad_row(self, session_id: str, row_id: int | None = None) -> None:
+        """Raise a one-line error naming the first row of the session (or row ``row_id``)
+        with a value that cannot be read as our column (``kreplay verify`` lists them all)."""
+        key = self._key(session_id)
+        generation = "generation" if self.has_v2 else "NULL"
+        row = self.connection.execute(
+            f"SELECT id, {key}, timestamp, duration_ms, {generation} FROM operations"
+            " WHERE session_id = ? AND (id = ? OR ? IS NULL) AND"
+            f" (typeof({key}) != 'integer' OR typeof(timestamp) NOT IN ('integer', 'real')"
+            f" OR ABS(timestamp) > {MAX_SECONDS} OR typeof(duration_ms) IN ('text', 'blob')"
+            f" OR ABS(duration_ms) > {MAX_MILLISECONDS}"
+            f" OR typeof({generation}) NOT IN ('integer', 'null')) ORDER BY id LIMIT 1",
+            (session_id, row_id, row_id),
+        ).fetchone()
+        if row is None:
+            raise NotARecordingError(f"{self.path}: session {session_id!r}: unreadable values")
+        columns = (key, "timestamp", "duration_ms", "generation")
+        checks = (_is_integer, _is_seconds, _is_milliseconds, _is_integer_or_null)
+        for column, value, valid in zip(columns, row[1:], checks, strict=True):
+            if not valid(value):
+                shown = repr(value)[:60]
+                raise NotARecordingError(
+                    f"{self.path}: operations row {row[0]} (session {session_id!r}): {column}"
+                    f" {shown} is not {_MEANINGS[column]}; 'kreplay verify' lists such values"
+                )
+        raise NotARecordingError(f"{self.path}: operations row {row[0]}: unreadable values")
 
     def _fill_counts(self, session_id: str, info: SessionInfo) -> None:
         # The Go schema has no summary table: one grouped pass, bounded by the op cap.
@@ -126,9 +170,22 @@ class SeedRecording(LimitLog):
             info.verbs[verb] = info.verbs.get(verb, 0) + count
             info.actors[actor_name] = info.actors.get(actor_name, 0) + count
         info.op_count = sum(info.kinds.values())
-        if info.op_count >= self.max_ops:
+        # At the limit: over it only when one more operation exists (one lookup past it).
+        if info.op_count >= self.max_ops and self.limit_seq(session_id) is not None:
             info.truncated = True
-            self.note_operation_limit(session_id)
+
+    def limit_seq(self, session_id: str) -> int | None:
+        """The last operation read under the operation limit when the session has more
+        than ``max_ops`` (the limit is then noted in ``limit_events``); else None."""
+        key = self._key(session_id)
+        rows = self.connection.execute(
+            f"SELECT {key} FROM operations WHERE session_id = ? ORDER BY {key} LIMIT 2 OFFSET ?",
+            (session_id, self.max_ops - 1),
+        ).fetchall()
+        if len(rows) < 2:
+            return None
+        self.note_operation_limit(session_id)
+        return int(rows[0][0])
 
     def _key(self, session_id: str) -> str:
         """The column that numbers the session's operations: ``sequence_number``, or the
@@ -276,7 +333,8 @@ class SeedRecording(LimitLog):
         for row in rows:
             yield ReconcileSpan(
                 session_id=session_id, span_id=int(row[0]), external_id=str(row[1]),
-                actor=str(row[2] or ""), start_ns=_to_ns(row[3]) or 0, end_ns=_to_ns(row[4]),
+                actor=str(row[2] or ""), start_ns=_to_ns(row[3], self.path, row[1]) or 0,
+                end_ns=_to_ns(row[4], self.path, row[1]),
                 kind=str(row[5]), namespace=row[6], name=row[7], trigger=row[8], error=row[9],
             )  # fmt: skip
 
@@ -323,16 +381,25 @@ class SeedRecording(LimitLog):
         self.connection.close()
 
     def _operation(self, session_id: str, row: tuple[Any, ...]) -> Operation:
+        seq, stamp, duration, generation = row[0], row[1], row[7] or 0, row[12]
+        valid = (seq.__class__ is int and stamp.__class__ is int and duration.__class__ is int
+                 and -MAX_SECONDS <= stamp <= MAX_SECONDS
+                 and -MAX_MILLISECONDS <= duration <= MAX_MILLISECONDS
+                 and (generation is None or generation.__class__ is int)) or (
+            _is_integer(seq) and _is_seconds(stamp) and _is_milliseconds(duration)
+            and _is_integer_or_null(generation))  # fmt: skip
+        if not valid:
+            self._refuse_bad_row(session_id, int(row[8]))
         error = str(row[6] or "")
+        code, reason, message = parse_error_text(error) if error else (0, "", "")
         verb = str(row[13] or row[2] or "").lower()
         return Operation(
-            session_id=session_id, seq=int(row[0]), ts_ns=int(row[1]) * 1_000_000_000,
-            verb=verb, kind=str(row[3] or ""), namespace=str(row[4] or ""),
-            name=str(row[5] or ""), error_message=error,
-            error_code=infer_error_code(error) if error else 0,
-            status_code=0, duration_us=int(row[7] or 0) * 1000, response_ref=int(row[8]),
+            session_id=session_id, seq=seq, ts_ns=_seconds_ns(stamp), verb=verb,
+            kind=str(row[3] or ""), namespace=str(row[4] or ""), name=str(row[5] or ""),
+            error_code=code, error_reason=reason, error_message=message, status_code=0,
+            duration_us=round(duration * 1000), response_ref=int(row[8]),
             actor=str(row[9] or ""), uid=str(row[10] or ""), resource_version=str(row[11] or ""),
-            generation=None if row[12] is None else int(row[12]),
+            generation=generation,
         )  # fmt: skip
 
 
@@ -343,15 +410,60 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
-def _to_ns(value: object) -> int | None:
+# Our times and durations are 64-bit integers of nanoseconds and microseconds.
+INT64_MAX = (1 << 63) - 1
+MAX_SECONDS = INT64_MAX // 1_000_000_000  # about the year 2262
+MAX_MILLISECONDS = INT64_MAX // 1000
+_MEANINGS = {
+    "sequence_number": "an integer",
+    "id": "an integer",
+    "timestamp": f"a number of Unix seconds (at most {MAX_SECONDS})",
+    "duration_ms": f"a number of milliseconds (at most {MAX_MILLISECONDS})",
+    "generation": "an integer",
+}
+
+
+def _is_integer(value: object) -> bool:
+    return value.__class__ is int
+
+
+def _is_integer_or_null(value: object) -> bool:
+    return value is None or value.__class__ is int
+
+
+def _is_seconds(value: object) -> bool:
+    return isinstance(value, int | float) and abs(value) <= MAX_SECONDS
+
+
+def _is_milliseconds(value: object) -> bool:
+    return isinstance(value, int | float) and abs(value) <= MAX_MILLISECONDS
+
+
+def _seconds_ns(value: float) -> int:
+    """Unix seconds (an integer, or a number with a fraction) in nanoseconds."""
+    if value.__class__ is int:
+        return int(value) * 1_000_000_000
+    return round(value * 1_000_000_000)
+
+
+def _to_ns(value: object, path: str, span: object) -> int | None:
     """Span times in the Go files may be seconds, milliseconds or nanoseconds."""
     if value is None:
         return None
-    number = int(str(value))
-    if number > 10**17:
-        return number
-    if number > 10**14:
-        return number * 1000
-    if number > 10**11:
-        return number * 1_000_000
-    return number * 1_000_000_000
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise NotARecordingError(
+            f"{path}: reconcile span {span!r}: time {repr(value)[:60]} is not a number;"
+            " 'kreplay verify' lists such values"
+        )
+    number = round(value)
+    found = number * 1_000_000_000
+    for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
+        if abs(number) > limit:
+            found = number * factor
+            break
+    if abs(found) > INT64_MAX:
+        raise NotARecordingError(
+            f"{path}: reconcile span {span!r}: time {number} is out of range for Unix"
+            " seconds, milliseconds or nanoseconds"
+        )
+    return found

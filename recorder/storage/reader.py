@@ -120,7 +120,21 @@ class KreplayRecording(LimitLog):
             target = {"kind": info.kinds, "actor": info.actors, "verb": info.verbs}.get(dimension)
             if target is not None:
                 target[str(value)] = int(count)
+        if info.op_count > self.max_ops:  # readers serve the first max_ops: say so
+            self.note_operation_limit(session_id)
         return info
+
+    def limit_seq(self, session_id: str) -> int | None:
+        """The last operation read under the operation limit when the session has more
+        than ``max_ops`` (the limit is then noted in ``limit_events``); else None."""
+        rows = self.connection.execute(
+            "SELECT seq FROM ops WHERE session = ? ORDER BY seq LIMIT 2 OFFSET ?",
+            (self.session_rowid(session_id), self.max_ops - 1),
+        ).fetchall()
+        if len(rows) < 2:
+            return None
+        self.note_operation_limit(session_id)
+        return int(rows[0][0])
 
     # -- operations ---------------------------------------------------------------------
     def operation(self, session_id: str, seq: int) -> Operation | None:

@@ -235,6 +235,17 @@ def recorded_version(conn: sqlite3.Connection) -> int:
     return int(version or 0)
 
 
+def refuse_newer_for_writing(conn: sqlite3.Connection, path: str) -> int:
+    """Refuse to write to a file from a newer kreplay; return the recorded version."""
+    current = recorded_version(conn)
+    if current > SCHEMA_VERSION:
+        raise NewerSchemaError(
+            f"{path}: recording format version {current} is newer than this kreplay "
+            f"supports ({SCHEMA_VERSION}); upgrade kreplay to write to it"
+        )
+    return current
+
+
 def check_readable(conn: sqlite3.Connection, path: str) -> int:
     """Refuse files from a newer kreplay; return the recorded version."""
     version = recorded_version(conn)
@@ -269,12 +280,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
     )
-    current = recorded_version(conn)
-    if current > SCHEMA_VERSION:
-        raise NewerSchemaError(
-            f"{path}: recording format version {current} is newer than this kreplay "
-            f"supports ({SCHEMA_VERSION}); upgrade kreplay to write to it"
-        )
+    current = refuse_newer_for_writing(conn, path)
     for migration in MIGRATIONS:
         if migration.version <= current:
             continue

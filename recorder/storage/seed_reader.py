@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from recorder.storage.legacy import infer_error_code
+from recorder.errors import InvalidInputError
+from recorder.storage.legacy import parse_error_text
 from recorder.storage.model import VERBS, WATCH_EVENT_TYPES, Operation
 from recorder.storage.seed import NS_PER_S, V2_OP_COLUMNS, overrides, same_values, seed_op_values
 
 MAX_SOURCE_ROWS = 1 << 40
+INT64_MAX = (1 << 63) - 1
 # The Operation fields a Go-tool row fills, in order: what a helper process sends.
 SEED_FIELDS = tuple(field.name for field in fields(Operation))[:23]
 assert SEED_FIELDS[-1] == "actor", "Operation's field order changed: update seed_reader"
@@ -96,11 +98,13 @@ class SeedReader:
         columns: tuple[str, ...],
         page_rows: int,
         inline_max: int | None = None,
+        source: str = "the source",
     ) -> None:
         self.conn = conn
         self.columns = columns
         self.page_rows = page_rows
         self.inline_max = MAX_SOURCE_ROWS << 20 if inline_max is None else inline_max
+        self.source = source
         self._session = ""
         self._session_key: Any = None
         self._seq_offset = 0
@@ -151,6 +155,8 @@ class SeedReader:
         self._id_offset = integer(first["id"]) - 1
         self._session, self._last_seq = text(first["session_id"]), 0
         self._session_key = first["session_id"]  # as stored, whatever its SQLite type
+        if abs(integer(first["timestamp"])) > INT64_MAX // NS_PER_S:  # the session's start
+            raise self._out_of_range(values)
         return SessionStart(first, self._seq_offset, self._id_offset)
 
     def _operation(self, values: tuple[Any, ...]) -> Operation:
@@ -163,20 +169,43 @@ class SeedReader:
             seq = self._last_seq + 1
         self._last_seq = seq
         error = error if error.__class__ is str else text(error)
+        code, reason, message = parse_error_text(error) if error else (0, "", "")
         event_type = ""
         if verb.__class__ is not str or verb not in VERBS:
             verb, event_type = _verb(verb, operation_type)
         body = None if data is None else bytes(data)
-        stamp = timestamp if timestamp.__class__ is int else integer(timestamp)
+        ts_ns = (timestamp if timestamp.__class__ is int else integer(timestamp)) * NS_PER_S
+        duration_us = integer(duration_ms) * 1000
+        number = None if generation is None else integer(generation)
+        if not (-INT64_MAX <= ts_ns <= INT64_MAX and -INT64_MAX <= duration_us <= INT64_MAX
+                and seq <= INT64_MAX
+                and (number is None or -INT64_MAX <= number <= INT64_MAX)):  # fmt: skip
+            raise self._out_of_range(values)
         # Positional, in Operation's field order, and the type tests inlined: once per row.
         return Operation(
-            self._session, seq, stamp * NS_PER_S, verb, event_type, "",
+            self._session, seq, ts_ns, verb, event_type, "",
             kind if kind.__class__ is str else text(kind), "", "",
             namespace if namespace.__class__ is str else text(namespace),
             name if name.__class__ is str else text(name),
             uid if uid.__class__ is str else text(uid),
             resource_version if resource_version.__class__ is str else text(resource_version),
-            None if generation is None else integer(generation), "", None, body, 0,
-            infer_error_code(error) if error else 0, "", error, integer(duration_ms) * 1000,
+            number, "", None, body, 0, code, reason, message, duration_us,
             actor if actor.__class__ is str else text(actor),
         )  # fmt: skip
+
+    def _out_of_range(self, values: tuple[Any, ...]) -> InvalidInputError:
+        """A value our 64-bit columns cannot hold (a millisecond timestamp, a huge number)."""
+        row = dict(zip(self.columns, values, strict=True))
+        limits = (("timestamp", INT64_MAX // NS_PER_S, "Unix seconds"),
+                  ("duration_ms", INT64_MAX // 1000, "milliseconds"),
+                  ("sequence_number", INT64_MAX - 1, "a sequence number"),
+                  ("generation", INT64_MAX, "a generation"))  # fmt: skip
+        for column, limit, meaning in limits:
+            value = integer(row.get(column))
+            if abs(value) > limit or (column == "sequence_number" and self._last_seq > limit):
+                return InvalidInputError(
+                    f"{self.source}: operations row {row['id']} (session {self._session!r}):"
+                    f" {column} {value} is out of range for {meaning} (at most {limit});"
+                    " 'kreplay verify' lists such values"
+                )
+        return InvalidInputError(f"{self.source}: operations row {row['id']}: value out of range")

@@ -92,6 +92,9 @@ class RecordingWriter:
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise RecordingError(f"{path}: cannot prepare recording ({error})") from error
+        except BaseException:
+            self._conn.close()
+            raise
         self._blobs = BlobEncoder(self._conn)
         self._objects: dict[tuple[int, str, str, str], int] = {}
         self._callsites: dict[tuple[CallFrame, ...], int] = {}
@@ -451,6 +454,11 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self._conn.execute("COMMIT")
-        else:
-            self._conn.execute("ROLLBACK")
-            self._on_rollback()
+            return
+        self._conn.execute("ROLLBACK")
+        self._on_rollback()
+        if isinstance(exc, OverflowError):  # the batch is rolled back: nothing of it stays
+            raise RecordingError(
+                f"{self._path}: a value does not fit SQLite's 64-bit integers ({exc});"
+                " nothing of this write was kept"
+            ) from exc

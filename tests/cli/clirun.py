@@ -30,12 +30,16 @@ def console_script() -> str:
     return found
 
 
-def run_script(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+def run_script(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> Run:
+    """The console script in a subprocess; ``stdin`` is what it reads (interactive replay)."""
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     done = subprocess.run(
         [console_script(), *args],
         cwd=cwd,
         env=environment,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -54,9 +58,9 @@ def run_main(
 
 
 def assert_one_line_error(run: Run, pattern: str) -> None:
-    """Exit code 2, one line on stderr, no traceback."""
+    """Exit code 2, one line on stderr (and nothing before it), no traceback."""
     assert run.code == 2, (run.out, run.err)
-    lines = run.err.strip().splitlines()
+    lines = run.err.rstrip("\n").splitlines()
     assert len(lines) == 1, run.err
     assert lines[0].startswith("kreplay: error: "), run.err
     assert "Traceback" not in run.err + run.out

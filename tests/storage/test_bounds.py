@@ -76,9 +76,7 @@ def test_readers_stop_at_their_limit_and_report_it(tmp_path: Path) -> None:
     path = _session_of(tmp_path / "r.db", 30)
     recording = open_recording(str(path), max_ops=10)
     assert len(list(recording.operations("s1"))) == 10
-    assert recording.limit_events == [  # type: ignore[attr-defined]
-        "session 's1': stopped reading at the 10-operation limit"
-    ]
+    assert recording.limit_events == ["session 's1': stopped reading at the 10-operation limit"]
 
 
 def test_a_bound_event_from_another_reading_process_is_listed_once(tmp_path: Path) -> None:
@@ -114,12 +112,50 @@ def test_seed_reader_flags_sessions_cut_by_the_limit(tmp_path: Path) -> None:
     assert (by_id["a"].op_count, by_id["a"].truncated) == (10, True)
     assert (by_id["b"].op_count, by_id["b"].truncated) == (5, False)
     assert len(list(recording.operations("a"))) == 10
-    assert recording.limit_events == [  # type: ignore[attr-defined]
-        "session 'a': stopped reading at the 10-operation limit"
-    ]
+    assert recording.limit_events == ["session 'a': stopped reading at the 10-operation limit"]
 
 
 @pytest.mark.parametrize("bad", [{"max_ops": 0}, {"max_object_bytes": -1}])
 def test_invalid_limits_are_refused(tmp_path: Path, bad: dict[str, int]) -> None:
     with pytest.raises(LimitExceededError, match="must be positive"):
         RecordingWriter(str(tmp_path / "r.db"), **bad)
+
+
+@pytest.mark.parametrize("flavor", ["kreplay", "seed-v2"])
+def test_readers_name_the_last_operation_under_the_limit_and_report_it(
+    tmp_path: Path, flavor: str
+) -> None:
+    if flavor == "kreplay":
+        path = _session_of(tmp_path / "r.db", 30)
+        session = "s1"
+    else:
+        path = write_seed_v2(tmp_path / "v2.db", {"a": 30})
+        session = "a"
+    recording = open_recording(str(path), max_ops=10)
+    try:
+        first = recording.session(session).first_seq
+        assert first is not None
+        assert recording.limit_seq(session) == first + 9
+        assert recording.limit_events == [
+            f"session '{session}': stopped reading at the 10-operation limit"
+        ]
+    finally:
+        recording.close()
+    whole = open_recording(str(path), max_ops=30)  # exactly at the limit: nothing cut
+    try:
+        assert whole.limit_seq(session) is None
+        assert not whole.session(session).truncated  # the Go reader said so at exactly 30
+        assert whole.limit_events == []
+    finally:
+        whole.close()
+
+
+def test_a_session_over_the_limit_is_reported_by_its_summary_alone(tmp_path: Path) -> None:
+    """``kreplay sessions`` reads no operation: the summary says the limit will cut it."""
+    path = _session_of(tmp_path / "r.db", 30)
+    recording = open_recording(str(path), max_ops=10)
+    try:
+        assert recording.session("s1").op_count == 30
+        assert recording.limit_events == ["session 's1': stopped reading at the 10-operation limit"]
+    finally:
+        recording.close()
