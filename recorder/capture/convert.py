@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from recorder.capture.dechunk import ChunkedDecoder, ChunkingError
 from recorder.capture.decode import (
     ErrorFields,
     ObjectFields,
@@ -16,6 +17,7 @@ from recorder.capture.decode import (
     plain_watch_event,
     watch_event,
 )
+from recorder.capture.messages import FRAMING_CHUNKED
 from recorder.capture.redact import Redactor
 from recorder.capture.routes import Route, parse_route
 from recorder.storage import CallFrame, Operation
@@ -61,6 +63,8 @@ class Converter:
         route = self._route(str(method), str(url))
         if route is None:
             return None
+        if type(response) is tuple:
+            response = _unchunked(response)
         body = self._response_identity(response, int(status), route)
         whole = body is None
         if whole and isinstance(response, bytes):
@@ -162,6 +166,21 @@ class Converter:
         if event.event_type == "ERROR":
             _set_error(op, error_fields(0, "", event.obj, event.body))
         return op
+
+
+def _unchunked(response: tuple[Any, ...]) -> bytes | None:
+    """A body teed at the socket file with its HTTP chunk framing, without it.
+
+    Bytes that are not chunked coding are kept as they came: a body is never lost.
+    """
+    framing, data = response
+    if framing != FRAMING_CHUNKED or not isinstance(data, bytes):
+        raise ValueError(f"unexpected response body framing {framing!r}")
+    decoder = ChunkedDecoder()
+    try:
+        return decoder.feed(data) or None
+    except ChunkingError:
+        return data
 
 
 def _request_document(request: Any) -> Any:

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from recorder.capture import messages as m
+from recorder.capture.body_tee import finish_unread_body, note_unread, tee_body, unread
 from recorder.capture.callsite import call_site
 from recorder.capture.routes import is_watch_url
 from recorder.capture.socket_tee import SocketTee, socket_file, uninstall
 
 # The reconcile span a call belongs to (0: none), set by ``Recorder.reconcile``.
 current_span: contextvars.ContextVar[int] = contextvars.ContextVar("kreplay_span", default=0)
-# call_site, CallCapture.__init__, RecordedCallApi.__call__: the client's frame is next.
+# call_site, begin_call, RecordedCallApi.__call__: the client's frame is next.
 _SITE_DEPTH = 3
 
 if TYPE_CHECKING:
@@ -33,12 +34,20 @@ if TYPE_CHECKING:
 
 
 _current_thread = threading.current_thread
+_get_ident = threading.get_ident
 _running_loop = asyncio._get_running_loop
+_time_ns, _perf_ns = time.time_ns, time.perf_counter_ns
+_new = object.__new__
 
 
 def thread_label() -> str:
     """The thread's name, and the asyncio task's when one is running."""
-    name = _current_thread().name
+    thread = _current_thread()
+    name: str
+    try:
+        name = thread._name  # type: ignore[attr-defined]  # ``name``, without a property call
+    except AttributeError:
+        name = thread.name
     loop = _running_loop()
     if loop is not None:
         task = asyncio.current_task(loop)
@@ -76,9 +85,9 @@ class RecordedCallApi:
         call = None
         if recorder.enabled:
             try:
-                if _unread.tap is not None:
+                if unread:
                     finish_unread_body()
-                call = CallCapture(recorder, method, url, header_params, body)
+                call = begin_call(recorder, method, url, header_params, body)
             except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
                 recorder.count_error(error)
         timeout = _request_timeout
@@ -96,16 +105,47 @@ class RecordedCallApi:
         return response
 
 
+def begin_call(recorder: Recorder, method: str, url: str, headers: Any, body: Any) -> CallCapture:
+    """What we know of a call before its response. Made without calling the class: a class
+    call looks up ``__init__``, and each lookup the client does not make costs it a miss
+    of the interpreter's shared cache of them."""
+    call: CallCapture = _new(CallCapture)
+    call.recorder = recorder
+    call.start_ns = _time_ns()
+    call.start_perf = _perf_ns()
+    call.method = method
+    call.url = url
+    call.headers = headers  # only Content-Type is ever read, after the client settled it
+    call.request = body
+    call.site = call_site(_SITE_DEPTH)
+    call.thread = thread_label()
+    call.span = current_span.get()
+    call.done = False
+    return call
+
+
 class CallCapture:
     """One call in flight: what we know before the response, then a tap on its body.
 
-    The tap collects the body as the caller reads it and emits the call once, at EOF or
-    close. One object per call (no separate tap), slots only: few allocations.
+    Its body is teed at http.client's socket file (``body_tee``), or where that cannot be,
+    by this object standing in for the urllib3 response's ``read``, ``release_conn`` and
+    ``close``. Either emits the call once, at the end of the body or at close.
     """
 
     __slots__ = ("_close", "_read", "_release", "chunks", "done", "headers", "method", "raw",
                  "reading", "reason", "recorder", "request", "site", "size", "span", "start_ns",
                  "start_perf", "status", "thread", "url")  # fmt: skip
+    recorder: Recorder
+    start_ns: int
+    start_perf: int
+    method: str
+    url: str
+    headers: Any
+    request: Any
+    site: tuple[tuple[str, int, str], ...]
+    thread: str
+    span: int
+    done: bool
     # Set when a body tap is installed (``responded``):
     raw: Any
     status: int
@@ -117,21 +157,9 @@ class CallCapture:
     _release: Callable[[], Any]
     _close: Callable[[], Any]
 
-    def __init__(self, recorder: Recorder, method: str, url: str, headers: Any, body: Any) -> None:
-        self.recorder = recorder
-        self.start_ns = time.time_ns()
-        self.start_perf = time.perf_counter_ns()
-        self.method = method
-        self.url = url
-        self.headers = headers  # only Content-Type is ever read, after the client settled it
-        self.request = body
-        self.site = call_site(_SITE_DEPTH)
-        self.thread = thread_label()
-        self.span = current_span.get()
-        self.done = False
-
-    def message(self, status: int, reason: str, data: bytes | None, exc: Any = None) -> m.Message:
-        duration_us = (time.perf_counter_ns() - self.start_perf) // 1000
+    def message(self, status: int, reason: str, data: Any, exc: Any = None) -> m.Message:
+        """``data``: the body, None, or (framing, bytes) from the socket file."""
+        duration_us = (_perf_ns() - self.start_perf) // 1000
         headers = self.headers
         content_type = headers.get("Content-Type", "") if type(headers) is dict else ""
         return (m.CALL, self.start_ns, duration_us, self.method, self.url, content_type,
@@ -146,18 +174,27 @@ class CallCapture:
         self.recorder.emit(self.message(0, "", None, error), 0)
 
     def responded(self, response: Any) -> None:
-        raw = getattr(response, "response", None)
-        status = getattr(response, "status", 0)
-        if raw is None or not hasattr(raw, "read") or type(status) is not int:
+        try:  # plain attribute reads: the interpreter specialises them, getattr() it cannot
+            raw, status, reason = response.response, response.status, response.reason
+        except AttributeError:
+            raw, status, reason = None, getattr(response, "status", 0), ""
+        if raw is None or type(status) is not int:
             self.recorder.emit(self.message(status if type(status) is int else 0, "", None), 0)
             return
         if 200 <= status <= 299 and self.method == "GET" and is_watch_url(self.url):
             capture_watch(self, raw)
             return
-        self.raw = raw
         self.status = status
-        reason = getattr(response, "reason", "")
         self.reason = reason if type(reason) is str else str(reason or "")
+        if not tee_body(self, raw):
+            self._tap(raw)
+
+    def _tap(self, raw: Any) -> None:
+        """Stand in for the urllib3 response's methods (a body ``tee_body`` cannot take)."""
+        if not hasattr(raw, "read"):
+            self.recorder.emit(self.message(self.status, self.reason, None), 0)
+            return
+        self.raw = raw
         self.chunks = []
         self.size = 0
         self.reading = False  # urllib3 releases the connection from inside read()
@@ -167,7 +204,7 @@ class CallCapture:
         raw.read = self.read
         raw.release_conn = self.release_conn
         raw.close = self.close
-        _unread.tap = self
+        note_unread(self)
 
     # -- the body tap: these replace the urllib3 response's own methods ------------------
     def read(
@@ -201,8 +238,8 @@ class CallCapture:
         body = whole or None  # an unread or empty body is no body, not an empty document
         self.recorder.pipeline.put(self.message(self.status, self.reason, body), len(whole))
         uninstall(self.raw, _BODY_METHODS)
-        if _unread.tap is self:
-            _unread.tap = None
+        if unread.get(_get_ident()) is self:
+            del unread[_get_ident()]
 
     def release_conn(self) -> Any:
         if not self.reading and not self.done:
@@ -213,23 +250,6 @@ class CallCapture:
         if not self.reading and not self.done:
             self.recorder.guarded(self.finish)
         return self._close()
-
-
-class _UnreadBody(threading.local):
-    tap: CallCapture | None = None
-
-
-# The last body tap of each thread: with ``_preload_content=False`` the caller may never
-# read the body (a create whose answer it ignores); the call is then recorded, without its
-# body, when the thread makes its next call, so the recording keeps the calls in order.
-_unread = _UnreadBody()
-
-
-def finish_unread_body() -> None:
-    tap = _unread.tap
-    _unread.tap = None
-    if tap is not None and not tap.done:
-        tap.finish()
 
 
 _BODY_METHODS = ("read", "release_conn", "close")

@@ -34,13 +34,8 @@ from typing import Any
 
 import recorder as recorder_package
 from recorder.capture import messages as m
-from recorder.capture.hooks import (
-    RecordedCallApi,
-    current_span,
-    describe_error,
-    finish_unread_body,
-    thread_label,
-)
+from recorder.capture.body_tee import finish_all_unread_bodies
+from recorder.capture.hooks import RecordedCallApi, current_span, describe_error, thread_label
 from recorder.capture.pipeline import Pipeline
 from recorder.capture.redact import parse_paths
 from recorder.errors import InvalidInputError
@@ -163,7 +158,7 @@ class Recorder:
 
     def close(self, timeout: float = 10.0) -> dict[str, Any]:
         """Flush, end the session and stop the writer. Idempotent; also runs at exit."""
-        self.guarded(finish_unread_body)
+        self.guarded(finish_all_unread_bodies)  # of every thread: their calls go in too
         self.enabled = False
         self._pipeline.close(timeout)
         atexit.unregister(self.close)
