@@ -1,13 +1,25 @@
-"""Fixtures: a running mock API server on 127.0.0.1:0 and a kubeconfig pointing at it."""
+"""Fixtures: the resolver alone, a running mock API server on 127.0.0.1:0, a kubeconfig
+pointing at it, and the official client configured from that kubeconfig."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import kubernetes
 import pytest
 
-from kreplay_dap.apiserver import FakeBackend, RunningServer, start_server
+from kreplay_dap.apiserver import ApiServer, FakeBackend, RunningServer, start_server
+
+client: Any = kubernetes.client
+config: Any = kubernetes.config
+
+
+@pytest.fixture
+def api() -> ApiServer:
+    """The resolver over an empty in-memory cluster, no sockets (a module may override it)."""
+    return ApiServer(FakeBackend())
 
 
 @pytest.fixture
@@ -19,3 +31,11 @@ def server() -> Iterator[RunningServer]:
 @pytest.fixture
 def kubeconfig(server: RunningServer, tmp_path: Path) -> str:
     return server.write_kubeconfig(str(tmp_path / "kubeconfig"))
+
+
+@pytest.fixture
+def api_client(kubeconfig: str) -> Iterator[Any]:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    with client.ApiClient(configuration) as opened:
+        yield opened

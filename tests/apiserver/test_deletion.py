@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from kreplay_dap.apiserver import ApiServer, FakeBackend
+from kreplay_dap.apiserver import ApiServer
 from tests.apiserver.helpers import (
     call,
     configmap,
@@ -32,19 +31,6 @@ TEAM_CM = "/api/v1/namespaces/team/configmaps"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GADGETS = "/apis/example.com/v1/namespaces/default/gadgets"
 MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-def api() -> ApiServer:
-    return ApiServer(FakeBackend())
-
-
-@pytest.fixture
-def api_client(kubeconfig: str) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    with client.ApiClient(configuration) as opened:
-        yield opened
 
 
 def held(name: str) -> dict[str, Any]:

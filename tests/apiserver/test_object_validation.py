@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from kreplay_dap.apiserver import ApiServer, FakeBackend
+from kreplay_dap.apiserver import ApiServer
 from tests.apiserver.helpers import call, configmap, custom_resource_definition, kubectl
 
 client: Any = kubernetes.client
@@ -27,19 +26,6 @@ SECRETS = "/api/v1/namespaces/default/secrets"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 GADGETS = "/apis/example.com/v1/namespaces/default/gadgets"
 MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-def api() -> ApiServer:
-    return ApiServer(FakeBackend())
-
-
-@pytest.fixture
-def api_client(kubeconfig: str) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    with client.ApiClient(configuration) as opened:
-        yield opened
 
 
 def failure(response: Any) -> tuple[int, str, str]:

@@ -7,7 +7,6 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,6 @@ from tests.apiserver.helpers import OPEN_SCHEMA
 client: Any = kubernetes.client
 config: Any = kubernetes.config
 watch: Any = kubernetes.watch
-
-
-@pytest.fixture
-def api_client(kubeconfig: str) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    with client.ApiClient(configuration) as api:
-        yield api
 
 
 def cm(name: str, **data: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -543,12 +542,6 @@ def test_versions_without_schema_store_objects_as_sent() -> None:
 
 
 # -- the kubernetes client and kubectl -------------------------------------------------------
-@pytest.fixture
-def api_client(kubeconfig: str) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    with client.ApiClient(configuration) as api_client:
-        yield api_client
 
 
 def test_custom_objects_api(api_client: Any) -> None:

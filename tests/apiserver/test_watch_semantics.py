@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from kreplay_dap.apiserver import ApiServer, FakeBackend, RunningServer, watch
+from kreplay_dap.apiserver import ApiServer, RunningServer, watch
 from tests.apiserver.helpers import (
     call,
     configmap,
@@ -29,19 +28,6 @@ needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kube
 
 CM = "/api/v1/namespaces/default/configmaps"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-
-
-@pytest.fixture
-def api() -> ApiServer:
-    return ApiServer(FakeBackend())
-
-
-@pytest.fixture
-def api_client(kubeconfig: str) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    with client.ApiClient(configuration) as opened:
-        yield opened
 
 
 @pytest.fixture
