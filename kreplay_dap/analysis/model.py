@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,8 +39,8 @@ def default_threshold_ms() -> float:
         value = float(raw)
     except ValueError as error:
         raise InvalidInputError(f"REPLAY_SLOW_THRESHOLD={raw!r} is not a number") from error
-    if value <= 0:
-        raise InvalidInputError(f"REPLAY_SLOW_THRESHOLD={raw!r} must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"REPLAY_SLOW_THRESHOLD={raw!r} must be a positive finite number")
     return value
 
 

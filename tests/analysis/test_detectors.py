@@ -11,6 +11,7 @@ import pytest
 
 from kreplay_dap.analysis import AnalysisOptions, analyze
 from kreplay_dap.analysis.bodies import flatten
+from kreplay_dap.analysis.model import default_threshold_ms
 from recorder.collector import PASS_GC_THRESHOLD
 from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
@@ -237,3 +238,15 @@ def test_recordings_of_the_sample_operators() -> None:
         # Buggy sessions show at least their bug; fixed ones show nothing at all.
         assert types <= found if types else not found, (session, report.findings)
         assert not found & {"lost-update"}, (session, report.findings)
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "0", "-3", "fast"])
+def test_the_slow_threshold_variable_must_be_a_positive_finite_number(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    """Library callers (the debug adapter) read it too, not only the CLI, which checks first."""
+    monkeypatch.setenv("REPLAY_SLOW_THRESHOLD", raw)
+    with pytest.raises(InvalidInputError, match="REPLAY_SLOW_THRESHOLD"):
+        default_threshold_ms()
+    monkeypatch.setenv("REPLAY_SLOW_THRESHOLD", "250.5")
+    assert default_threshold_ms() == 250.5
