@@ -181,8 +181,18 @@ def create(state: ClusterState, target: Target, body: Any, dry_run: bool = False
         schema.admit(state, target, body)
         if dry_run:
             return StoredObject(body, b"", state.resource_version)
+        _refuse_a_resource_version(metadata)
         metadata["resourceVersion"] = str(state.next_resource_version())
         return state.put(info, body, "ADDED")
+
+
+def _refuse_a_resource_version(metadata: dict[str, Any]) -> None:
+    """As the real storage layer does (a plain error, so a 500): an object read back and
+    created again carries its old version. One that does not parse ("-1") passes there too."""
+    version = metadata.get("resourceVersion")
+    if isinstance(version, str) and version.isdigit() and int(version) != 0:
+        message = "resourceVersion should not be set on objects to be created"
+        raise status.ApiStatusError(500, message)
 
 
 def _generated_name(state: ClusterState, info: KindInfo, namespace: str, prefix: str) -> str:

@@ -61,6 +61,23 @@ def test_a_numeric_name_is_refused_at_decode_and_the_kind_stays_usable(api: ApiS
     assert call(api, "GET", "/api/v1/namespaces").status == 200
 
 
+def test_creating_an_object_read_back_with_its_version_is_refused(api: ApiServer) -> None:
+    """A real server's storage refuses it with a plain 500; an unparsable version passes."""
+    created = call(api, "POST", CM, configmap("read-back")).decoded()
+    call(api, "DELETE", f"{CM}/read-back")
+    again = call(api, "POST", CM, created)
+    assert failure(again)[0::2] == (
+        500,
+        "resourceVersion should not be set on objects to be created",
+    )
+    for version in ("", "0", "-1"):
+        body = configmap(f"fresh{version}")
+        body["metadata"]["resourceVersion"] = version
+        assert call(api, "POST", CM, body).status == 201
+    dry = call(api, "POST", CM + "?dryRun=All", created)
+    assert dry.status == 201  # a dry run never reaches storage
+
+
 @pytest.mark.parametrize(
     ("metadata", "go_field"),
     [
