@@ -52,6 +52,20 @@ def note_unread(tap: Any) -> None:
     unread[_get_ident()] = tap
 
 
+def forget_unread(tap: Any) -> None:
+    """The tap's body ended on this thread: nothing is left for its next call to queue."""
+    if unread.get(_get_ident()) is tap:
+        del unread[_get_ident()]
+
+
+def recorded_body(chunks: list[bytes], size: int, limit: int) -> bytes:
+    """A body as the recording keeps it: the bytes read, or past ``limit`` (when only the
+    first bytes were kept) a marker giving its size."""
+    if size > limit:
+        return b'{"kreplay":"oversize","bytes":%d}' % size
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def tee_body(call: CallCapture, raw: Any) -> bool:
     """Stand in for the response's socket file; False where we cannot (then the caller
     taps urllib3's response instead): no socket file, or an encoded (gzip) body."""
@@ -143,13 +157,9 @@ class BodyTee:
         if call.done:
             return
         call.done = True
-        chunks = self.chunks
-        whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        whole = recorded_body(self.chunks, self.size, self.limit)
         body: Any = whole or None  # an unread or empty body is no body
-        if self.size > self.limit:
-            body = b'{"kreplay":"oversize","bytes":%d}' % self.size
-        elif body is not None and self.chunked:
+        if body is not None and self.chunked and self.size <= self.limit:
             body = (m.FRAMING_CHUNKED, body)  # the writer takes the framing off
         call.recorder.pipeline.put(call.message(call.status, call.reason, body), len(whole))
-        if unread.get(_get_ident()) is self:
-            del unread[_get_ident()]
+        forget_unread(self)

@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from recorder.capture import messages as m
-from recorder.capture.body_tee import finish_unread_body, note_unread, tee_body, unread
+from recorder.capture.body_tee import (
+    finish_unread_body,
+    forget_unread,
+    note_unread,
+    recorded_body,
+    tee_body,
+    unread,
+)
 from recorder.capture.callsite import call_site
 from recorder.capture.routes import is_watch_url
 from recorder.capture.socket_tee import SocketTee, socket_file, uninstall
@@ -34,7 +41,6 @@ if TYPE_CHECKING:
 
 
 _current_thread = threading.current_thread
-_get_ident = threading.get_ident
 _running_loop = asyncio._get_running_loop
 _time_ns, _perf_ns = time.time_ns, time.perf_counter_ns
 _new = object.__new__
@@ -231,15 +237,11 @@ class CallCapture:
         if self.done:
             return
         self.done = True
-        chunks = self.chunks
-        whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if self.size > self.recorder.max_object_bytes:
-            whole = b'{"kreplay":"oversize","bytes":%d}' % self.size
+        whole = recorded_body(self.chunks, self.size, self.recorder.max_object_bytes)
         body = whole or None  # an unread or empty body is no body, not an empty document
         self.recorder.pipeline.put(self.message(self.status, self.reason, body), len(whole))
         uninstall(self.raw, _BODY_METHODS)
-        if unread.get(_get_ident()) is self:
-            del unread[_get_ident()]
+        forget_unread(self)
 
     def release_conn(self) -> Any:
         if not self.reading and not self.done:
