@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from kreplay_dap.apiserver import status
@@ -26,7 +27,7 @@ _LABEL_VALUE_FORMAT = f"({_QUALIFIED_FORMAT})?"
 _SUBDOMAIN_FORMAT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _QUALIFIED = re.compile(f"^{_QUALIFIED_FORMAT}$")
 _LABEL_VALUE = re.compile(f"^{_LABEL_VALUE_FORMAT}$")
-_SUBDOMAIN = re.compile(f"^{_SUBDOMAIN_FORMAT}$")
+SUBDOMAIN = re.compile(f"^{_SUBDOMAIN_FORMAT}$")
 _QUALIFIED_TEXT = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an"
     " alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for"
@@ -109,52 +110,55 @@ def check_types(info: KindInfo, version: str, metadata: dict[str, Any]) -> None:
     _check_owner_types(info, version, metadata)
 
 
-def _check_string_map(info: KindInfo, version: str, metadata: dict[str, Any], field: str) -> None:
-    values = metadata.get(field)
-    where = f"ObjectMeta.metadata.{field}"
+def _collection(
+    info: KindInfo,
+    version: str,
+    metadata: dict[str, Any],
+    field: str,
+    shape: type[dict[str, Any]] | type[list[Any]],
+    go_type: str,
+) -> Any:
+    """A metadata map or list of the right JSON type and bounded size, or None if absent."""
+    values: Any = metadata.get(field)
     if values is None:
-        return
-    if not isinstance(values, dict):
-        raise DecodeError(info, version, unmarshal_error(values, where, "map[string]string"))
+        return None
+    if not isinstance(values, shape):
+        detail = unmarshal_error(values, f"ObjectMeta.metadata.{field}", go_type)
+        raise DecodeError(info, version, detail)
     if len(values) > MAX_METADATA_ENTRIES:
         raise status.bad_request(f"metadata.{field} has more than {MAX_METADATA_ENTRIES} entries")
-    for key, value in values.items():
-        if value is None:
-            values[key] = ""  # Go decodes null into a string as ""
-        elif not isinstance(value, str):
-            raise DecodeError(info, version, unmarshal_error(value, where, "string"))
+    return values
+
+
+def _check_string_map(info: KindInfo, version: str, metadata: dict[str, Any], field: str) -> None:
+    values = _collection(info, version, metadata, field, dict, "map[string]string")
+    if values is not None:
+        _check_strings(info, version, values, list(values), field)
 
 
 def _check_finalizer_types(info: KindInfo, version: str, metadata: dict[str, Any]) -> None:
-    finalizers = metadata.get("finalizers")
-    where = "ObjectMeta.metadata.finalizers"
-    if finalizers is None:
-        return
-    if not isinstance(finalizers, list):
-        raise DecodeError(info, version, unmarshal_error(finalizers, where, "[]string"))
-    if len(finalizers) > MAX_METADATA_ENTRIES:
-        raise status.bad_request(
-            f"metadata.finalizers has more than {MAX_METADATA_ENTRIES} entries"
-        )
-    for index, value in enumerate(finalizers):
+    finalizers = _collection(info, version, metadata, "finalizers", list, "[]string")
+    if finalizers is not None:
+        _check_strings(info, version, finalizers, range(len(finalizers)), "finalizers")
+
+
+def _check_strings(
+    info: KindInfo, version: str, values: Any, keys: Iterable[Any], field: str
+) -> None:
+    """Each entry a string; Go decodes a null into a string as ""."""
+    for key in keys:
+        value = values[key]
         if value is None:
-            finalizers[index] = ""
+            values[key] = ""
         elif not isinstance(value, str):
-            raise DecodeError(info, version, unmarshal_error(value, where, "string"))
+            detail = unmarshal_error(value, f"ObjectMeta.metadata.{field}", "string")
+            raise DecodeError(info, version, detail)
 
 
 def _check_owner_types(info: KindInfo, version: str, metadata: dict[str, Any]) -> None:
-    owners = metadata.get("ownerReferences")
+    owners = _collection(info, version, metadata, "ownerReferences", list, "[]v1.OwnerReference")
     where = "ObjectMeta.metadata.ownerReferences"
-    if owners is None:
-        return
-    if not isinstance(owners, list):
-        raise DecodeError(info, version, unmarshal_error(owners, where, "[]v1.OwnerReference"))
-    if len(owners) > MAX_METADATA_ENTRIES:
-        raise status.bad_request(
-            f"metadata.ownerReferences has more than {MAX_METADATA_ENTRIES} entries"
-        )
-    for owner in owners:
+    for owner in owners or ():
         if not isinstance(owner, dict):
             raise DecodeError(info, version, unmarshal_error(owner, where, "v1.OwnerReference"))
         for field in (*_OWNER_STRINGS, *_OWNER_BOOLS):
@@ -195,7 +199,7 @@ def subdomain_errors(value: str) -> list[str]:
     errors = []
     if len(value) > SUBDOMAIN_MAX:
         errors.append(f"must be no more than {SUBDOMAIN_MAX} characters")
-    if not _SUBDOMAIN.match(value):
+    if not SUBDOMAIN.match(value):
         errors.append(SUBDOMAIN_TEXT)
     return errors
 

@@ -19,7 +19,6 @@ from kreplay_dap.apiserver.patching import apply_patch, child_map, clone
 from kreplay_dap.apiserver.secret_data import is_secret, normalize_secret
 from kreplay_dap.apiserver.state import ClusterState, StoredObject
 
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_TEXT = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and"
@@ -83,7 +82,9 @@ def validate_body(target: Target, body: Any) -> dict[str, Any]:
 def _name_errors(target: Target, name: str) -> list[meta.Cause]:
     namespace_kind = target.info.kind == "Namespace"
     pattern, text, limit = (
-        (_LABEL, _LABEL_TEXT, 63) if namespace_kind else (_SUBDOMAIN, meta.SUBDOMAIN_TEXT, 253)
+        (_LABEL, _LABEL_TEXT, 63)
+        if namespace_kind
+        else (meta.SUBDOMAIN, meta.SUBDOMAIN_TEXT, meta.SUBDOMAIN_MAX)
     )
     if len(name) > limit:
         return [

@@ -136,11 +136,6 @@ def _preconditions(target: Target, obj: dict[str, Any], options: dict[str, Any])
         )
 
 
-def _store_marked(state: ClusterState, target: Target, obj: dict[str, Any]) -> None:
-    obj["metadata"]["resourceVersion"] = str(state.next_resource_version())
-    state.put(target.info, obj, "MODIFIED")
-
-
 def delete_object(
     state: ClusterState, stored: StoredObject, target: Target, dry_run: bool
 ) -> Deleted:
@@ -154,7 +149,7 @@ def delete_object(
             if target.info.has_generation:
                 metadata["generation"] = int(metadata.get("generation") or 0) + 1
             if not dry_run:
-                _store_marked(state, target, final)
+                terminating.store_modified(state, target.info, final)
         return Deleted(final, removed=False)
     if dry_run:
         return Deleted(final, removed=True)
@@ -196,7 +191,7 @@ def _terminate_namespace(
     namespace["status"] = {**phase, "phase": "Terminating"}
     if dry_run:
         return Deleted(namespace, removed=False)
-    _store_marked(state, target, namespace)
+    terminating.store_modified(state, target.info, namespace)
     for info in state.registry.all():
         if not info.namespaced:
             continue
@@ -232,7 +227,7 @@ def _terminate_crd(
     _with_terminating_condition(crd)
     if dry_run:
         return Deleted(crd, removed=False)
-    _store_marked(state, target, crd)
+    terminating.store_modified(state, target.info, crd)
     group, plural = terminating.crd_names(crd)
     kind = state.registry.by_resource(group, plural)
     if kind is not None and not kind.builtin:

@@ -80,7 +80,8 @@ def check_can_create(state: ClusterState, info: KindInfo, namespace: str, name: 
         )
 
 
-def _store(state: ClusterState, info: KindInfo, obj: dict[str, Any]) -> None:
+def store_modified(state: ClusterState, info: KindInfo, obj: dict[str, Any]) -> None:
+    """Store a changed object under a new resourceVersion (a MODIFIED event)."""
     obj["metadata"]["resourceVersion"] = str(state.next_resource_version())
     state.put(info, obj, "MODIFIED")
 
@@ -102,7 +103,7 @@ def settle_namespace(state: ClusterState, name: str) -> None:
     namespace["spec"] = {**spec, "finalizers": []}
     if namespace["metadata"].get("finalizers"):
         if namespace != stored.obj:
-            _store(state, info, namespace)
+            store_modified(state, info, namespace)
         return
     _remove(state, info, namespace)
 
@@ -121,7 +122,7 @@ def settle_crd(state: ClusterState, crd_info: KindInfo, crd: StoredObject) -> No
     metadata["finalizers"] = finalizers
     if finalizers:
         if final != crd.obj:
-            _store(state, crd_info, final)
+            store_modified(state, crd_info, final)
         return
     metadata.pop("finalizers")
     _remove(state, crd_info, final)
