@@ -20,14 +20,13 @@ from recorder.storage.connection import open_read_only
 from recorder.storage.model import Operation, SessionInfo
 from recorder.storage.open import open_recording
 from recorder.storage.schema import recorded_version
+from recorder.storage.seed import MAX_MILLISECONDS, MAX_SECONDS
 
 MAX_EXAMPLES = 5
 CLOCK_SLACK_NS = 1_000_000
 GO_CLOCK_SLACK_NS = 1_000_000_000  # the Go tool's timestamps are whole seconds
 MAX_ACTORS = 100_000  # actors whose clocks are followed per session
 MAX_SESSIONS = 10_000_000
-MAX_SECONDS = ((1 << 63) - 1) // 1_000_000_000  # Unix seconds our nanoseconds can hold
-MAX_MILLISECONDS = ((1 << 63) - 1) // 1000
 BODY_SAMPLE = 2000
 MAX_SPANS = 1_000_000
 _KREPLAY_TABLES = ("schema_migrations", "sessions", "ops", "blobs", "objects", "spans")

@@ -22,6 +22,7 @@ from recorder.storage.connection import check_before_writing, open_read_only
 from recorder.storage.import_worker import ImportWorker
 from recorder.storage.model import Operation, ReconcileSpan, SessionInfo
 from recorder.storage.seed import (
+    INT64_MAX,
     NS_PER_S,
     SPAN_COLUMNS,
     V1_OP_COLUMNS,
@@ -30,7 +31,6 @@ from recorder.storage.seed import (
     seed_span_row,
 )
 from recorder.storage.seed_reader import (
-    INT64_MAX,
     MAX_SOURCE_ROWS,
     Origin,
     SeedEvent,

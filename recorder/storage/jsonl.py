@@ -19,12 +19,12 @@ from typing import Any, BinaryIO
 from recorder.errors import InvalidInputError
 from recorder.storage.model import CallFrame, Operation, ReconcileSpan, SessionInfo
 from recorder.storage.reader import parse_frames
+from recorder.storage.seed import INT64_MAX, INT64_MIN
 
 FORMAT_VERSION = 1
 MAX_LINE_BYTES = 8 << 20
 MAX_FRAMES = 64
 # SQLite's integers: a value outside them cannot be stored (nor exported back).
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_SEED_COLUMNS = 64
 
 _OP_TEXT = (

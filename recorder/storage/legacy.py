@@ -23,6 +23,7 @@ from recorder.errors import NotARecordingError, UnknownSessionError
 from recorder.storage.api import LimitLog
 from recorder.storage.connection import keyset_rows
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
+from recorder.storage.seed import INT64_MAX, MAX_MILLISECONDS, MAX_SECONDS
 
 PAGE_SIZE = 2000
 _JSON_CACHE = 1024
@@ -411,9 +412,6 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 
 # Our times and durations are 64-bit integers of nanoseconds and microseconds.
-INT64_MAX = (1 << 63) - 1
-MAX_SECONDS = INT64_MAX // 1_000_000_000  # about the year 2262
-MAX_MILLISECONDS = INT64_MAX // 1000
 _MEANINGS = {
     "sequence_number": "an integer",
     "id": "an integer",

@@ -85,6 +85,10 @@ OPERATION_TYPES = {
 }  # fmt: skip
 
 NS_PER_S = 1_000_000_000
+# What our 64-bit integer columns hold, and the Go tool's times that fit our nanoseconds.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_SECONDS = INT64_MAX // NS_PER_S  # Unix seconds: about the year 2262
+MAX_MILLISECONDS = INT64_MAX // 1000
 NS_PER_MS = 1_000_000
 
 

@@ -18,10 +18,18 @@ from typing import Any
 from recorder.errors import InvalidInputError
 from recorder.storage.legacy import parse_error_text
 from recorder.storage.model import VERBS, WATCH_EVENT_TYPES, Operation
-from recorder.storage.seed import NS_PER_S, V2_OP_COLUMNS, overrides, same_values, seed_op_values
+from recorder.storage.seed import (
+    INT64_MAX,
+    MAX_MILLISECONDS,
+    MAX_SECONDS,
+    NS_PER_S,
+    V2_OP_COLUMNS,
+    overrides,
+    same_values,
+    seed_op_values,
+)
 
 MAX_SOURCE_ROWS = 1 << 40
-INT64_MAX = (1 << 63) - 1
 # The Operation fields a Go-tool row fills, in order: what a helper process sends.
 SEED_FIELDS = tuple(field.name for field in fields(Operation))[:23]
 assert SEED_FIELDS[-1] == "actor", "Operation's field order changed: update seed_reader"
@@ -155,7 +163,7 @@ class SeedReader:
         self._id_offset = integer(first["id"]) - 1
         self._session, self._last_seq = text(first["session_id"]), 0
         self._session_key = first["session_id"]  # as stored, whatever its SQLite type
-        if abs(integer(first["timestamp"])) > INT64_MAX // NS_PER_S:  # the session's start
+        if abs(integer(first["timestamp"])) > MAX_SECONDS:  # the session's start
             raise self._out_of_range(values)
         return SessionStart(first, self._seq_offset, self._id_offset)
 
@@ -196,8 +204,8 @@ class SeedReader:
     def _out_of_range(self, values: tuple[Any, ...]) -> InvalidInputError:
         """A value our 64-bit columns cannot hold (a millisecond timestamp, a huge number)."""
         row = dict(zip(self.columns, values, strict=True))
-        limits = (("timestamp", INT64_MAX // NS_PER_S, "Unix seconds"),
-                  ("duration_ms", INT64_MAX // 1000, "milliseconds"),
+        limits = (("timestamp", MAX_SECONDS, "Unix seconds"),
+                  ("duration_ms", MAX_MILLISECONDS, "milliseconds"),
                   ("sequence_number", INT64_MAX - 1, "a sequence number"),
                   ("generation", INT64_MAX, "a generation"))  # fmt: skip
         for column, limit, meaning in limits:
