@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from kreplay_dap.cli.options import (
-    MAX_LIMIT_LINES,
     database_option,
     format_option,
     max_ops_option,
+    print_limit_events,
     resolve_max_ops,
 )
 from kreplay_dap.live.launch import OperatorCommand
@@ -107,8 +107,7 @@ def command(
     )  # fmt: skip
     hooks = LiveHooks(on_divergence=_print_divergence, on_started=_print_started)
     summary = LiveRun(options, hooks).run()
-    for event in summary.limits[:MAX_LIMIT_LINES]:
-        click.echo(f"kreplay: limit: {event}", err=True)
+    print_limit_events(summary.limits)
     if output_format == "json":
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:

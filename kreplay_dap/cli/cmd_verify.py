@@ -14,10 +14,10 @@ from rich.table import Table
 
 from kreplay_dap.analysis import verify_recording
 from kreplay_dap.cli.options import (
-    MAX_LIMIT_LINES,
     database_option,
     format_option,
     max_ops_option,
+    print_limit_events,
     resolve_max_ops,
 )
 
@@ -32,8 +32,7 @@ EXIT_PROBLEMS = 1
 def command(path: str | None, database: str, max_ops: int | None, output_format: str) -> int:
     """Check sequence gaps and duplicates, timestamps, durations, spans and the schema."""
     report = verify_recording(path or database, max_ops=resolve_max_ops(max_ops))
-    for event in report.limits[:MAX_LIMIT_LINES]:  # the operations past it were not checked
-        click.echo(f"kreplay: limit: {event}", err=True)
+    print_limit_events(report.limits)  # the operations past it were not checked
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -81,5 +81,9 @@ def max_ops_option(func: F) -> F:
 
 def print_limits(recording: Recording) -> None:
     """Every bound the reader hit (the operation limit), one line each on stderr."""
-    for event in list(recording.limit_events)[:MAX_LIMIT_LINES]:
+    print_limit_events(recording.limit_events)
+
+
+def print_limit_events(events: Iterable[str]) -> None:
+    for event in list(events)[:MAX_LIMIT_LINES]:
         click.echo(f"kreplay: limit: {event}", err=True)

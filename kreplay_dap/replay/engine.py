@@ -362,7 +362,9 @@ class ReplayEngine:
             if found is None or found > seq:
                 counter.frontier = seq  # no candidate in between
             else:
-                counter.examined(found, self._condition_holds(bp, found, run))
+                # ``_hit`` has just found the condition true at ``seq``: not evaluated again.
+                held = found == seq or self._condition_holds(bp, found, run)
+                counter.examined(found, held)
             run.control.tick()
         return None
 
