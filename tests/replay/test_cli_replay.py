@@ -5,14 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-from .scenario import SESSION, Scenario, build_scenario
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("cli"))
+from .scenario import SESSION, Scenario
 
 
 def kreplay(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

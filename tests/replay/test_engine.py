@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kreplay_dap.replay.breakpoints import (
@@ -18,21 +16,9 @@ from kreplay_dap.replay.expr import compile_expression
 from kreplay_dap.replay.loops import LoopOptions, detect_loops, loop_label
 from kreplay_dap.replay.queries import ScanControl
 from recorder.errors import InvalidInputError
-from recorder.storage import ObjectRef, open_recording
+from recorder.storage import ObjectRef
 
-from .scenario import SESSION, WIDGET_FILE, Scenario, build_scenario
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("engine"))
-
-
-@pytest.fixture
-def engine(scenario: Scenario) -> Iterator[ReplayEngine]:
-    recording = open_recording(str(scenario.path))
-    yield ReplayEngine(recording, SESSION)
-    recording.close()
+from .scenario import SESSION, WIDGET_FILE, Scenario
 
 
 def test_steps_globally_and_stops_at_both_edges(engine: ReplayEngine) -> None:

@@ -3,7 +3,6 @@ thread boundaries, hit counts in both directions and call-site targets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,9 @@ from kreplay_dap.replay.expr import compile_expression
 from recorder.errors import InvalidInputError
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
 
-from .scenario import SESSION, WIDGET_FILE, Scenario, build_scenario
+from .scenario import WIDGET_FILE
 
 LOOP_UPDATES = [7, 10, 13, 16, 19, 22]  # worker-2's status writes, from widget.py:57
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("edges"))
-
-
-@pytest.fixture
-def engine(scenario: Scenario) -> Iterator[ReplayEngine]:
-    recording = open_recording(str(scenario.path))
-    yield ReplayEngine(recording, SESSION)
-    recording.close()
 
 
 def gap_recording(path: Path) -> Path:
