@@ -24,6 +24,8 @@ class WriteIntent:
     content_type: str = ""
     # dryRun=All: validated and answered, never stored; backends do not intercept it.
     dry_run: bool = False
+    # delete and deletecollection: the DeleteOptions, parsed and validated once.
+    delete_options: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:

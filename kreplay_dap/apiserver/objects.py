@@ -320,11 +320,7 @@ def _check_preconditions(target: Target, old: dict[str, Any], new_meta: dict[str
 
 def update(state: ClusterState, target: Target, body: Any, dry_run: bool = False) -> StoredObject:
     metadata = validate_body(target, body)
-    if metadata.get("name") != target.name:
-        raise status.bad_request(
-            f"the name of the object ({metadata.get('name')}) does not match the name on the URL"
-            f" ({target.name})"
-        )
+    _check_url_name(target, metadata.get("name"))
     _check_request_namespace(target, metadata)
     with state.lock:
         old = _current(state, target)
@@ -348,13 +344,16 @@ def _patched(target: Target, old: dict[str, Any], content_type: str, body: Any) 
     except meta.DecodeError as error:
         raise meta.as_patch_error(error, body) from error
     _check_request_namespace(target, patched["metadata"])
-    name = patched["metadata"].get("name")
+    _check_url_name(target, patched["metadata"].get("name"))
+    return patched
+
+
+def _check_url_name(target: Target, name: Any) -> None:
     if name != target.name:
         raise status.bad_request(
             f"the name of the object ({name or ''}) does not match the name on the URL"
             f" ({target.name})"
         )
-    return patched
 
 
 def patch(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kreplay_dap.apiserver import status, terminating
+from kreplay_dap.apiserver.kinds import KindInfo
 from kreplay_dap.apiserver.metadata import quote
 from kreplay_dap.apiserver.objects import Target, now_rfc3339
 from kreplay_dap.apiserver.patching import child_list, child_map, clone
@@ -101,13 +102,16 @@ def delete_options(body: Any, query: dict[str, str]) -> dict[str, Any]:
         causes.append(("propagationPolicy", message))
     unsupported = [v for v in options.get("dryRun") or [] if v != "All"]
     if unsupported:
-        listed = ", ".join(quote(v) for v in unsupported)
-        causes.append(
-            ("dryRun", f'Unsupported value: []string{{{listed}}}: supported values: "All"')
-        )
+        causes.append(dry_run_cause(unsupported))
     if causes:
         raise status.invalid("DeleteOptions", "meta.k8s.io", "", causes)
     return options
+
+
+def dry_run_cause(unsupported: list[str]) -> tuple[str, str]:
+    """The Invalid cause the API server gives dryRun values other than All."""
+    listed = ", ".join(quote(value) for value in unsupported)
+    return ("dryRun", f'Unsupported value: []string{{{listed}}}: supported values: "All"')
 
 
 def is_dry_run(options: dict[str, Any]) -> bool:
@@ -196,9 +200,7 @@ def _terminate_namespace(
         if not info.namespaced:
             continue
         members, _ = state.items(info, target.name)
-        for member in members[:MAX_DELETECOLLECTION]:
-            name = member.obj["metadata"]["name"]
-            delete_object(state, member, Target(info, target.name, name), dry_run=False)
+        _delete_members(state, info, members)
     terminating.settle_namespace(state, target.name)
     return Deleted(namespace, removed=False)
 
@@ -232,10 +234,7 @@ def _terminate_crd(
     kind = state.registry.by_resource(group, plural)
     if kind is not None and not kind.builtin:
         members, _ = state.items(kind)
-        for member in members[:MAX_DELETECOLLECTION]:
-            where = member.obj["metadata"]
-            one = Target(kind, str(where.get("namespace") or ""), where["name"])
-            delete_object(state, member, one, dry_run=False)
+        _delete_members(state, kind, members)
     current = state.get(target.info, "", target.name)
     if current is not None:
         terminating.settle_crd(state, target.info, current)
@@ -249,13 +248,24 @@ def delete_collection(
     fields: FieldSelector,
     dry_run: bool = False,
 ) -> list[dict[str, Any]]:
-    deleted: list[dict[str, Any]] = []
     with state.lock:
         members, _ = state.items(target.info, target.namespace)
-        for member in members[:MAX_DELETECOLLECTION]:
-            if not (labels_match(labels, member.obj) and fields_match(fields, member.obj)):
-                continue
-            metadata = member.obj["metadata"]
-            one = Target(target.info, metadata.get("namespace", ""), metadata["name"])
-            deleted.append(delete_object(state, member, one, dry_run).obj)
+        chosen = [
+            member
+            for member in members[:MAX_DELETECOLLECTION]
+            if labels_match(labels, member.obj) and fields_match(fields, member.obj)
+        ]
+        return _delete_members(state, target.info, chosen, dry_run)
+
+
+def _delete_members(
+    state: ClusterState, info: KindInfo, members: list[StoredObject], dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Delete each of ``members`` (objects of ``info``; lock held), the first
+    ``MAX_DELETECOLLECTION``; what each delete answered."""
+    deleted: list[dict[str, Any]] = []
+    for member in members[:MAX_DELETECOLLECTION]:
+        metadata = member.obj["metadata"]
+        one = Target(info, str(metadata.get("namespace") or ""), metadata["name"])
+        deleted.append(delete_object(state, member, one, dry_run).obj)
     return deleted

@@ -20,7 +20,6 @@ from kreplay_dap.apiserver.backend import Backend, WriteIntent
 from kreplay_dap.apiserver.kinds import KindInfo, kind_from_crd
 from kreplay_dap.apiserver.listing import list_response, selectors_of, watch_response
 from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse
-from kreplay_dap.apiserver.metadata import quote
 from kreplay_dap.apiserver.objects import Target
 from kreplay_dap.apiserver.patching import APPLY_PATCH
 from kreplay_dap.apiserver.routing import ResourcePath, parse_resource_path, path_not_found
@@ -46,8 +45,8 @@ def _dry_run(request: ApiRequest, verb: str) -> bool:
     if value is None:
         return False
     if value != "All":
-        message = f'Unsupported value: []string{{{quote(value)}}}: supported values: "All"'
-        raise status.invalid(OPTIONS_KINDS[verb], "meta.k8s.io", "", [("dryRun", message)])
+        cause = removal.dry_run_cause([value])
+        raise status.invalid(OPTIONS_KINDS[verb], "meta.k8s.io", "", [cause])
     return True
 
 
@@ -162,7 +161,8 @@ class ApiServer:
             body = parse_body(request) if request.body.strip() else None
             options = removal.delete_options(body, request.query)
             verb = "delete" if target.name else "deletecollection"
-            intent = WriteIntent(verb, target, body, dry_run=removal.is_dry_run(options))
+            intent = WriteIntent(verb, target, body, dry_run=removal.is_dry_run(options),
+                                 delete_options=options)  # fmt: skip
             return self._write(request, intent)
         raise _not_allowed()
 
@@ -233,7 +233,9 @@ class ApiServer:
             return self._object_response(201, stored, target)
         if intent.verb in ("update", "patch"):
             return self._modify(intent, dry_run)
-        options = removal.delete_options(body, request.query)
+        options = intent.delete_options
+        if options is None:  # an intent made without the resolver's DELETE branch
+            options = removal.delete_options(body, request.query)
         if intent.verb == "delete":
             deleted = removal.delete(self.state, target, options, dry_run)
             return self._deleted_response(deleted, target, options)

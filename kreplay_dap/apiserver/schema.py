@@ -40,17 +40,15 @@ from kreplay_dap.apiserver.schema_prune import MAX_NODES_VISITED, coerce, prune
 from kreplay_dap.apiserver.schema_validate import MISSING, json_equal, validate
 from kreplay_dap.apiserver.state import ClusterState
 from kreplay_dap.apiserver.status import ApiStatusError
+from kreplay_dap.apiserver.terminating import CRD_GROUP, crd_of, is_crd
 
 if TYPE_CHECKING:
     from kreplay_dap.apiserver.objects import Target
 
 logger = logging.getLogger(__name__)
 
-CRD_GROUP = "apiextensions.k8s.io"
-CRD_PLURAL = "customresourcedefinitions"
 CRD_KIND = "CustomResourceDefinition"
 MAX_VERSIONS = 32
-MAX_CRDS_SCANNED = 2_000
 MAX_DEFAULTS_CHECKED = 2_000
 CACHE_SIZE = 256
 MAX_REFRESHED_OBJECTS = 200_000  # the state's own object limit
@@ -65,7 +63,7 @@ _cache_lock = threading.Lock()
 def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = None) -> None:
     """Coerce and validate ``new`` (about to be stored; ``old`` is the stored one on updates)."""
     info = target.info
-    if info.group == CRD_GROUP and info.plural == CRD_PLURAL:
+    if is_crd(info):
         if not target.subresource:
             check_crd(new, old)
         return
@@ -101,23 +99,10 @@ def _version_of(obj: dict[str, Any], info: KindInfo) -> str:
 
 
 # -- schema lookup ---------------------------------------------------------------------------
-def _declares(crd: dict[str, Any], info: KindInfo) -> bool:
-    spec = crd.get("spec")
-    if not isinstance(spec, dict) or not isinstance(spec.get("names"), dict):
-        return False
-    return spec.get("group") == info.group and spec["names"].get("plural") == info.plural
-
-
 def stored_crd(state: ClusterState, info: KindInfo) -> dict[str, Any] | None:
-    """The stored CustomResourceDefinition serving ``info``, if any."""
-    crd_info = state.registry.by_resource(CRD_GROUP, CRD_PLURAL)
-    if crd_info is None:
-        return None
-    stored = state.get(crd_info, "", f"{info.plural}.{info.group}")
-    if stored is not None and _declares(stored.obj, info):
-        return stored.obj
-    items, _ = state.items(crd_info)
-    return next((s.obj for s in items[:MAX_CRDS_SCANNED] if _declares(s.obj, info)), None)
+    """The stored CustomResourceDefinition serving ``info``, if any (``terminating.crd_of``)."""
+    found = crd_of(state, info)
+    return None if found is None else found[1].obj
 
 
 def schema_for(state: ClusterState, info: KindInfo, version: str) -> CompiledSchema | None:

@@ -11,27 +11,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kreplay_dap.apiserver.status import ApiStatusError
+from kreplay_dap.apiserver.status import (
+    CAUSE_LABELS,
+    DUPLICATE,
+    FORBIDDEN,
+    INVALID,
+    NOT_SUPPORTED,
+    REQUIRED,
+    TOO_LONG,
+    TOO_MANY,
+    TYPE_INVALID,
+    ApiStatusError,
+)
 
-REQUIRED = "FieldValueRequired"
-INVALID = "FieldValueInvalid"
-TYPE_INVALID = "FieldValueTypeInvalid"
-NOT_SUPPORTED = "FieldValueNotSupported"
-TOO_LONG = "FieldValueTooLong"
-TOO_MANY = "FieldValueTooMany"
-DUPLICATE = "FieldValueDuplicate"
-FORBIDDEN = "FieldValueForbidden"
-
-_LABELS = {
-    REQUIRED: "Required value",
-    INVALID: "Invalid value",
-    TYPE_INVALID: "Invalid value",
-    NOT_SUPPORTED: "Unsupported value",
-    TOO_LONG: "Too long",
-    TOO_MANY: "Too many",
-    DUPLICATE: "Duplicate value",
-    FORBIDDEN: "Forbidden",
-}
 # These reasons never show the offending value (a Required value has none to show).
 _VALUE_HIDDEN = frozenset({REQUIRED, FORBIDDEN, TOO_LONG})
 # A Status with thousands of causes helps nobody; the real server has no cap, we keep the first.
@@ -76,7 +68,7 @@ def go_value(value: Any) -> str:
 
 
 def _error(reason: str, field: str, value: Any, detail: str, show_value: bool) -> FieldError:
-    body = _LABELS[reason]
+    body = CAUSE_LABELS[reason]
     if show_value and reason not in _VALUE_HIDDEN:
         body = f"{body}: {go_value(value)}"
     if detail:

@@ -22,13 +22,25 @@ REASONS = {
     504: "Timeout",
 }
 # The cause type of a field error, from how its message starts (as field.Error words them).
-_CAUSE_TYPES = (
-    ("Required value", "FieldValueRequired"),
-    ("Forbidden", "FieldValueForbidden"),
-    ("Unsupported value", "FieldValueNotSupported"),
-    ("Too long", "FieldValueTooLong"),
-    ("Duplicate value", "FieldValueDuplicate"),
-)
+# Field-error reasons (apimachinery's field.ErrorType) and the words their messages start with.
+REQUIRED = "FieldValueRequired"
+INVALID = "FieldValueInvalid"
+TYPE_INVALID = "FieldValueTypeInvalid"
+NOT_SUPPORTED = "FieldValueNotSupported"
+TOO_LONG = "FieldValueTooLong"
+TOO_MANY = "FieldValueTooMany"
+DUPLICATE = "FieldValueDuplicate"
+FORBIDDEN = "FieldValueForbidden"
+CAUSE_LABELS = {
+    REQUIRED: "Required value",
+    INVALID: "Invalid value",
+    TYPE_INVALID: "Invalid value",
+    NOT_SUPPORTED: "Unsupported value",
+    TOO_LONG: "Too long",
+    TOO_MANY: "Too many",
+    DUPLICATE: "Duplicate value",
+    FORBIDDEN: "Forbidden",
+}
 
 
 class ApiStatusError(InvalidInputError):
@@ -118,7 +130,7 @@ def conflict(group_resource: str, name: str, why: str = "") -> ApiStatusError:
 
 def _cause_type(message: str) -> str:
     return next(
-        (t for prefix, t in _CAUSE_TYPES if message.startswith(prefix)), "FieldValueInvalid"
+        (reason for reason, label in CAUSE_LABELS.items() if message.startswith(label)), INVALID
     )
 
 

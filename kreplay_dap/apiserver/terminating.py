@@ -52,8 +52,9 @@ def _namespace(state: ClusterState, name: str) -> tuple[KindInfo, StoredObject] 
     return (info, stored) if info is not None and stored is not None else None
 
 
-def _crd_of(state: ClusterState, kind: KindInfo) -> tuple[KindInfo, StoredObject] | None:
-    """The CRD serving a custom kind (its name is ``<plural>.<group>``)."""
+def crd_of(state: ClusterState, kind: KindInfo) -> tuple[KindInfo, StoredObject] | None:
+    """The CRD serving a custom kind: its name is ``<plural>.<group>``, which the API server
+    enforces, so no scan of the other CRDs is needed."""
     info = state.registry.by_resource(CRD_GROUP, CRD_PLURAL)
     stored = state.get(info, "", f"{kind.plural}.{kind.group}") if info is not None else None
     if info is None or stored is None or crd_names(stored.obj) != (kind.group, kind.plural):
@@ -71,7 +72,7 @@ def check_can_create(state: ClusterState, info: KindInfo, namespace: str, name: 
             f"unable to create new content in namespace {namespace} because it is being terminated"
         )
         raise status.forbidden(info.group_resource, name, why, [cause])
-    crd = None if info.builtin else _crd_of(state, info)
+    crd = None if info.builtin else crd_of(state, info)
     if crd is not None and is_terminating(crd[1].obj):
         raise status.ApiStatusError(
             405,
@@ -149,7 +150,7 @@ def after_removal(state: ClusterState, info: KindInfo, obj: dict[str, Any]) -> N
     if isinstance(namespace, str) and namespace:
         settle_namespace(state, namespace)
     if not info.builtin:
-        crd = _crd_of(state, info)
+        crd = crd_of(state, info)
         if crd is not None:
             settle_crd(state, crd[0], crd[1])
     if is_crd(info):
