@@ -30,18 +30,34 @@ DEFAULT_MIN_REPEATS = 5
 PARALLEL_MIN_OPS = 200_000
 
 
+THRESHOLD_ENV = "REPLAY_SLOW_THRESHOLD"
+MAX_THRESHOLD_MS = 1e12  # about 30 years
+
+
+def slow_threshold_ms(value: float | None = None) -> float:
+    """``value``, else ``$REPLAY_SLOW_THRESHOLD``, else 1000 ms: a finite number of
+    milliseconds, 0.001 or more (nan and inf are refused like any other bad value)."""
+    if value is not None:
+        origin, raw = "--threshold", str(value)
+    else:
+        origin, raw = THRESHOLD_ENV, os.environ.get(THRESHOLD_ENV, "").strip()
+        if not raw:
+            return DEFAULT_THRESHOLD_MS
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and 0.001 <= number <= MAX_THRESHOLD_MS):
+        raise InvalidInputError(
+            f"{origin} must be a number of milliseconds from 0.001 to {MAX_THRESHOLD_MS:.0e},"
+            f" not {raw!r}"
+        )
+    return number
+
+
 def default_threshold_ms() -> float:
     """``REPLAY_SLOW_THRESHOLD`` (milliseconds) when set and valid, else 1000."""
-    raw = os.environ.get("REPLAY_SLOW_THRESHOLD", "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD_MS
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise InvalidInputError(f"REPLAY_SLOW_THRESHOLD={raw!r} is not a number") from error
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"REPLAY_SLOW_THRESHOLD={raw!r} must be a positive finite number")
-    return value
+    return slow_threshold_ms(None)
 
 
 @dataclass(slots=True)

@@ -8,8 +8,6 @@ in ``main``), 1 with ``--fail-on TYPE[,TYPE]`` when such a finding exists.
 from __future__ import annotations
 
 import json
-import math
-import os
 from typing import Any
 
 import click
@@ -26,7 +24,7 @@ from kreplay_dap.analysis import (
     analyze,
     causality,
 )
-from kreplay_dap.analysis.model import DEFAULT_THRESHOLD_MS
+from kreplay_dap.analysis.model import slow_threshold_ms
 from kreplay_dap.cli.options import (
     database_option,
     format_option,
@@ -34,7 +32,6 @@ from kreplay_dap.cli.options import (
     print_limits,
     resolve_max_ops,
 )
-from recorder.errors import InvalidInputError
 from recorder.storage import open_recording
 
 EXIT_FINDINGS = 1
@@ -64,31 +61,6 @@ def command() -> None:
         [--format table|json] [--fail-on TYPE[,TYPE]]   (details: analyze run --help)
     kreplay analyze causality SESSION -d DB [--format table|json]
     """
-
-
-THRESHOLD_ENV = "REPLAY_SLOW_THRESHOLD"
-MAX_THRESHOLD_MS = 1e12  # about 30 years
-
-
-def slow_threshold(value: float | None) -> float:
-    """``--threshold``, else ``$REPLAY_SLOW_THRESHOLD``, else 1000 ms: a finite number of
-    milliseconds, 0.001 or more (nan and inf are refused like any other bad value)."""
-    if value is not None:
-        origin, raw = "--threshold", str(value)
-    else:
-        origin, raw = THRESHOLD_ENV, os.environ.get(THRESHOLD_ENV, "").strip()
-        if not raw:
-            return DEFAULT_THRESHOLD_MS
-    try:
-        number = float(raw)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and 0.001 <= number <= MAX_THRESHOLD_MS):
-        raise InvalidInputError(
-            f"{origin} must be a number of milliseconds from 0.001 to {MAX_THRESHOLD_MS:.0e},"
-            f" not {raw!r}"
-        )
-    return number
 
 
 def _fail_on(_ctx: click.Context, _param: click.Parameter, value: str | None) -> set[str]:
@@ -142,7 +114,7 @@ def run(
     limit = resolve_max_ops(max_ops)
     options = AnalysisOptions(
         loops=loops, slow=slow, errors=errors, races=races,
-        threshold_ms=slow_threshold(threshold), window=window, max_ops=limit,
+        threshold_ms=slow_threshold_ms(threshold), window=window, max_ops=limit,
     )  # fmt: skip
     recording = open_recording(database, max_ops=limit)
     try:

@@ -17,9 +17,7 @@ from typing import Any
 import click
 
 from kreplay_dap.cli.options import database_option, max_ops_option, print_limits, resolve_max_ops
-from kreplay_dap.replay.breakpoints import parse_function_pattern
 from kreplay_dap.replay.engine import ReplayEngine
-from kreplay_dap.replay.queries import ScanControl
 from recorder.errors import InvalidInputError
 from recorder.storage import Operation, open_recording
 
@@ -103,8 +101,7 @@ def _search(replay: _Replay, pattern: str) -> str:
     found = engine.find(pattern)
     if found is not None and (bound is None or found <= bound):
         return step_line(engine.seek(found))
-    pattern_filter = parse_function_pattern(pattern)
-    first = engine.queries.next_match(pattern_filter, engine.first_seq - 1, True, ScanControl())
+    first = engine.find(pattern, after=engine.first_seq - 1)
     if first is None or first > engine.position or (bound is not None and first > bound):
         where = "" if bound is None else f" up to the {replay.max_ops}-operation limit"
         return f"no match{where} (searched the whole session, wrapping round)"

@@ -144,7 +144,7 @@ class ReplayEngine:
                 f"there is no step #{seq}: the session's steps are "
                 f"#{self.first_seq}..#{self.last_seq}"
             )
-        if not self.has_step(seq):
+        if self.recording.operation(self.session_id, seq) is None:
             raise InvalidInputError(
                 f"there is no step #{seq}: the recording has no operation #{seq} (a gap)"
             )
@@ -412,11 +412,17 @@ class ReplayEngine:
         return "".join(parts)
 
     def find(
-        self, query: str, forward: bool = True, control: ScanControl | None = None
+        self,
+        query: str,
+        forward: bool = True,
+        control: ScanControl | None = None,
+        after: int | None = None,
     ) -> int | None:
-        """The next operation matching ``find`` terms or a function pattern."""
+        """The next operation matching ``find`` terms or a function pattern, from ``after``
+        (default: this step), not including it."""
         op_filter = parse_function_pattern(query)
-        return self.queries.next_match(op_filter, self.position, forward, control or ScanControl())
+        start = self.position if after is None else after
+        return self.queries.next_match(op_filter, start, forward, control or ScanControl())
 
     def findings(self) -> list[Finding]:
         """Analysis findings, computed on first use (see ``set_findings`` for background use)."""

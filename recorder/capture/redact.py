@@ -70,7 +70,7 @@ class Redactor:
 
     def _fields(self, obj: dict[str, Any], resource: str, subresource: str) -> bool:
         changed = False
-        if resource == "secrets" or obj.get("kind") == "Secret":
+        if _is_secret(obj, resource):
             changed = self._secret_values(obj)
         for path in _TOKEN_PATHS.get((resource, subresource), ()):
             changed = self._path(obj, path) or changed
@@ -85,7 +85,7 @@ class Redactor:
         if not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
             return False
         text = annotations[LAST_APPLIED]
-        secret = resource == "secrets" or obj.get("kind") == "Secret"
+        secret = _is_secret(obj, resource)
         redacted = self.applied_copy(text, "secrets" if secret else resource, subresource)
         annotations[LAST_APPLIED] = redacted
         return redacted is not text
@@ -161,6 +161,10 @@ class Redactor:
                 node[key] = self.marker(node[key])
                 changed = True
         return changed
+
+
+def _is_secret(obj: dict[str, Any], resource: str) -> bool:
+    return resource == "secrets" or obj.get("kind") == "Secret"
 
 
 def _keys(node: Any, part: str) -> list[Any]:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from recorder.errors import InvalidInputError
 from recorder.storage import jsonl
 from recorder.storage.api import Recording
+from recorder.storage.model import SessionInfo
 from recorder.storage.seed import (
     SEED_V2_DDL,
     SPAN_COLUMNS,
@@ -68,13 +69,13 @@ def export_session(
     progress: Progress | None = None,
 ) -> int:
     """Write ``session_id`` to ``output`` ('-' = stdout for jsonl); return the op count."""
-    recording.session(session_id)  # unknown sessions fail here, listing those that exist
+    info = recording.session(session_id)  # unknown sessions fail here, listing those that exist
     check_output(output_format, output)
     if output_format == "jsonl":
         if output == "-":
-            return _write_jsonl(recording, session_id, sys.stdout, progress)
-        return _write_jsonl_file(recording, session_id, output, progress)
-    return _write_seed_file(recording, session_id, output, progress)
+            return _write_jsonl(recording, info, sys.stdout, progress)
+        return _write_jsonl_file(recording, info, output, progress)
+    return _write_seed_file(recording, info, output, progress)
 
 
 def check_output(output_format: str, output: str) -> None:
@@ -93,9 +94,9 @@ def check_output(output_format: str, output: str) -> None:
 
 
 def _write_jsonl(
-    recording: Recording, session_id: str, handle: TextIO, progress: Progress | None
+    recording: Recording, info: SessionInfo, handle: TextIO, progress: Progress | None
 ) -> int:
-    info = recording.session(session_id)
+    session_id = info.session_id
     session_seed = next(origins_of(recording, session_id, "session"), (0, None))[1]
     handle.write(jsonl.dumps(jsonl.session_line(info, session_seed)) + "\n")
     kept = OriginCursor(origins_of(recording, session_id, "op"))
@@ -114,12 +115,12 @@ def _write_jsonl(
 
 
 def _write_jsonl_file(
-    recording: Recording, session_id: str, path: str, progress: Progress | None
+    recording: Recording, info: SessionInfo, path: str, progress: Progress | None
 ) -> int:
     partial = path + ".partial"
     try:
         with open(partial, "w", encoding="utf-8") as handle:
-            count = _write_jsonl(recording, session_id, handle, progress)
+            count = _write_jsonl(recording, info, handle, progress)
     except BaseException:
         os.remove(partial)
         raise
@@ -133,8 +134,9 @@ def _spans_by_id(recording: Recording, session_id: str) -> list[Any]:
 
 
 def _write_seed_file(
-    recording: Recording, session_id: str, path: str, progress: Progress | None
+    recording: Recording, info: SessionInfo, path: str, progress: Progress | None
 ) -> int:
+    session_id = info.session_id
     partial = path + ".partial"
     if os.path.exists(partial):
         os.remove(partial)
@@ -146,7 +148,7 @@ def _write_seed_file(
         for statement in split_statements(SEED_V2_DDL):
             conn.execute(statement)
         conn.execute("BEGIN")
-        count = _insert_seed_ops(conn, recording, session_id, progress)
+        count = _insert_seed_ops(conn, recording, info, progress)
         _insert_seed_spans(conn, recording, session_id)
         conn.execute("COMMIT")
     except (sqlite3.IntegrityError, OverflowError) as error:  # a kept value its column refuses
@@ -166,12 +168,13 @@ def _write_seed_file(
 
 
 def _insert_seed_ops(
-    conn: sqlite3.Connection, recording: Recording, session_id: str, progress: Progress | None
+    conn: sqlite3.Connection, recording: Recording, info: SessionInfo, progress: Progress | None
 ) -> int:
+    session_id = info.session_id
     offsets = next(origins_of(recording, session_id, "session"), (0, {}))[1]
     id_offset = int(offsets.get("id_offset", 0))
     kept = OriginCursor(origins_of(recording, session_id, "op"))
-    total = recording.session(session_id).op_count
+    total = info.op_count
     sql = f"INSERT INTO operations ({', '.join(V2_OP_COLUMNS)}) VALUES ({_marks(V2_OP_COLUMNS)})"
     rows: list[tuple[Any, ...]] = []
     count = 0

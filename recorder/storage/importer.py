@@ -22,13 +22,13 @@ from recorder.storage.connection import check_before_writing, open_read_only
 from recorder.storage.import_worker import ImportWorker
 from recorder.storage.model import Operation, ReconcileSpan, SessionInfo
 from recorder.storage.seed import (
-    INT64_MAX,
     NS_PER_S,
     SPAN_COLUMNS,
     V1_OP_COLUMNS,
     V2_OP_COLUMNS,
     overrides,
     seed_span_row,
+    span_time_ns,
 )
 from recorder.storage.seed_reader import (
     MAX_SOURCE_ROWS,
@@ -357,14 +357,10 @@ def _seed_span(session_id: str, span_id: int, original: dict[str, Any]) -> Recon
 
 
 def _span_ns(value: Any, session_id: str, span_id: str) -> int:
-    """The Go tool's span times may be in s, ms or ns; see legacy._to_ns."""
+    """The Go tool's span times may be in s, ms or ns (``seed.span_time_ns``)."""
     number = integer(value)
-    found = number * NS_PER_S
-    for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
-        if abs(number) > limit:
-            found = number * factor
-            break
-    if abs(found) > INT64_MAX:
+    found = span_time_ns(number)
+    if found is None:
         raise InvalidInputError(
             f"reconcile span {span_id!r} (session {session_id!r}): time {number} is out of"
             " range for Unix seconds, milliseconds or nanoseconds"

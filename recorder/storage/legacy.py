@@ -23,7 +23,7 @@ from recorder.errors import NotARecordingError, UnknownSessionError
 from recorder.storage.api import LimitLog
 from recorder.storage.connection import keyset_rows
 from recorder.storage.model import ObjectRef, Operation, ReconcileSpan, SessionInfo
-from recorder.storage.seed import INT64_MAX, MAX_MILLISECONDS, MAX_SECONDS
+from recorder.storage.seed import MAX_MILLISECONDS, MAX_SECONDS, span_time_ns
 
 PAGE_SIZE = 2000
 _JSON_CACHE = 1024
@@ -454,12 +454,8 @@ def _to_ns(value: object, path: str, span: object) -> int | None:
             " 'kreplay verify' lists such values"
         )
     number = round(value)
-    found = number * 1_000_000_000
-    for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
-        if abs(number) > limit:
-            found = number * factor
-            break
-    if abs(found) > INT64_MAX:
+    found = span_time_ns(number)
+    if found is None:
         raise NotARecordingError(
             f"{path}: reconcile span {span!r}: time {number} is out of range for Unix"
             " seconds, milliseconds or nanoseconds"

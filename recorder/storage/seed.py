@@ -89,6 +89,19 @@ NS_PER_S = 1_000_000_000
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_SECONDS = INT64_MAX // NS_PER_S  # Unix seconds: about the year 2262
 MAX_MILLISECONDS = INT64_MAX // 1000
+
+
+def span_time_ns(number: int) -> int | None:
+    """A Go tool span time, in Unix seconds, milliseconds or nanoseconds (told apart by
+    size), in nanoseconds; None when it is out of range for all three."""
+    found = number * NS_PER_S
+    for limit, factor in ((10**17, 1), (10**14, 1000), (10**11, 1_000_000)):
+        if abs(number) > limit:
+            found = number * factor
+            break
+    return found if abs(found) <= INT64_MAX else None
+
+
 NS_PER_MS = 1_000_000
 
 
