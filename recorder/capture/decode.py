@@ -29,6 +29,20 @@ _SPACES = re.compile(r"[ \t\n\r]*")
 # order (custom objects), then metadata; strings without escapes. Others are walked.
 _TYPED_HEAD = re.compile(r'\{"kind":"([^"\\]*)","apiVersion":"([^"\\]*)","metadata":')
 _SORTED_HEAD = re.compile(r'\{"apiVersion":"([^"\\]*)","kind":"([^"\\]*)","metadata":')
+# ObjectMeta's keys in the order Go writes them. The recording reads name, namespace, uid,
+# resourceVersion and generation (``object_fields``): none comes after ``generation``.
+_GO_METADATA_ORDER = {
+    key: position
+    for position, key in enumerate(
+        ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+         "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+         "labels", "annotations", "ownerReferences", "finalizers", "managedFields")
+    )
+}  # fmt: skip
+_FIELDS_READ = ("name", "namespace", "uid", "resourceVersion", "generation")
+_LAST_FIELD_READ = max(_GO_METADATA_ORDER[key] for key in _FIELDS_READ)
+_UNORDERED = -2  # keys out of Go's order (or unknown): the metadata is read whole
+_WALK_METADATA_FROM = 2048  # characters of object left; below, a key walk costs more
 # The C scanner behind json.loads, called at one position: (value, end) of one JSON value.
 _scan_value: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
     json.JSONDecoder()  # type: ignore[arg-type]  # typeshed names the wrong parameter type
@@ -78,10 +92,63 @@ def _identity(text: str) -> dict[str, Any] | None:
             return _walked_identity(text)
         api_version, kind = typed.groups()
     try:
-        metadata, _ = _scan_value(text, typed.end())
-    except (StopIteration, ValueError):
+        metadata = _metadata(text, typed.end())
+    except (StopIteration, ValueError, IndexError):
         return None
     return {"kind": kind, "apiVersion": api_version, "metadata": metadata}
+
+
+def _key_at(text: str, index: int) -> tuple[str | None, int]:
+    """The object key at ``index`` and where its value starts; None at the object's end."""
+    if text[index] == "}":
+        return None, index
+    key, index = _scan_value(text, index)
+    index = _skip_spaces(text, index)
+    if type(key) is not str or text[index] != ":":
+        raise ValueError("not an object's key")
+    return key, _skip_spaces(text, index + 1)
+
+
+def _next_key(text: str, index: int) -> int:
+    """After the value that ends at ``index``: where the next key starts, or the end."""
+    index = _skip_spaces(text, index)
+    if text[index] == ",":
+        return _skip_spaces(text, index + 1)
+    if text[index] != "}":
+        raise ValueError("not an object's member")
+    return index
+
+
+def _none_later(text: str, index: int, found: dict[str, Any]) -> bool:
+    """Whether no field the recording reads and has not found yet is named anywhere after
+    ``index`` (a quoted name anywhere counts, so that a key out of order is never missed)."""
+    return all(text.find(f'"{key}"', index) < 0 for key in _FIELDS_READ if key not in found)
+
+
+def _metadata(text: str, index: int) -> Any:
+    """The metadata object at ``index``, its keys read in order. When they come in Go's
+    ObjectMeta order (as the API server writes typed objects), the read stops at the
+    first key past those the recording reads, so that ``labels``, ``annotations`` and
+    ``managedFields`` are not parsed, unless a field it reads is named later on; in any
+    other order it is read whole. ValueError (or IndexError) where it is not JSON."""
+    if text[index] != "{" or len(text) - index < _WALK_METADATA_FROM:
+        return _scan_value(text, index)[0]  # small: the C scanner reads it all sooner
+    found: dict[str, Any] = {}
+    last = -1  # the Go position of the last key, while they come in Go's order
+    index = _skip_spaces(text, index + 1)
+    for _ in range(_MAX_KEYS):
+        key, index = _key_at(text, index)
+        if key is None:
+            return found
+        if last != _UNORDERED:
+            position = _GO_METADATA_ORDER.get(key, _UNORDERED)
+            last = position if last < position else _UNORDERED
+        if last > _LAST_FIELD_READ and "name" in found and _none_later(text, index, found):
+            return found
+        value, index = _scan_value(text, index)
+        found.setdefault(key, value)  # the first of a repeated key, as the walk keeps
+        index = _next_key(text, index)
+    raise ValueError("metadata with too many keys")
 
 
 def _walked_identity(text: str) -> dict[str, Any] | None:
@@ -97,22 +164,15 @@ def _walked_identity(text: str) -> dict[str, Any] | None:
             return None
         index = _skip_spaces(text, 1)
         for _ in range(_MAX_KEYS):
-            if text[index] == "}":
+            key, index = _key_at(text, index)
+            if key is None:
                 return found
-            key, index = _scan_value(text, index)
-            index = _skip_spaces(text, index)
-            if type(key) is not str or text[index] != ":":
-                return None
-            value, index = _scan_value(text, _skip_spaces(text, index + 1))
+            value, index = _scan_value(text, index)
             if key in _IDENTITY_KEYS:  # the first of a repeated key (API servers never repeat)
                 found[key] = value
                 if len(found) == len(_IDENTITY_KEYS):
                     return found
-            index = _skip_spaces(text, index)
-            if text[index] == ",":
-                index = _skip_spaces(text, index + 1)
-            elif text[index] != "}":
-                return None
+            index = _next_key(text, index)
     except (StopIteration, ValueError, IndexError):  # not JSON there: parse it whole
         return None
     return None

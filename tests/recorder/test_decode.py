@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recorder.capture.convert import Converter
 from recorder.capture.decode import identity_fields, parse_json
@@ -55,8 +57,30 @@ POD = {"kind": "Pod", "apiVersion": "v1",
 WIDGET = {"apiVersion": "example.com/v1", "kind": "Widget",
           "metadata": {"name": "w", "namespace": "a", "resourceVersion": "4"},
           "spec": {"n": 1}}  # fmt: skip
+# Over 2 KB of object: the fast path walks metadata, stopping after the last field read
+# when the keys come in Go's order.
+MANAGED = [{"manager": f"m{index}", "operation": "Update", "fieldsV1": {"f:spec": {}}}
+           for index in range(40)]  # fmt: skip
+BIG_POD: dict[str, Any] = {"kind": "Pod", "apiVersion": "v1",
+           "metadata": {"name": "p", "generateName": "p-", "namespace": "a", "uid": "u1",
+                        "resourceVersion": "9", "generation": 3, "creationTimestamp": "t",
+                        "labels": {"x": "y"}, "managedFields": MANAGED},
+           "spec": {}}  # fmt: skip
+SORTED_METADATA = dict(sorted(BIG_POD["metadata"].items()))
+SORTED_WIDGET = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": SORTED_METADATA,
+                 "spec": {"n": 1}}  # fmt: skip
+NAMELESS = {"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"namespace": "a", "creationTimestamp": "t", "managedFields": MANAGED,
+                         "name": "late", "uid": "u2"}}  # fmt: skip
+UNKNOWN_KEY = {"kind": "Pod", "apiVersion": "v1",
+               "metadata": {"name": "p", "zone": "z", "managedFields": MANAGED, "uid": "u3",
+                            "resourceVersion": "11"}}  # fmt: skip
 SHAPES = [
     json.dumps(POD, separators=(",", ":")),  # the API server's compact typed order
+    json.dumps(BIG_POD, separators=(",", ":")),  # Go's order: the walk stops early
+    json.dumps(SORTED_WIDGET, separators=(",", ":")),  # unstructured: sorted keys, read whole
+    json.dumps(NAMELESS, separators=(",", ":")),  # name after the stop point
+    json.dumps(UNKNOWN_KEY, separators=(",", ":")),  # a key Go's ObjectMeta has not
     json.dumps(WIDGET, separators=(",", ":")),  # custom objects: keys in order
     json.dumps(POD),  # spaces: the walk
     json.dumps({"spec": {"kind": "Other"}, **POD}, separators=(",", ":")),  # late identity
@@ -128,3 +152,28 @@ def test_one_call_site_tuple_per_site() -> None:
     assert ops[0] is not None and ops[1] is not None
     assert ops[0].call_site is ops[1].call_site
     assert ops[0].call_site[0].function == "reconcile"
+
+
+_META_KEYS = ["name", "generateName", "namespace", "uid", "resourceVersion", "generation",
+              "creationTimestamp", "labels", "annotations", "managedFields", "zone"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.permutations(_META_KEYS), size=st.integers(0, 60), kind=st.sampled_from(
+    [("Pod", "v1"), ("Widget", "example.com/v1")]))  # fmt: skip
+def test_a_call_reads_the_same_on_both_paths_whatever_the_metadata_order(
+    keys: list[str], size: int, kind: tuple[str, str]
+) -> None:
+    values: dict[str, Any] = {"name": "n", "generateName": "n-", "namespace": "a", "uid": "u",
+                              "resourceVersion": "5", "generation": 2, "creationTimestamp": "t",
+                              "labels": {"l": "v"}, "annotations": {"a": "b" * size * 10},
+                              "managedFields": MANAGED[:size], "zone": "z"}  # fmt: skip
+    metadata = {key: values[key] for key in keys}
+    head = {"kind": kind[0], "apiVersion": kind[1]} if kind[0] == "Pod" else {
+        "apiVersion": kind[1], "kind": kind[0]}  # fmt: skip
+    text = json.dumps({**head, "metadata": metadata, "spec": {}}, separators=(",", ":"))
+    message = (1, 7, 30, "GET", "/api/v1/namespaces/a/pods/n", "", None, 200, "OK",
+               text.encode(), "", "", "t", (("op.py", 3, "reconcile"),), 0)  # fmt: skip
+    fast, whole = (c.call(message, None) for c in _both_paths())
+    assert _fields(fast) == _fields(whole)
+    assert fast is not None and (fast.name, fast.uid, fast.generation) == ("n", "u", 2)
