@@ -207,6 +207,8 @@ def _decode(body: bytes) -> dict[str, Any] | FrameError:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         return FrameError(f"message body is not JSON: {error}", recoverable=True)
+    except RecursionError:
+        return FrameError("message body is JSON nested too deeply", recoverable=True)
     if not isinstance(message, dict):
         return FrameError("message body is not a JSON object", recoverable=True)
     return message

@@ -42,6 +42,10 @@ def _read_loop(stream: BinaryIO, inbox: queue.Queue[Any], session: DebugSession)
         except (OSError, ValueError) as error:
             log.info("input closed: %s", error)
             message = None
+        except Exception as error:  # a dead reader would leave the adapter hung
+            log.exception("cannot read input")
+            inbox.put(FrameError(f"cannot read input: {error}", recoverable=False))
+            return
         if message is None:
             inbox.put(_EOF)
             return

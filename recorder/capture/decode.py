@@ -69,9 +69,11 @@ def parse_json(data: bytes | None) -> Any:
         return json.loads(data.decode())
     except ValueError:  # also UnicodeDecodeError; a BOM or UTF-16 gets the sniffing below
         pass
+    except RecursionError:  # nested past the parser's depth: kept as bytes, unparsed
+        return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -93,7 +95,7 @@ def _identity(text: str) -> dict[str, Any] | None:
         api_version, kind = typed.groups()
     try:
         metadata = _metadata(text, typed.end())
-    except (StopIteration, ValueError, IndexError):
+    except (StopIteration, ValueError, IndexError, RecursionError):
         return None
     return {"kind": kind, "apiVersion": api_version, "metadata": metadata}
 
@@ -173,7 +175,7 @@ def _walked_identity(text: str) -> dict[str, Any] | None:
                 if len(found) == len(_IDENTITY_KEYS):
                     return found
             index = _next_key(text, index)
-    except (StopIteration, ValueError, IndexError):  # not JSON there: parse it whole
+    except (StopIteration, ValueError, IndexError, RecursionError):  # parse it whole
         return None
     return None
 

@@ -94,7 +94,7 @@ class Redactor:
         """A last-applied annotation's value, its object redacted (unreadable: all of it)."""
         try:
             applied = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             applied = None
         if not isinstance(applied, dict):
             return self.marker(text) if resource == "secrets" or self._extra else text

@@ -29,7 +29,7 @@ from recorder.storage import CallFrame, Operation, ReconcileSpan, RecordingWrite
 # a malformed message.
 SINK_ERRORS = (
     KreplayError, sqlite3.Error, OSError, ValueError, TypeError, KeyError, IndexError,
-    AttributeError, OverflowError, UnicodeError,
+    AttributeError, OverflowError, UnicodeError, RecursionError,
 )  # fmt: skip
 _MAX_STREAMS = 10_000
 _MAX_SPANS = 100_000

@@ -104,7 +104,7 @@ def parse_line(text: str | bytes, number: int) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise InvalidInputError(f"line {number}: not JSON ({error})") from error
     if not isinstance(value, dict):
         raise InvalidInputError(f"line {number}: expected a JSON object")

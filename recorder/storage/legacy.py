@@ -371,7 +371,7 @@ class SeedRecording(LimitLog):
         data = self.body(ref)
         try:
             value = None if data is None else json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             value = None
         self._json[ref] = value
         if len(self._json) > _JSON_CACHE:

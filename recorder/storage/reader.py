@@ -392,7 +392,7 @@ class KreplayRecording(LimitLog):
             return cached
         try:
             value = json.loads(self._decoder.load(ref))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             return None
         self._json[ref] = value
         if len(self._json) > _JSON_CACHE:

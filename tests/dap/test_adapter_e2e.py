@@ -277,6 +277,9 @@ def test_malformed_input_is_answered_and_serving_continues(
     assert "Content-Length" in client.event("output")["body"]["output"]
     client.send_raw(b"Content-Length: 2\r\n\r\n{}")
     assert "dropped" in client.event("output")["body"]["output"]
+    deep = b"[" * 100_000 + b"]" * 100_000  # past the JSON parser's depth
+    client.send_raw(b"Content-Length: %d\r\n\r\n%s" % (len(deep), deep))
+    assert "nested too deeply" in client.event("output")["body"]["output"]
     client.send_raw(b'Content-Length: 30\r\n\r\n{"seq": 50, "type": "request"}')
     assert client.response(50)["success"] is False
     assert "unsupported" in client.failing("fly", {})["message"]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recorder.capture import messages as m
 from recorder.capture.convert import Converter
 from recorder.capture.decode import identity_fields, parse_json
 from recorder.capture.redact import Redactor
 from recorder.capture.routes import parse_route
+from recorder.capture.sink import Sink, SinkConfig
+from recorder.storage import open_recording
 
 DOCUMENT = {"kind": "ConfigMap", "metadata": {"name": "caf\u00e9"}, "data": {"k": "\u2713"}}
 
@@ -177,3 +181,26 @@ def test_a_call_reads_the_same_on_both_paths_whatever_the_metadata_order(
     fast, whole = (c.call(message, None) for c in _both_paths())
     assert _fields(fast) == _fields(whole)
     assert fast is not None and (fast.name, fast.uid, fast.generation) == ("n", "u", 2)
+
+
+def test_a_body_nested_past_the_parsers_depth_is_kept_and_the_writer_goes_on(
+    tmp_path: Path,
+) -> None:
+    """json's C parser raises RecursionError, not ValueError, past its depth: the writer
+    process must neither die of it nor lose the call (a CR may nest that deep)."""
+    deep = ('{"kind":"Widget","apiVersion":"example.com/v1","metadata":{"labels":'
+            + "[" * 50_000 + "]" * 50_000 + ',"name":"w"}}').encode()  # fmt: skip
+    site = (("op.py", 3, "reconcile"),)
+    url = "http://h/apis/example.com/v1/namespaces/a/widgets/"
+    calls = [(m.CALL, 7 + index, 30, "GET", url + name, "", None, 200, "OK", body, "", "",
+              "t", site, 0) for index, (name, body) in enumerate(
+                  [("w", deep), ("x", b'{"kind":"Widget","metadata":{"name":"x"}}')])]  # fmt: skip
+    path = str(tmp_path / "deep.db")
+    sink = Sink(SinkConfig(path=path, session_id="s1", redaction_key="00" * 32))
+    sink.handle([*calls, (m.END, 99)])
+    recording = open_recording(path)
+    ops = list(recording.operations("s1"))
+    assert [(op.name, op.kind) for op in ops] == [("w", "Widget"), ("x", "Widget")]
+    assert recording.body(ops[0].response_ref) == deep
+    assert recording.body_json(ops[0].response_ref) is None  # replay shows it unparsed
+    recording.close()
