@@ -261,8 +261,7 @@ def _store_update(
     new_meta["resourceVersion"] = str(state.next_resource_version())
     released = bool(new_meta.get("deletionTimestamp")) and not new_meta.get("finalizers")
     if released and not terminating.is_namespace(info):
-        state.remove(info, new)
-        terminating.after_removal(state, info, new)
+        terminating.remove(state, info, new)
         return StoredObject(new, b"", int(new_meta["resourceVersion"]))
     stored = state.put(info, new, "MODIFIED")
     if released:  # a Terminating namespace goes once it holds nothing

@@ -158,8 +158,7 @@ def delete_object(
     if dry_run:
         return Deleted(final, removed=True)
     metadata["resourceVersion"] = str(state.next_resource_version())
-    state.remove(target.info, final)
-    terminating.after_removal(state, target.info, final)
+    terminating.remove(state, target.info, final)
     return Deleted(final, removed=True)
 
 

@@ -15,6 +15,7 @@ All three walk with an explicit stack, bounded in depth and in nodes visited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kreplay_dap.apiserver.patching import clone
@@ -109,24 +110,41 @@ def _field_schema(node: SchemaNode, key: str) -> SchemaNode | None:
     return declared if declared is not None else node.additional
 
 
-def drop_null_fields(value: Any, schema: SchemaNode) -> None:
-    """Remove null fields whose schema is neither nullable nor has a default."""
+_Child = tuple[Any, SchemaNode, int]  # a value, its schema, its depth
+
+
+def _walk(
+    value: Any, schema: SchemaNode, visit: Callable[[Any, SchemaNode, int], list[_Child]]
+) -> None:
+    """Walk ``value`` with its schema, depth first and within the budget; ``visit`` changes
+    one node in place and returns the children to walk next."""
     budget = _Budget()
-    stack: list[tuple[Any, SchemaNode, int]] = [(value, schema, 0)]
+    stack: list[_Child] = [(value, schema, 0)]
     while stack:
         current, node, depth = stack.pop()
         budget.spend(depth, current)
-        if isinstance(current, list) and node.items is not None:
-            stack.extend((item, node.items, depth + 1) for item in current)
-        elif isinstance(current, dict):
-            for key in list(current):
-                declared = _field_schema(node, key)
-                if declared is None:
-                    continue
-                if current[key] is None and not declared.nullable and declared.default is None:
-                    del current[key]
-                else:
-                    stack.append((current[key], declared, depth + 1))
+        stack.extend(visit(current, node, depth))
+
+
+def drop_null_fields(value: Any, schema: SchemaNode) -> None:
+    """Remove null fields whose schema is neither nullable nor has a default."""
+    _walk(value, schema, _drop_nulls)
+
+
+def _drop_nulls(current: Any, node: SchemaNode, depth: int) -> list[_Child]:
+    if isinstance(current, list) and node.items is not None:
+        return [(item, node.items, depth + 1) for item in current]
+    children: list[_Child] = []
+    if isinstance(current, dict):
+        for key in list(current):
+            declared = _field_schema(node, key)
+            if declared is None:
+                continue
+            if current[key] is None and not declared.nullable and declared.default is None:
+                del current[key]
+            else:
+                children.append((current[key], declared, depth + 1))
+    return children
 
 
 def _is_defaultable_null(value: Any, node: SchemaNode) -> bool:
@@ -135,29 +153,25 @@ def _is_defaultable_null(value: Any, node: SchemaNode) -> bool:
 
 def apply_defaults(value: Any, schema: SchemaNode) -> None:
     """Fill in defaults: a missing field, or a null one its schema does not allow."""
-    budget = _Budget()
-    stack: list[tuple[Any, SchemaNode, int]] = [(value, schema, 0)]
-    while stack:
-        current, node, depth = stack.pop()
-        budget.spend(depth, current)
-        if isinstance(current, list) and node.items is not None:
-            for index, item in enumerate(current):
-                if _is_defaultable_null(item, node.items):
-                    current[index] = clone(node.items.default)
-                stack.append((current[index], node.items, depth + 1))
-        elif isinstance(current, dict):
-            stack.extend(_default_object(current, node, depth))
+    _walk(value, schema, _defaults)
 
 
-def _default_object(
-    current: dict[str, Any], node: SchemaNode, depth: int
-) -> list[tuple[Any, SchemaNode, int]]:
+def _defaults(current: Any, node: SchemaNode, depth: int) -> list[_Child]:
+    if isinstance(current, list) and node.items is not None:
+        for index, item in enumerate(current):
+            if _is_defaultable_null(item, node.items):
+                current[index] = clone(node.items.default)
+        return [(item, node.items, depth + 1) for item in current]
+    return _default_object(current, node, depth) if isinstance(current, dict) else []
+
+
+def _default_object(current: dict[str, Any], node: SchemaNode, depth: int) -> list[_Child]:
     for key, declared in node.properties.items():
         if declared.default is not None and (
             key not in current or _is_defaultable_null(current[key], declared)
         ):
             current[key] = clone(declared.default)
-    children: list[tuple[Any, SchemaNode, int]] = []
+    children: list[_Child] = []
     for key, value in current.items():
         child_schema = _field_schema(node, key)
         if child_schema is None:

@@ -5,7 +5,8 @@ holds nothing (objects with finalizers keep it Terminating). A deleted CustomRes
 gets the ``customresourcecleanup`` finalizer and its custom resources are deleted; once they
 are gone the CRD disappears and its kind is no longer served (watches on it end).
 
-Callers hold the state lock. ``after_removal`` is called each time an object leaves the store.
+Callers hold the state lock. Objects leave the store through ``remove``, which calls
+``after_removal``; the final removals here (a namespace, a CRD) call ``_remove`` instead.
 """
 
 from __future__ import annotations
@@ -141,6 +142,13 @@ def forget_custom_kind(state: ClusterState, crd: dict[str, Any]) -> None:
             logger.info("dropped %d %s left behind by their CRD", len(left), removed.group_resource)
         with state.lock:
             state.changed.notify_all()  # watchers of the kind see it gone
+
+
+def remove(state: ClusterState, info: KindInfo, obj: dict[str, Any]) -> None:
+    """Remove a deleted object (its final resourceVersion set), then finish what that
+    may finish: its Terminating namespace or CRD."""
+    state.remove(info, obj)
+    after_removal(state, info, obj)
 
 
 def after_removal(state: ClusterState, info: KindInfo, obj: dict[str, Any]) -> None:
