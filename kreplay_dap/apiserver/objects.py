@@ -45,6 +45,8 @@ class Target:
     name: str = ""
     subresource: str = ""
     version: str = ""
+    # ``fieldValidation=Strict`` on a write: unknown fields are refused, not dropped.
+    strict_fields: bool = False
 
 
 def _invalid(target: Target, name: str, field: str, message: str) -> status.ApiStatusError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -140,6 +141,8 @@ class ApiServer:
 
     def _resource(self, request: ApiRequest, target: Target) -> ApiResponse:
         method = request.method
+        if method in ("POST", "PUT", "PATCH") and request.query.get("fieldValidation") == "Strict":
+            target = dataclasses.replace(target, strict_fields=True)
         if method == "GET":
             recorded = self._intercept_read(request, target)
             return recorded if recorded is not None else self._read(request, target)

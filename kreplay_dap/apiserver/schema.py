@@ -36,7 +36,7 @@ from kreplay_dap.apiserver.schema_errors import (
     required,
 )
 from kreplay_dap.apiserver.schema_model import CompiledSchema, compile_schema
-from kreplay_dap.apiserver.schema_prune import MAX_NODES_VISITED, coerce, prune
+from kreplay_dap.apiserver.schema_prune import MAX_NODES_VISITED, coerce, prune, unknown_fields
 from kreplay_dap.apiserver.schema_validate import MISSING, json_equal, validate
 from kreplay_dap.apiserver.state import ClusterState
 from kreplay_dap.apiserver.status import ApiStatusError
@@ -73,11 +73,28 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
     compiled = schema_for(state, info, version)
     if compiled is None:
         return
+    if target.strict_fields and compiled.prune:
+        _refuse_unknown_fields(new, compiled, info.kind, version)
     _coerce_copy(new, compiled)
     errors = validate(new, compiled.root, MISSING if old is None else old)
     if errors:
         name = str((new.get("metadata") or {}).get("name") or target.name)
         raise invalid_status(info.kind, info.group, name, errors)
+
+
+def _refuse_unknown_fields(
+    new: dict[str, Any], compiled: CompiledSchema, kind: str, version: str
+) -> None:
+    """``fieldValidation=Strict``: a 400 naming the fields pruning would drop, worded as
+    kube-apiserver's strict decoder words it."""
+    unknown = unknown_fields(new, compiled.root)
+    if unknown:
+        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise ApiStatusError(
+            400,
+            f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding'
+            f" error: {listed}",
+        )
 
 
 def _coerce_copy(new: dict[str, Any], compiled: CompiledSchema) -> None:

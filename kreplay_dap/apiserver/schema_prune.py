@@ -180,3 +180,51 @@ def _default_object(current: dict[str, Any], node: SchemaNode, depth: int) -> li
             current[key] = clone(child_schema.default)  # replaces a value: keys stay the same
         children.append((current[key], child_schema, depth + 1))
     return children
+
+
+MAX_UNKNOWN_REPORTED = 100
+_Visit = tuple[Any, SchemaNode | None, bool, str, int]  # value, schema, resource?, path, depth
+
+
+def unknown_fields(value: Any, schema: SchemaNode) -> list[str]:
+    """The paths of the fields ``prune`` would drop from a resource, and its unknown metadata
+    fields: what ``fieldValidation=Strict`` refuses instead (the first 100 found)."""
+    budget = _Budget()
+    found: list[str] = []
+    stack: list[_Visit] = [(value, schema, True, "", 0)]
+    while stack and len(found) < MAX_UNKNOWN_REPORTED:
+        current, node, resource, path, depth = stack.pop()
+        budget.spend(depth, current)
+        if isinstance(current, list):
+            items = node.items if node is not None else None
+            children = [(item, items, False, f"{path}[{index}]", depth + 1)
+                        for index, item in enumerate(current)]  # fmt: skip
+            stack.extend(reversed(children))
+        elif isinstance(current, dict):
+            visits = _unknown_in_object(current, node, (resource, path, depth + 1), found)
+            stack.extend(reversed(visits))
+    return sorted(found[:MAX_UNKNOWN_REPORTED])  # sorted, as the API server reports them
+
+
+def _unknown_in_object(
+    current: dict[str, Any], node: SchemaNode | None, at: tuple[bool, str, int], found: list[str]
+) -> list[_Visit]:
+    """``_prune_object``'s choices for one object (``at``: whether it is a resource, its path,
+    its children's depth), reporting what it would delete."""
+    resource, path, depth = at
+    children: list[_Visit] = []
+    keep_meta = node is not None and (resource or node.embedded_resource)
+    for key, child in current.items():
+        where = f"{path}.{key}" if path else key
+        if keep_meta and key in RESOURCE_META_FIELDS:
+            if key == "metadata" and isinstance(child, dict):
+                found.extend(f"{where}.{name}" for name in child if name not in OBJECT_META_FIELDS)
+            continue
+        declared = node.properties.get(key) if node is not None else None
+        if declared is not None:
+            children.append((child, declared, False, where, depth))
+        elif node is not None and node.additional_present:
+            children.append((child, node.additional, False, where, depth))
+        elif node is None or not node.preserve_unknown:
+            found.append(where)
+    return children

@@ -34,6 +34,7 @@ from kreplay_dap.apiserver.schema_prune import (
     coerce,
     drop_null_fields,
     prune,
+    unknown_fields,
 )
 from kreplay_dap.apiserver.schema_validate import json_equal, validate
 from kreplay_dap.apiserver.status import ApiStatusError
@@ -442,6 +443,20 @@ def test_pruning_is_idempotent_and_keeps_only_specified_fields(
 
 
 @settings(max_examples=200, deadline=None)
+@given(schema=_schemas, value=_json_values)
+def test_strict_validation_reports_exactly_what_pruning_drops(
+    schema: dict[str, Any], value: Any
+) -> None:
+    root = compile_schema({"type": "object", "properties": {"x": schema}}, BASE).root
+    document = {"x": value}
+    pruned = clone(document)
+    prune(pruned, root, is_resource=True)
+    unknown = unknown_fields(document, root)
+    assert (unknown == []) == json_equal(pruned, document, [10_000])
+    assert unknown_fields(pruned, root) == []
+
+
+@settings(max_examples=200, deadline=None)
 @given(value=_json_values)
 def test_coercion_is_idempotent_and_validation_never_fails_to_answer(value: Any) -> None:
     compiled_schema = compile_schema(GADGET_SCHEMA, BASE)
@@ -476,6 +491,34 @@ def test_writes_are_pruned_defaulted_and_validated(api: ApiServer) -> None:
     missing = call(api, "POST", GADGETS, gadget("empty"))
     assert causes(missing.decoded()) == [("FieldValueRequired", "spec.size", "Required value")]
     assert call(api, "POST", f"{GADGETS}?dryRun=All", gadget("dry", size=1)).status == 422
+
+
+STRICT_ERROR = 'Gadget in version "v1" cannot be handled as a Gadget: strict decoding error: '
+
+
+def test_strict_field_validation_refuses_what_pruning_would_drop(api: ApiServer) -> None:
+    """fieldValidation=Strict (kubectl's default): 400, as kube-apiserver's strict decoder
+    words it, on create, update and patch; without it the fields are pruned."""
+    strict = f"{GADGETS}?fieldValidation=Strict"
+    typo = gadget("g", size="S", replcas=2, ports=[{"name": "a", "number": 1, "proto": "x"}])
+    typo["metadata"]["colour"] = "red"
+    refused = call(api, "POST", strict, typo)
+    assert refused.status == 400 and refused.decoded()["reason"] == "BadRequest"
+    assert refused.decoded()["message"] == STRICT_ERROR + (
+        'unknown field "metadata.colour", unknown field "spec.ports[0].proto",'
+        ' unknown field "spec.replcas"'
+    )
+    assert call(api, "POST", strict, gadget("g", size="S", labels={"any": "x"})).status == 201
+    stored = call(api, "GET", f"{GADGETS}/g").decoded()
+    stored["spec"]["extra"] = {"known": {"a": "1", "b": 2}, "kept": True}
+    assert call(api, "PUT", f"{GADGETS}/g?fieldValidation=Strict", stored).status == 400
+    patch = {"spec": {"bogus": 1}}
+    patched = call(api, "PATCH", f"{GADGETS}/g?fieldValidation=Strict", patch,
+                   "application/merge-patch+json")  # fmt: skip
+    assert patched.decoded()["message"] == STRICT_ERROR + 'unknown field "spec.bogus"'
+    ignored = call(api, "PATCH", f"{GADGETS}/g?fieldValidation=Ignore", patch,
+                   "application/merge-patch+json")  # fmt: skip
+    assert ignored.status == 200 and "bogus" not in ignored.decoded()["spec"]
 
 
 def test_admission_never_changes_what_the_new_object_shares_with_the_stored_one(
@@ -580,6 +623,11 @@ def test_kubectl_sees_defaults_and_validation_errors(kubeconfig: str, tmp_path: 
         'spec.replicas: Invalid value: "string": spec.replicas in body must be of type'
         ' integer: "string"' in result.stderr
     )
+    manifest.write_text(yaml.safe_dump(gadget("typo", size="S", replcas=2)))
+    result = kubectl(kubeconfig, "create", "-f", str(manifest), check=False)
+    assert result.returncode != 0
+    assert STRICT_ERROR + 'unknown field "spec.replcas"' in result.stderr
+    kubectl(kubeconfig, "create", "--validate=false", "-f", str(manifest))
     broken = gadget_crd({"type": "object", "properties": {"spec": {"properties": {}}}})
     broken["spec"]["names"] = {"plural": "others", "singular": "other", "kind": "Other"}
     broken["metadata"]["name"] = "others.example.net"
