@@ -15,6 +15,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT.parent / "shared" / "dap" / "debugAdapterProtocol.json"
 MESSAGE_DEADLINE_S = 30.0
+# Launch arguments: the loop analysis off, or on with a low repeat threshold.
+NO_LOOPS: dict[str, Any] = {"loopDetection": {"enabled": False}}
+LOOPS: dict[str, Any] = {"loopDetection": {"enabled": True, "minRepeats": 4}}
 
 
 class SchemaChecker:

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.replay.scenario import SESSION, WIDGET_FILE, Scenario, build_scenario
+from tests.replay.scenario import SESSION, WIDGET_FILE, Scenario
 
 from .client import DapClient, SchemaChecker, schema_checker
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("dap"))
 
 
 @pytest.fixture(scope="module")

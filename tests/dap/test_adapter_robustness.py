@@ -14,17 +14,9 @@ from typing import Any
 import pytest
 
 from kreplay_dap.dap.framing import MAX_FRAME_BYTES
-from tests.replay.scenario import WIDGET_FILE, Scenario, build_scenario
+from tests.replay.scenario import WIDGET_FILE, Scenario
 
-from .client import DapClient, schema_checker
-
-NO_LOOPS: dict[str, Any] = {"loopDetection": {"enabled": False}}
-LOOPS: dict[str, Any] = {"loopDetection": {"enabled": True, "minRepeats": 4}}
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("robust-e2e"))
+from .client import LOOPS, NO_LOOPS, DapClient, schema_checker
 
 
 @pytest.fixture

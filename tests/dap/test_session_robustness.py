@@ -12,18 +12,12 @@ import pytest
 
 from kreplay_dap.replay.engine import ReplayEngine
 from recorder.storage import Operation, RecordingWriter, SessionInfo
-from tests.replay.scenario import WIDGET_FILE, Scenario, build_scenario
+from tests.replay.scenario import WIDGET_FILE, Scenario
 
+from .client import LOOPS, NO_LOOPS
 from .inprocess import InProcess
 
 LISTING = {"sourceReference": 1, "name": "listing"}
-NO_LOOPS: dict[str, Any] = {"loopDetection": {"enabled": False}}
-LOOPS: dict[str, Any] = {"loopDetection": {"enabled": True, "minRepeats": 4}}
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build_scenario(tmp_path_factory.mktemp("robust"))
 
 
 @pytest.fixture
