@@ -236,9 +236,7 @@ class ApiServer:
             return self._object_response(201, stored, target)
         if intent.verb in ("update", "patch"):
             return self._modify(intent, dry_run)
-        options = intent.delete_options
-        if options is None:  # an intent made without the resolver's DELETE branch
-            options = removal.delete_options(body, request.query)
+        options = intent.delete_options or {}  # set by the DELETE branch, the only one here
         if intent.verb == "delete":
             deleted = removal.delete(self.state, target, options, dry_run)
             return self._deleted_response(deleted, target, options)

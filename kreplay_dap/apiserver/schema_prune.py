@@ -21,17 +21,12 @@ from typing import Any
 from kreplay_dap.apiserver.patching import clone
 from kreplay_dap.apiserver.schema_model import CompiledSchema, SchemaNode
 from kreplay_dap.apiserver.status import ApiStatusError
+from recorder.capture.decode import OBJECT_META_KEYS
 
 MAX_OBJECT_DEPTH = 128
 MAX_NODES_VISITED = 10_000_000  # a safety bound: a 3 MiB body holds at most ~1.5M values
 RESOURCE_META_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
-OBJECT_META_FIELDS = frozenset(
-    {
-        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-        "annotations", "ownerReferences", "finalizers", "managedFields",
-    }
-)  # fmt: skip
+OBJECT_META_FIELDS = frozenset(OBJECT_META_KEYS)
 
 
 def too_deep() -> ApiStatusError:
@@ -197,12 +192,10 @@ def unknown_fields(value: Any, schema: SchemaNode) -> list[str]:
         budget.spend(depth, current)
         if isinstance(current, list):
             items = node.items if node is not None else None
-            children = [(item, items, False, f"{path}[{index}]", depth + 1)
-                        for index, item in enumerate(current)]  # fmt: skip
-            stack.extend(reversed(children))
+            stack.extend((item, items, False, f"{path}[{index}]", depth + 1)
+                         for index, item in enumerate(current))  # fmt: skip
         elif isinstance(current, dict):
-            visits = _unknown_in_object(current, node, (resource, path, depth + 1), found)
-            stack.extend(reversed(visits))
+            stack.extend(_unknown_in_object(current, node, (resource, path, depth + 1), found))
     return sorted(found[:MAX_UNKNOWN_REPORTED])  # sorted, as the API server reports them
 
 

@@ -29,16 +29,15 @@ _SPACES = re.compile(r"[ \t\n\r]*")
 # order (custom objects), then metadata; strings without escapes. Others are walked.
 _TYPED_HEAD = re.compile(r'\{"kind":"([^"\\]*)","apiVersion":"([^"\\]*)","metadata":')
 _SORTED_HEAD = re.compile(r'\{"apiVersion":"([^"\\]*)","kind":"([^"\\]*)","metadata":')
-# ObjectMeta's keys in the order Go writes them. The recording reads name, namespace, uid,
-# resourceVersion and generation (``object_fields``): none comes after ``generation``.
-_GO_METADATA_ORDER = {
-    key: position
-    for position, key in enumerate(
-        ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
-         "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-         "labels", "annotations", "ownerReferences", "finalizers", "managedFields")
-    )
-}  # fmt: skip
+# ObjectMeta's keys, in the order Go writes them (the mock API server's pruning keeps these).
+OBJECT_META_KEYS = (
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields",
+)  # fmt: skip
+# The recording reads name, namespace, uid, resourceVersion and generation
+# (``object_fields``): in Go's order, none comes after ``generation``.
+_GO_METADATA_ORDER = {key: position for position, key in enumerate(OBJECT_META_KEYS)}
 _FIELDS_READ = ("name", "namespace", "uid", "resourceVersion", "generation")
 _LAST_FIELD_READ = max(_GO_METADATA_ORDER[key] for key in _FIELDS_READ)
 _UNORDERED = -2  # keys out of Go's order (or unknown): the metadata is read whole
