@@ -1,8 +1,9 @@
 """Recorder overhead benchmark: the operator's view, with and without recording.
 
-Against a local API server in this process, in interleaved rounds (``--pairs`` blocks of
-plain and recorded calls back to back, their order alternating, then naive and vcrpy, then
-watches), it prints:
+Against a local API server in this process, in interleaved rounds (``--blocks`` groups of
+one short block of calls per client: plain, recorded, and a second plain client, in
+rotating order; then naive and vcrpy, then ``--streams`` short watch streams per client,
+plain and recorded in turn), it prints:
 
 * per-call latency of ``read_namespaced_pod`` and ``patch_namespaced_pod``, median and p99:
   plain client, kreplay ``Recorder``, vcrpy in record mode, and a naive recorder that
@@ -12,9 +13,16 @@ watches), it prints:
   recorder's own CPU: its sender thread (in this process) and its writer process.
 
 Ratios are against the plain client measured in the same rounds; the paired ratio (the
-median of per-block ratios, each against the plain block beside it, with their IQR and a
-bootstrap 90% interval for that median) is the one to trust on a loaded machine, and the
-one the targets are judged by.
+median of per-block ratios, each against the plain block of its group, with their IQR and
+a bootstrap 90% interval for that median) is the one to trust on a loaded machine, and the
+one the targets are judged by. Blocks are short (``--calls`` 20 reads and 20 patches,
+about 40 ms), so the host's drift cancels out of each ratio; the second plain client's
+paired ratio shows what is left of it (the noise floor). The six orders of the three
+clients come in turn, so what a block leaves behind (the recorder's next batch, the
+caches' state) falls on the blocks after it nearly evenly: part of the sender thread's
+work (its CPU is printed apart) is charged to plain blocks. Each watch stream is drained
+to the file before the next starts, so a recorded stream bears the writer process's
+concurrent work and a plain one none of it.
 Last, the writer process's work alone, in this process: CPU per call and per watch event
 through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
 shares the cores), for watch events both as the recorder sends them now (8 KiB socket
@@ -23,7 +31,8 @@ The payload is a Pod as an API server returns it (``--pod cluster``, the default
 5 KB, plain costs close to those the recorder issue states) or a trimmed one (``--pod
 small``, about 750 bytes: the client is then several times faster, the harder case); the
 first line prints the client's model deserialization of one, to set against the issue's.
-Usage: ``python -m bench.recorder [--rounds N] [--calls N] [--events N] [--pod SHAPE]``
+Usage: ``python -m bench.recorder [--rounds N] [--blocks N] [--calls N] [--events N]
+[--streams N] [--pod SHAPE]``
 (as a module: run as a script, this file would shadow the ``recorder`` package).
 """
 
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import random
@@ -215,22 +225,26 @@ def measured_watch(results: Results, mode: str, api: Any, events: int, deseriali
     results.add_watch(label, mode, rate, events, time.thread_time() - start)
 
 
-def measured_pairs(
-    results: Results, plain: Any, recorded: Any, calls: int, pairs: tuple[int, int]
+# Every order of the three interleaved clients: each follows each other equally often.
+BLOCK_ORDERS = tuple(itertools.permutations(range(3)))
+
+
+def measured_blocks(
+    results: Results, clients: list[tuple[str, Any]], calls: int, groups: tuple[int, int]
 ) -> None:
-    """``pairs[1]`` blocks of plain and recorded calls back to back, their order alternating
-    (from pair number ``pairs[0]``), so neither always runs first and drift cancels out of
-    each pair's ratio."""
-    first, count = pairs
-    pair = (("plain", plain), ("kreplay", recorded))
+    """``groups[1]`` groups of one block of ``calls`` calls per client, the clients' order
+    rotating through ``BLOCK_ORDERS`` (from group number ``groups[0]``)."""
+    first, count = groups
     for index in range(first, first + count):
-        for mode, api in pair if index % 2 == 0 else pair[::-1]:
+        for position in BLOCK_ORDERS[index % len(BLOCK_ORDERS)]:
+            mode, api = clients[position]
             measured_calls(results, mode, api, calls)
 
 
 def run(
-    rounds: int, calls: int, events: int, typed_events: int, make_pod: PodShape, pairs: int
+    rounds: int, calls: int, watches: tuple[int, int, int], make_pod: PodShape, blocks: int
 ) -> None:
+    events, typed_events, streams = watches
     workdir = tempfile.mkdtemp(prefix="kreplay-bench-")
     results = Results()
     with local_server(events, make_pod) as url:
@@ -238,38 +252,47 @@ def run(
         recorder = Recorder(os.path.join(workdir, "rec.db"), "bench")  # production defaults
         plain = client.CoreV1Api(client.ApiClient(configuration))
         recorded = client.CoreV1Api(recorder.instrument(client.ApiClient(configuration)))
+        clients = [("plain", plain), ("kreplay", recorded),
+                   ("plain2", client.CoreV1Api(client.ApiClient(configuration)))]  # fmt: skip
         naive = client.CoreV1Api(client.ApiClient(configuration))
         naive_conn = naive_instrument(naive.api_client, os.path.join(workdir, "naive.db"))
         vcr_recorder = vcr.VCR(record_mode="all")
-        for api in (plain, recorded, naive):
+        for api in (*(api for _, api in clients), naive):
             call_round(api, 50)  # warm connections and caches
         recorder.flush(120)
-        sender_start, recorded_events = sender_thread_cpu(), 0
+        pair = (("plain", plain), ("kreplay", recorded))
+        sender_cpu = {"calls": 0.0, "events": 0.0}
+        counts = {"calls": 0, "events": 0}
         for index in range(rounds):
+            started = sender_thread_cpu()
+            measured_blocks(results, clients, calls, (index * blocks, blocks))
             # The writer drains outside the timed parts before anything else runs.
-            measured_pairs(results, plain, recorded, calls, (index, pairs))
             recorder.flush(120)
-            pair = (("plain", plain), ("kreplay", recorded))
-            recorded_events += 2 * calls * pairs
+            sender_cpu["calls"] += sender_thread_cpu() - started
+            counts["calls"] += 2 * calls * blocks
             measured_calls(results, "naive", naive, calls)
             cassette = os.path.join(workdir, f"cassette-{index}.yaml")
             with vcr_recorder.use_cassette(cassette):
                 vcr_api = client.CoreV1Api(client.ApiClient(configuration))
                 results.add_calls("vcrpy", call_round(vcr_api, calls), 0.0)
             for deserialize, count in ((False, events), (True, typed_events)):
-                _Handler.watch_bytes = watch_body(count, make_pod)
-                for mode, api in pair if index % 2 == 0 else pair[::-1]:
-                    measured_watch(results, mode, api, count, deserialize)
-                    recorder.flush(120)
-                recorded_events += count
-        sender_cpu = sender_thread_cpu() - sender_start
+                _Handler.watch_bytes = watch_body(count // streams, make_pod)
+                started = sender_thread_cpu()
+                for stream in range(streams):  # plain and recorded in turn: P K K P P K ...
+                    for mode, api in pair if stream % 2 == 0 else pair[::-1]:
+                        measured_watch(results, mode, api, count // streams, deserialize)
+                        recorder.flush(120)  # the next stream starts with the writer idle
+                sender_cpu["events"] += sender_thread_cpu() - started
+                counts["events"] += count // streams * streams
         stats = recorder.close(120)
         naive_conn.close()
     writer_cpu = sum(os.times()[2:4])  # the writer process, reaped by close()
-    report(results, stats, rounds, calls, pairs)
-    print(f"operator side, sender thread: {sender_cpu / recorded_events * 1e6:.2f} us CPU"
-          f" per recorded call or event ({recorded_events} in all)")  # fmt: skip
-    print(f"writer process (other core, SCHED_IDLE): {writer_cpu / recorded_events * 1e6:.1f}"
+    report(results, stats, rounds, calls, blocks)
+    print(f"operator side, sender thread (CPU; it holds the GIL only in part):"
+          f" {sender_cpu['calls'] / counts['calls'] * 1e6:.2f} us per recorded call,"
+          f" {sender_cpu['events'] / counts['events'] * 1e6:.2f} us per watch event")  # fmt: skip
+    total = counts["calls"] + counts["events"]
+    print(f"writer process (other core, SCHED_IDLE): {writer_cpu / total * 1e6:.1f}"
           " us CPU per recorded call or event")  # fmt: skip
 
 
@@ -314,20 +337,23 @@ def paired(ratios: list[float]) -> str:
     )
 
 
-def report(results: Results, stats: dict[str, Any], rounds: int, calls: int, pairs: int) -> None:
-    print(f"per-call latency, {rounds} interleaved rounds, each {pairs} plain and {pairs} kreplay"
-          f" blocks, 1 naive and 1 vcrpy block, of {calls} calls (microseconds)")  # fmt: skip
-    print("  (paired: median over blocks of each block's median ratio to the plain one beside"
-          " it, the IQR of those, and a bootstrap interval for that median)")  # fmt: skip
+def report(results: Results, stats: dict[str, Any], rounds: int, calls: int, blocks: int) -> None:
+    print(f"per-call latency, {rounds} interleaved rounds, each {blocks} plain, kreplay and"
+          f" plain2 blocks, 1 naive and 1 vcrpy block, of {calls} calls (microseconds)"
+          )  # fmt: skip
+    print("  (paired: median over blocks of each block's median ratio to the plain one of its"
+          " group, the IQR of those, and a bootstrap interval for that median; plain2, a second"
+          " plain client, shows the noise floor)")  # fmt: skip
     for op, modes in results.latencies.items():
         base = statistics.median(modes["plain"])
         for mode, samples in modes.items():
             median = statistics.median(samples)
-            sizes = (calls, calls) if mode in ("plain", "kreplay") else (calls * pairs, calls)
+            sizes = (calls, calls) if mode in INTERLEAVED else (calls * blocks, calls)
             ratios = per_round_ratios(modes["plain"], samples, *sizes)
             print(f"  {op:6} {mode:8} median {median:8.1f}  p99 {p99(samples):8.1f}"
                   f"  median ratio vs plain {median / base:5.3f}  {paired(ratios)}")  # fmt: skip
-    print("watch throughput (events/s, median of rounds)")
+    print("watch throughput (events/s, median of streams; paired: each recorded stream"
+          " against the plain one of its pair)")  # fmt: skip
     for label in ("raw", "typed"):
         plain = statistics.median(results.rates[f"{label} plain"])
         recorded = statistics.median(results.rates[f"{label} kreplay"])
@@ -340,6 +366,9 @@ def report(results: Results, stats: dict[str, Any], rounds: int, calls: int, pai
     targets(results, calls)
     if stats.get("dropped") or stats.get("failures"):
         print("WARNING: the recording is incomplete; the recorded figures flatter the recorder")
+
+
+INTERLEAVED = ("plain", "kreplay", "plain2")
 
 
 def cpu_report(results: Results) -> None:
@@ -361,6 +390,12 @@ def targets(results: Results, calls: int) -> None:
     """The recorder issue's targets, judged by the paired ratio (the median over blocks,
     each against the plain block measured beside it) and its 90% interval."""
     print("targets (recorder issue): calls <= 1.05x plain, watches >= 0.95x plain")
+    for op in ("read", "patch"):
+        ratios = per_round_ratios(results.latencies[op]["plain"],
+                                  results.latencies[op]["plain2"], calls)  # fmt: skip
+        low, high = median_interval(ratios)
+        print(f"  {op:11} noise floor: plain2/plain paired {statistics.median(ratios):5.3f}"
+              f" (90% CI {low:5.3f}-{high:5.3f})")  # fmt: skip
     checks: list[tuple[str, list[float], list[float], int, bool]] = [
         (op, results.latencies[op]["plain"], results.latencies[op]["kreplay"], calls, False)
         for op in ("read", "patch")
@@ -459,12 +494,15 @@ def deserialize_us(make_pod: PodShape) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=24)
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=20, help="reads and patches a block")
     parser.add_argument(
-        "--pairs", type=int, default=3, help="plain and kreplay call blocks of each round"
+        "--blocks", type=int, default=24, help="blocks of each interleaved client a round"
     )
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=20_000, help="raw watch events a round")
     parser.add_argument("--typed-events", type=int, default=4_000)
+    parser.add_argument(
+        "--streams", type=int, default=4, help="watch streams of each client a round"
+    )
     parser.add_argument(
         "--pod",
         choices=sorted(SHAPES),
@@ -476,7 +514,8 @@ def main() -> None:
     print(f"payload: {args.pod} Pod, {len(compact(make_pod(0)))} bytes of JSON; the client's"
           f" model deserialization takes {deserialize_us(make_pod):.0f} us a Pod (the recorder"
           " issue's conditions: about 230 us, with a plain read of about 0.9 ms)")  # fmt: skip
-    run(args.rounds, args.calls, args.events, args.typed_events, make_pod, max(1, args.pairs))
+    watches = (args.events, args.typed_events, max(1, args.streams))
+    run(args.rounds, args.calls, watches, make_pod, max(1, args.blocks))
     workdir = tempfile.mkdtemp(prefix="kreplay-bench-writer-")
     call_us = writer_cpu_us(workdir, 4000, "", make_pod)
     read_us = writer_cpu_us(workdir, 10000, "reads", make_pod)
