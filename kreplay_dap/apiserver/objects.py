@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,8 +46,11 @@ class Target:
     name: str = ""
     subresource: str = ""
     version: str = ""
-    # ``fieldValidation=Strict`` on a write: unknown fields are refused, not dropped.
-    strict_fields: bool = False
+    # A write's ``fieldValidation``: "Strict" refuses unknown fields; "Warn" (the server's
+    # default) and "Ignore" drop them, "Warn" with a warning each in ``warnings``.
+    field_validation: str = "Warn"
+    # Filled in while a write is admitted; the response carries them as Warning headers.
+    warnings: list[str] = dataclass_field(default_factory=list)
 
 
 def _invalid(target: Target, name: str, field: str, message: str) -> status.ApiStatusError:

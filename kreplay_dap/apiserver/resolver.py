@@ -21,6 +21,7 @@ from kreplay_dap.apiserver.backend import Backend, WriteIntent
 from kreplay_dap.apiserver.kinds import KindInfo, kind_from_crd
 from kreplay_dap.apiserver.listing import list_response, selectors_of, watch_response
 from kreplay_dap.apiserver.messages import ApiRequest, ApiResponse
+from kreplay_dap.apiserver.metadata import quote
 from kreplay_dap.apiserver.objects import Target
 from kreplay_dap.apiserver.patching import APPLY_PATCH
 from kreplay_dap.apiserver.routing import ResourcePath, parse_resource_path, path_not_found
@@ -40,6 +41,9 @@ def _not_allowed() -> status.ApiStatusError:
     return status.ApiStatusError(405, NOT_ALLOWED)
 
 
+_WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
 def _dry_run(request: ApiRequest, verb: str) -> bool:
     """``dryRun=All`` (the one value the API server accepts) on a create, update or patch."""
     value = request.query.get("dryRun")
@@ -49,6 +53,43 @@ def _dry_run(request: ApiRequest, verb: str) -> bool:
         cause = removal.dry_run_cause([value])
         raise status.invalid(OPTIONS_KINDS[verb], "meta.k8s.io", "", [cause])
     return True
+
+
+FIELD_VALIDATIONS = ("", "Ignore", "Strict", "Warn")  # sorted, as the API server lists them
+
+
+def _field_validation(request: ApiRequest, verb: str) -> str:
+    """A write's ``fieldValidation``: "Warn" when absent (the API server's default)."""
+    value = request.query.get("fieldValidation", "")
+    if value not in FIELD_VALIDATIONS:
+        supported = ", ".join(quote(name) for name in FIELD_VALIDATIONS)
+        cause = (
+            "fieldValidation",
+            f"Unsupported value: {quote(value)}: supported values: {supported}",
+        )
+        raise status.invalid(OPTIONS_KINDS[verb], "meta.k8s.io", "", [cause])
+    return value or "Warn"
+
+
+_WARNING_CHARS = 256  # the API server truncates each warning to this many characters
+_WARNINGS_BYTES = 4096  # and sends no more than this much of them in all
+
+
+def _with_warnings(response: ApiResponse, warnings: list[str]) -> ApiResponse:
+    """Warnings as the API server sends them, ``299 - "text"`` each (here in one Warning
+    header, as a list), escaped to ASCII: a field name can hold any character."""
+    items: list[str] = []
+    size = 0
+    for text in warnings[:_WARNINGS_BYTES]:
+        ascii_text = text[:_WARNING_CHARS].encode("ascii", "backslashreplace").decode()
+        item = '299 - "' + ascii_text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        size += len(item) + 2
+        if size > _WARNINGS_BYTES:
+            break
+        items.append(item)
+    if items:
+        response.headers["Warning"] = ", ".join(items)
+    return response
 
 
 def parse_body(request: ApiRequest) -> Any:
@@ -140,9 +181,15 @@ class ApiServer:
         return Target(info, route.namespace, route.name, route.subresource, route.version)
 
     def _resource(self, request: ApiRequest, target: Target) -> ApiResponse:
+        verb = _WRITE_VERBS.get(request.method)
+        if verb is None or (verb == "create") == bool(target.name):
+            return self._request(request, target)
+        checked = _field_validation(request, verb)
+        target = dataclasses.replace(target, field_validation=checked, warnings=[])
+        return _with_warnings(self._request(request, target), target.warnings)
+
+    def _request(self, request: ApiRequest, target: Target) -> ApiResponse:
         method = request.method
-        if method in ("POST", "PUT", "PATCH") and request.query.get("fieldValidation") == "Strict":
-            target = dataclasses.replace(target, strict_fields=True)
         if method == "GET":
             recorded = self._intercept_read(request, target)
             return recorded if recorded is not None else self._read(request, target)

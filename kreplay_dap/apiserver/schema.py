@@ -27,6 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from kreplay_dap.apiserver.kinds import KindInfo
+from kreplay_dap.apiserver.metadata import quote
 from kreplay_dap.apiserver.patching import clone
 from kreplay_dap.apiserver.schema_errors import (
     FieldError,
@@ -73,8 +74,8 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
     compiled = schema_for(state, info, version)
     if compiled is None:
         return
-    if target.strict_fields and compiled.prune:
-        _refuse_unknown_fields(new, compiled, info.kind, version)
+    if compiled.prune and target.field_validation != "Ignore":
+        _check_unknown_fields(target, new, compiled, version)
     _coerce_copy(new, compiled)
     errors = validate(new, compiled.root, MISSING if old is None else old)
     if errors:
@@ -82,19 +83,23 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
         raise invalid_status(info.kind, info.group, name, errors)
 
 
-def _refuse_unknown_fields(
-    new: dict[str, Any], compiled: CompiledSchema, kind: str, version: str
+def _check_unknown_fields(
+    target: Target, new: dict[str, Any], compiled: CompiledSchema, version: str
 ) -> None:
-    """``fieldValidation=Strict``: a 400 naming the fields pruning would drop, worded as
-    kube-apiserver's strict decoder words it."""
-    unknown = unknown_fields(new, compiled.root)
-    if unknown:
-        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-        raise ApiStatusError(
-            400,
-            f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding'
-            f" error: {listed}",
-        )
+    """The fields pruning will drop: ``fieldValidation=Strict`` refuses them with a 400
+    worded as kube-apiserver's strict decoder words it; "Warn" notes a warning for each."""
+    unknown = [f"unknown field {quote(path)}" for path in unknown_fields(new, compiled.root)]
+    if not unknown:
+        return
+    if target.field_validation != "Strict":
+        target.warnings.extend(unknown)
+        return
+    kind = target.info.kind
+    raise ApiStatusError(
+        400,
+        f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding'
+        f" error: {', '.join(unknown)}",
+    )
 
 
 def _coerce_copy(new: dict[str, Any], compiled: CompiledSchema) -> None:

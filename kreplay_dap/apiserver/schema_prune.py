@@ -94,7 +94,7 @@ def _prune_object(
         elif not node.preserve_unknown:
             del current[key]
     metadata = current.get("metadata")
-    if node.embedded_resource and not resource and isinstance(metadata, dict):
+    if keep_meta and isinstance(metadata, dict):
         for key in [k for k in metadata if k not in OBJECT_META_FIELDS]:
             del metadata[key]  # decoding into ObjectMeta drops what it does not know
     return children

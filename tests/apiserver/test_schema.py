@@ -521,6 +521,45 @@ def test_strict_field_validation_refuses_what_pruning_would_drop(api: ApiServer)
     assert ignored.status == 200 and "bogus" not in ignored.decoded()["spec"]
 
 
+def test_unknown_fields_are_warned_about_by_default_and_dropped(api: ApiServer) -> None:
+    """Without fieldValidation (the API server's default is Warn) or with Warn, each dropped
+    field comes back as a ``299`` Warning; Ignore drops them silently; other values are
+    refused as the API server refuses them."""
+    typo = gadget("g", size="S", replcas=2)
+    typo["metadata"]["colour"] = "red"
+    created = call(api, "POST", GADGETS, typo)
+    assert created.status == 201 and "replcas" not in created.decoded()["spec"]
+    assert created.headers["Warning"] == (
+        '299 - "unknown field \\"metadata.colour\\"", 299 - "unknown field \\"spec.replcas\\""'
+    )
+    patch = {"spec": {"bogus": 1}}
+    warned = call(api, "PATCH", f"{GADGETS}/g?fieldValidation=Warn", patch,
+                  "application/merge-patch+json")  # fmt: skip
+    assert warned.headers["Warning"] == '299 - "unknown field \\"spec.bogus\\""'
+    ignored = call(api, "PATCH", f"{GADGETS}/g?fieldValidation=Ignore", patch,
+                   "application/merge-patch+json")  # fmt: skip
+    assert ignored.status == 200 and "Warning" not in ignored.headers
+    assert "Warning" not in call(api, "GET", f"{GADGETS}/g").headers
+    wrong = call(api, "PUT", f"{GADGETS}/g?fieldValidation=strict", ignored.decoded())
+    assert wrong.status == 422 and wrong.decoded()["message"] == (
+        'UpdateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value:'
+        ' "strict": supported values: "", "Ignore", "Strict", "Warn"'
+    )
+
+
+def test_warnings_are_ascii_and_bounded_as_the_api_server_bounds_them(api: ApiServer) -> None:
+    """A field name can hold any character, and a body thousands of unknown fields: the
+    header stays ASCII, each warning at most 256 characters, all of them at most 4 KB."""
+    odd = gadget("odd", size="S", **{"größe": 1, 'q"uote': 2, "x" * 300: 3})
+    header = call(api, "POST", GADGETS, odd).headers["Warning"]
+    assert header.isascii() and '"unknown field \\"spec.gr\\\\xf6\\\\xdfe\\""' in header
+    assert '\\"spec.q\\\\\\"uote\\"' in header and f'"unknown field \\"spec.{"x" * 236}"' in header
+    many = gadget("many", size="S", **{f"field{index:03}{'y' * 60}": 1 for index in range(99)})
+    header = call(api, "POST", GADGETS, many).headers["Warning"]
+    assert len(header) <= 4096 and 30 < header.count("299 - ") < 99
+    assert header.endswith('y\\""') and "field000" in header
+
+
 def test_admission_never_changes_what_the_new_object_shares_with_the_stored_one(
     api: ApiServer,
 ) -> None:
@@ -628,6 +667,9 @@ def test_kubectl_sees_defaults_and_validation_errors(kubeconfig: str, tmp_path: 
     assert result.returncode != 0
     assert STRICT_ERROR + 'unknown field "spec.replcas"' in result.stderr
     kubectl(kubeconfig, "create", "--validate=false", "-f", str(manifest))
+    manifest.write_text(yaml.safe_dump(gadget("typo2", size="S", replcas=2)))
+    warned = kubectl(kubeconfig, "create", "--validate=warn", "-f", str(manifest))
+    assert 'Warning: unknown field "spec.replcas"' in warned.stderr
     broken = gadget_crd({"type": "object", "properties": {"spec": {"properties": {}}}})
     broken["spec"]["names"] = {"plural": "others", "singular": "other", "kind": "Other"}
     broken["metadata"]["name"] = "others.example.net"
