@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections import Counter
 from typing import Any
 
 import kubernetes
 import pytest
 
 from bench.pod_shapes import SHAPES, cluster_pod
+from bench.recorder import BLOCK_ORDERS
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
@@ -46,3 +49,12 @@ def test_the_cluster_pod_carries_what_an_api_server_adds() -> None:
     assert pod["spec"]["volumes"][0]["projected"]["sources"]
     assert len(pod["status"]["conditions"]) == 5
     assert 4000 < len(json.dumps(pod, separators=(",", ":"))) < 8000
+
+
+def test_block_orders_let_every_client_follow_every_client_equally_often() -> None:
+    """What a benchmark block leaves behind (the recorder's next batch) must fall evenly on
+    plain and recorded blocks: over a cycle of the orders, each transition comes twice."""
+    assert sorted(BLOCK_ORDERS) == sorted(itertools.permutations(range(3)))
+    blocks = [client for order in BLOCK_ORDERS for client in order]
+    transitions = Counter(zip(blocks, blocks[1:] + blocks[:1], strict=True))
+    assert transitions == {(a, b): 2 for a in range(3) for b in range(3)}
