@@ -37,7 +37,13 @@ from kreplay_dap.apiserver.schema_errors import (
     required,
 )
 from kreplay_dap.apiserver.schema_model import CompiledSchema, compile_schema
-from kreplay_dap.apiserver.schema_prune import MAX_NODES_VISITED, coerce, prune, unknown_fields
+from kreplay_dap.apiserver.schema_prune import (
+    MAX_NODES_VISITED,
+    OBJECT_META_FIELDS,
+    coerce,
+    prune,
+    unknown_fields,
+)
 from kreplay_dap.apiserver.schema_validate import MISSING, json_equal, validate
 from kreplay_dap.apiserver.state import ClusterState
 from kreplay_dap.apiserver.status import ApiStatusError
@@ -64,6 +70,8 @@ _cache_lock = threading.Lock()
 def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = None) -> None:
     """Coerce and validate ``new`` (about to be stored; ``old`` is the stored one on updates)."""
     info = target.info
+    if info.builtin:  # no schema here but ObjectMeta's, which decoding applies to every kind
+        _drop_unknown_metadata(target, new)
     if is_crd(info):
         if not target.subresource:
             check_crd(new, old)
@@ -83,12 +91,31 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
         raise invalid_status(info.kind, info.group, name, errors)
 
 
+def _drop_unknown_metadata(target: Target, new: dict[str, Any]) -> None:
+    """A built-in kind's unknown ``metadata`` fields: checked as ``_check_unknown_fields``
+    checks a custom resource's, then dropped, as decoding into ObjectMeta drops them."""
+    metadata = new.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    unknown = sorted(key for key in metadata if key not in OBJECT_META_FIELDS)
+    if unknown and target.field_validation != "Ignore":
+        version = target.version or _version_of(new, target.info)
+        _report_unknown(target, [f"metadata.{key}" for key in unknown], version)
+    for key in unknown:
+        del metadata[key]
+
+
 def _check_unknown_fields(
     target: Target, new: dict[str, Any], compiled: CompiledSchema, version: str
 ) -> None:
-    """The fields pruning will drop: ``fieldValidation=Strict`` refuses them with a 400
-    worded as kube-apiserver's strict decoder words it; "Warn" notes a warning for each."""
-    unknown = [f"unknown field {quote(path)}" for path in unknown_fields(new, compiled.root)]
+    """The fields pruning will drop from a custom resource."""
+    _report_unknown(target, unknown_fields(new, compiled.root), version)
+
+
+def _report_unknown(target: Target, paths: list[str], version: str) -> None:
+    """``fieldValidation=Strict`` refuses unknown fields with a 400 worded as kube-apiserver's
+    strict decoder words it; "Warn" notes a warning for each."""
+    unknown = [f"unknown field {quote(path)}" for path in paths]
     if not unknown:
         return
     if target.field_validation != "Strict":

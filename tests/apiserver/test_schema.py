@@ -39,7 +39,7 @@ from kreplay_dap.apiserver.schema_prune import (
 from kreplay_dap.apiserver.schema_validate import json_equal, validate
 from kreplay_dap.apiserver.status import ApiStatusError
 from recorder.storage import Operation, RecordingWriter, SessionInfo, open_recording
-from tests.apiserver.helpers import call, kubectl
+from tests.apiserver.helpers import call, configmap, kubectl
 
 client: Any = kubernetes.client
 config: Any = kubernetes.config
@@ -545,6 +545,24 @@ def test_unknown_fields_are_warned_about_by_default_and_dropped(api: ApiServer) 
         'UpdateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value:'
         ' "strict": supported values: "", "Ignore", "Strict", "Warn"'
     )
+
+
+def test_a_built_in_kinds_unknown_metadata_is_checked_and_dropped(api: ApiServer) -> None:
+    """No schema for built-in kinds here, but decoding into ObjectMeta applies to all."""
+    configmaps = "/api/v1/namespaces/default/configmaps"
+    odd = configmap("c", "default")
+    odd["metadata"]["colour"] = "red"
+    refused = call(api, "POST", f"{configmaps}?fieldValidation=Strict", odd)
+    assert refused.status == 400 and refused.decoded()["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error:'
+        ' unknown field "metadata.colour"'
+    )
+    created = call(api, "POST", configmaps, odd)
+    assert created.headers["Warning"] == '299 - "unknown field \\"metadata.colour\\""'
+    assert "colour" not in call(api, "GET", f"{configmaps}/c").decoded()["metadata"]
+    odd["metadata"]["name"] = "quiet"
+    quiet = call(api, "POST", f"{configmaps}?fieldValidation=Ignore", odd)
+    assert "Warning" not in quiet.headers and "colour" not in quiet.decoded()["metadata"]
 
 
 def test_warnings_are_ascii_and_bounded_as_the_api_server_bounds_them(api: ApiServer) -> None:
