@@ -15,7 +15,10 @@ not show here. The interpreter's shared attribute cache does: which entries coll
 with the memory layout, so each seed gives a slightly different figure; the median is
 reported. Needs valgrind (``apt install valgrind``).
 
-    python -m bench.recorder_instructions [--op read|patch] [--seeds 0,1,2]
+``--op watch`` counts a ``deserialize=False`` watch stream of 100 events as one call, and
+reports per event.
+
+    python -m bench.recorder_instructions [--op read|patch|watch] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from bench.pod_shapes import SHAPES
 
 _FEW, _MANY = 20, 140  # calls of a kind in a run; the difference is what is counted
 _PATCH = {"metadata": {"labels": {"touched": "yes"}}}
+_WATCH_EVENTS = 100  # events in each watch stream the server sends
 
 
 def serve(pod: str) -> None:
     """Child process: the local API server of ``bench.recorder``, until stdin closes."""
     from bench.recorder import local_server
 
-    with local_server(100, SHAPES[pod]) as url:
+    with local_server(_WATCH_EVENTS, SHAPES[pod]) as url:
         print(url, flush=True)
         sys.stdin.read()
 
@@ -70,8 +74,16 @@ def client_run(url: str, op: str, plain_calls: int, recorded_calls: int) -> None
 def call(api: Any, op: str) -> None:
     if op == "read":
         api.read_namespaced_pod("web-0", "default")
-    else:
+    elif op == "patch":
         api.patch_namespaced_pod("web-0", "default", _PATCH)
+    else:
+        import kubernetes
+
+        watch: Any = kubernetes.watch  # untyped
+        stream = watch.Watch().stream(api.list_namespaced_pod, "default", deserialize=False)
+        seen = sum(1 for _ in stream)
+        if seen != _WATCH_EVENTS:
+            raise RuntimeError(f"the watch gave {seen} events, not {_WATCH_EVENTS}")
 
 
 def main_thread_instructions(url: str, op: str, counts: tuple[int, int], seed: str) -> int:
@@ -100,6 +112,10 @@ def per_call(url: str, op: str, seed: str) -> tuple[float, float]:
 
 
 def report(op: str, results: list[tuple[str, float, float]]) -> None:
+    if op == "watch":  # per event, not per stream
+        results = [(seed, plain / _WATCH_EVENTS, recorded / _WATCH_EVENTS)
+                   for seed, plain, recorded in results]  # fmt: skip
+        op = "event of a deserialize=False watch"
     print(f"instructions on the calling thread per {op} (callgrind; server in another process)")
     for seed, plain, recorded in results:
         print(f"  seed {seed:>3}: plain {plain:10.0f}  recorded {recorded:10.0f}"
@@ -112,7 +128,7 @@ def report(op: str, results: list[tuple[str, float, float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--op", choices=("read", "patch"), default="read")
+    parser.add_argument("--op", choices=("read", "patch", "watch"), default="read")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--pod", choices=sorted(SHAPES), default="cluster")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
