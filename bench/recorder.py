@@ -19,8 +19,8 @@ one the targets are judged by. Blocks are short (``--calls`` 20 reads and 20 pat
 about 40 ms), so the host's drift cancels out of each ratio; the second plain client's
 paired ratio shows what is left of it (the noise floor). The six orders of the three
 clients come in turn (``BLOCK_ORDERS``), so what a block leaves behind (the recorder's
-next batch, the caches' state) falls evenly on the three clients' blocks: part of the
-sender thread's work (its CPU is printed apart) is charged to plain blocks. Each watch
+next batch, the caches' state) falls evenly on the three clients' blocks, so the sender
+thread's work cancels out of the paired ratio (its CPU is printed apart). Each watch
 stream is drained to the file before the next starts, so a recorded stream bears the
 writer process's concurrent work and a plain one none of it.
 Last, the writer process's work alone, in this process: CPU per call and per watch event
@@ -389,7 +389,7 @@ def cpu_report(results: Results) -> None:
 
 def targets(results: Results, calls: int) -> None:
     """The recorder issue's targets, judged by the paired ratio (the median over blocks,
-    each against the plain block measured beside it) and its 90% interval."""
+    each against the plain block of its group or pair) and its 90% interval."""
     print("targets (recorder issue): calls <= 1.05x plain, watches >= 0.95x plain")
     for op in ("read", "patch"):
         ratios = per_round_ratios(results.latencies[op]["plain"],

@@ -77,13 +77,9 @@ def call(api: Any, op: str) -> None:
     elif op == "patch":
         api.patch_namespaced_pod("web-0", "default", _PATCH)
     else:
-        import kubernetes
+        from bench.recorder import watch_rate  # checks that all the events came
 
-        watch: Any = kubernetes.watch  # untyped
-        stream = watch.Watch().stream(api.list_namespaced_pod, "default", deserialize=False)
-        seen = sum(1 for _ in stream)
-        if seen != _WATCH_EVENTS:
-            raise RuntimeError(f"the watch gave {seen} events, not {_WATCH_EVENTS}")
+        watch_rate(api, _WATCH_EVENTS, deserialize=False)
 
 
 def main_thread_instructions(url: str, op: str, counts: tuple[int, int], seed: str) -> int:

@@ -39,10 +39,10 @@ from kreplay_dap.apiserver.schema_errors import (
 from kreplay_dap.apiserver.schema_model import CompiledSchema, compile_schema
 from kreplay_dap.apiserver.schema_prune import (
     MAX_NODES_VISITED,
-    OBJECT_META_FIELDS,
     coerce,
     prune,
     unknown_fields,
+    unknown_metadata,
 )
 from kreplay_dap.apiserver.schema_validate import MISSING, json_equal, validate
 from kreplay_dap.apiserver.state import ClusterState
@@ -82,8 +82,8 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
     compiled = schema_for(state, info, version)
     if compiled is None:
         return
-    if compiled.prune and target.field_validation != "Ignore":
-        _check_unknown_fields(target, new, compiled, version)
+    if compiled.prune and target.field_validation != "Ignore":  # what pruning will drop
+        _report_unknown(target, unknown_fields(new, compiled.root), version)
     _coerce_copy(new, compiled)
     errors = validate(new, compiled.root, MISSING if old is None else old)
     if errors:
@@ -92,24 +92,17 @@ def admit(state: ClusterState, target: Target, new: dict[str, Any], old: Any = N
 
 
 def _drop_unknown_metadata(target: Target, new: dict[str, Any]) -> None:
-    """A built-in kind's unknown ``metadata`` fields: checked as ``_check_unknown_fields``
-    checks a custom resource's, then dropped, as decoding into ObjectMeta drops them."""
+    """A built-in kind's unknown ``metadata`` fields: reported as a custom resource's
+    unknown fields are, then dropped, as decoding into ObjectMeta drops them."""
     metadata = new.get("metadata")
     if not isinstance(metadata, dict):
         return
-    unknown = sorted(key for key in metadata if key not in OBJECT_META_FIELDS)
+    unknown = sorted(unknown_metadata(metadata))
     if unknown and target.field_validation != "Ignore":
         version = target.version or _version_of(new, target.info)
         _report_unknown(target, [f"metadata.{key}" for key in unknown], version)
     for key in unknown:
         del metadata[key]
-
-
-def _check_unknown_fields(
-    target: Target, new: dict[str, Any], compiled: CompiledSchema, version: str
-) -> None:
-    """The fields pruning will drop from a custom resource."""
-    _report_unknown(target, unknown_fields(new, compiled.root), version)
 
 
 def _report_unknown(target: Target, paths: list[str], version: str) -> None:

@@ -29,6 +29,12 @@ RESOURCE_META_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
 OBJECT_META_FIELDS = frozenset(OBJECT_META_KEYS)
 
 
+def unknown_metadata(metadata: dict[str, Any]) -> list[str]:
+    """The keys of a ``metadata`` object that ObjectMeta does not have, in their order:
+    decoding into ObjectMeta drops them."""
+    return [key for key in metadata if key not in OBJECT_META_FIELDS]
+
+
 def too_deep() -> ApiStatusError:
     return ApiStatusError(400, f"the object nests deeper than {MAX_OBJECT_DEPTH} levels")
 
@@ -95,8 +101,8 @@ def _prune_object(
             del current[key]
     metadata = current.get("metadata")
     if keep_meta and isinstance(metadata, dict):
-        for key in [k for k in metadata if k not in OBJECT_META_FIELDS]:
-            del metadata[key]  # decoding into ObjectMeta drops what it does not know
+        for key in unknown_metadata(metadata):
+            del metadata[key]
     return children
 
 
@@ -211,7 +217,7 @@ def _unknown_in_object(
         where = f"{path}.{key}" if path else key
         if keep_meta and key in RESOURCE_META_FIELDS:
             if key == "metadata" and isinstance(child, dict):
-                found.extend(f"{where}.{name}" for name in child if name not in OBJECT_META_FIELDS)
+                found.extend(f"{where}.{name}" for name in unknown_metadata(child))
             continue
         declared = node.properties.get(key) if node is not None else None
         if declared is not None:
