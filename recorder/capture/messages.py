@@ -32,6 +32,7 @@ FLUSH = 8  # token
 END = 9  # ended_ns
 SETTLE = 10  # (no fields) half a second without new messages: decode what is held back
 CHUNK_FIELDS = 3  # a queued watch chunk: (stream, ts_ns, bytes); no other message has 3
+_PIECE_TYPES = {bytes, memoryview}  # a socket read's copy is a view of the pipeline's ring
 # A chunk's stream is negative when chunks of that stream were dropped just before it.
 
 # What a watch stream's chunks hold (WATCH_OPEN's last field):
@@ -80,7 +81,7 @@ def _listed(messages: list[Message]) -> tuple[list[Message], list[bytes]]:
         if stop > start:
             run = messages[start:stop]
             data = list(map(_THIRD, run))
-            if set(map(type, data)) != {bytes}:
+            if not set(map(type, data)) <= _PIECE_TYPES:
                 raise ValueError("a watch chunk is not bytes")
             streams, stamps = list(map(_FIRST, run)), list(map(_SECOND, run))
             listed.append((WATCH_RUN, streams, stamps, list(map(len, data))))

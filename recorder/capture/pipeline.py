@@ -19,10 +19,12 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import recorder
 from recorder.capture import messages as m
+from recorder.capture.piece_ring import RING_BYTES, PieceRing
 from recorder.errors import LimitExceededError
 from recorder.frames import advance
 
@@ -30,6 +32,9 @@ SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
 # After this long without new messages, the writer decodes the last socket read of each
 # open watch stream, which it holds back until it knows how much the client used.
 SETTLE_AFTER_S = 0.5
+# Rings kept mapped for the next watch streams: an informer's stream ends every few
+# minutes, and a new ring would fault its pages in again.
+_SPARE_RINGS = 4
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
 _REPLY_LINE_LIMIT = 1 << 20
 # Not plain data (marshal), or a frame over the size limit.
@@ -92,6 +97,8 @@ class Pipeline:
         self.bytes_taken = 0
         self._drop_lock = threading.Lock()
         self._unsent_drops = 0
+        self._rings: list[weakref.ref[PieceRing]] = []  # of watch streams (SocketTee)
+        self._spare_rings: list[PieceRing] = []
         self.closing = False
         self._wake = threading.Event()
         self._tokens = itertools.count(1)
@@ -126,6 +133,23 @@ class Pipeline:
         self.bytes_queued += size
         return True
 
+    def take_ring(self) -> PieceRing:
+        """A ring for a new watch stream: a finished stream's, whose pages are mapped
+        already, or a new one. The sender gives its space back as its pieces are sent."""
+        with self._drop_lock:
+            if self._spare_rings:
+                return self._spare_rings.pop()
+        ring = PieceRing(min(RING_BYTES, self.max_bytes))
+        with self._drop_lock:
+            self._rings.append(weakref.ref(ring))
+        return ring
+
+    def give_ring(self, ring: PieceRing) -> None:
+        """A finished stream's ring, no longer written to: the next stream's."""
+        with self._drop_lock:
+            if len(self._spare_rings) < _SPARE_RINGS:
+                self._spare_rings.append(ring)
+
     def count_drops(self, count: int) -> None:
         with self._drop_lock:  # the rare path; counts must not lose increments
             self._unsent_drops += count
@@ -141,6 +165,7 @@ class Pipeline:
             self._wake.wait(SEND_INTERVAL_S)
             self._wake.clear()
             closing = self.closing
+            marks = self._ring_marks()  # before the pieces they cover are taken
             batch = self._take()
             with self._drop_lock:
                 drops, self._unsent_drops = self._unsent_drops, 0
@@ -152,8 +177,23 @@ class Pipeline:
             elif settle_at and time.monotonic() >= settle_at:
                 self._send([(m.SETTLE,)])
                 settle_at = 0.0
+            for ring, mark in marks:  # its pieces taken are in the pipe now, or dropped
+                ring.released = mark
             if closing:
                 return
+
+    def _ring_marks(self) -> list[tuple[PieceRing, int]]:
+        """Each live ring and how much of it is queued: read before ``_take``, so every
+        piece counted is among those taken (a ring publishes ``reserved`` after queueing)."""
+        marks, live = [], []
+        with self._drop_lock:
+            for ref in self._rings:  # one per watch stream whose tee is still alive
+                ring = ref()
+                if ring is not None:
+                    live.append(ref)
+                    marks.append((ring, ring.reserved))
+            self._rings = live
+        return marks
 
     def _take(self) -> list[m.Message]:
         """Everything queued so far, and the byte count that leaves the queue with it.

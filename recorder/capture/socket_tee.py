@@ -4,8 +4,9 @@ A watch response's body is read by ``http.client`` through a ``BufferedReader`` 
 ``SocketIO``, which urllib3 and the kubernetes client then split into chunks, lines and
 events with several Python steps each. Wrapping the socket file's ``readinto`` records
 the same bytes with one Python step per socket read (up to 8 KiB: many events in a
-burst) instead of one per event. The bytes still carry HTTP chunk framing; the writer
-process takes it off (``dechunk``). The caller's bytes and calls are untouched.
+burst) instead of one per event, copied into the stream's ``PieceRing``. The bytes still
+carry HTTP chunk framing; the writer process takes it off (``dechunk``). The caller's
+bytes and calls are untouched.
 
 Bytes the socket file read ahead but the client never used (a watch stopped early) are
 not the operator's: at close, the socket file's unread bytes are counted and the writer
@@ -17,8 +18,8 @@ is counted in the events it costs (``events_lost``), as a dropped call counts on
 from __future__ import annotations
 
 import io
-import threading
-import time
+from threading import get_ident
+from time import time_ns
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from recorder.capture import messages as m
@@ -106,20 +107,20 @@ def _begins_event(rest: bytes) -> bool:
 class EventLoss:
     """One stream's count of events lost to dropped pieces (``events_lost``, read by read)."""
 
-    __slots__ = ("broken", "framing", "last_byte")
+    __slots__ = ("broken", "framing", "last")
 
     def __init__(self, framing: int) -> None:
         self.framing = framing
         self.broken = False  # the event in flight lost bytes to a dropped piece
-        self.last_byte = b""  # of the latest piece: an event's "}" may end one read
+        self.last = -1  # the latest piece's last byte, if any: an event's "}" may end a read
 
-    def after(self, piece: bytes, kept: bool) -> int:
+    def after(self, piece: bytes | memoryview, kept: bool) -> int:
         """Events this piece's fate costs (counted where they end)."""
         lost = 0
         if not kept or self.broken:
-            lost, self.broken = events_lost(self.last_byte + piece, kept, self.framing,
-                                            self.broken)  # fmt: skip
-        self.last_byte = piece[-1:]
+            data = (b"" if self.last < 0 else bytes((self.last,))) + bytes(piece)
+            lost, self.broken = events_lost(data, kept, self.framing, self.broken)
+        self.last = piece[-1]
         return lost
 
     def skipped(self) -> None:
@@ -139,12 +140,14 @@ class SocketTee:
         self.recorder = call.recorder
         self.raw = raw
         self.response, self.reader, self.source, self.framing = target
+        self.pipeline = self.recorder.pipeline
         self.stream_id = self.recorder.new_stream_id()
+        self.ring = self.pipeline.take_ring()
         self.closed = False
         self.gap = False  # pieces were dropped since the last one queued
         self.last_kept = False  # the latest piece reached the queue
         self.loss = EventLoss(self.framing)
-        self.thread = threading.get_ident()
+        self.thread = get_ident()
         self.other_reader = False  # a thread besides the caller's read the stream
         self.unread: int | None = None  # noted as the socket file closes
         self._readinto = self.source.readinto
@@ -178,25 +181,47 @@ class SocketTee:
 
     # -- the operator's thread, once per socket read -------------------------------------
     def readinto(self, buffer: Any) -> Any:
+        """The hot path of a watch: ``Pipeline.put`` inlined, and a copy into the ring (a
+        call costs as much again as this whole step)."""
         count = self._readinto(buffer)
-        if count:
-            try:
-                if threading.get_ident() != self.thread:
-                    self.other_reader = True
-                self._record(bytes(buffer[:count]))
-            except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
-                self.recorder.count_error(error)
+        if not count:
+            return count
+        try:
+            if get_ident() != self.thread:
+                self.other_reader = True
+            piece = buffer[:count]  # the caller's until we return: we queue a copy
+            pipeline = self.pipeline
+            if (
+                self.gap
+                or self.loss.broken
+                or not self.recorder.enabled
+                or pipeline.closing
+                or len(pipeline.queue) >= pipeline.max_items
+                or pipeline.bytes_queued - pipeline.bytes_taken + count > pipeline.max_bytes
+            ):
+                self._record(piece)  # pauses, drops and gaps
+                return count
+            ring = self.ring
+            copy = ring.copy(piece) or bytes(piece)  # a full ring: a bytes of its own
+            pipeline.queue.append((self.stream_id, time_ns(), copy))
+            pipeline.bytes_queued += count
+            ring.reserved = ring.written  # after the append: see PieceRing
+            self.loss.last = piece[-1]
+            self.last_kept = True
+        except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
+            self.recorder.count_error(error)
         return count
 
-    def _record(self, piece: bytes) -> None:
+    def _record(self, piece: bytes | memoryview) -> None:
+        """A piece off the hot path: recording paused, the queue full, or after a gap."""
         if not self.recorder.enabled:
             self.gap, self.last_kept = True, False
             self.loss.skipped()
             return
         # A negative stream id says: bytes are missing before this piece.
         stream = -self.stream_id if self.gap else self.stream_id
-        pipeline = self.recorder.pipeline
-        kept = pipeline.put((stream, time.time_ns(), piece), len(piece), 0)
+        pipeline = self.pipeline
+        kept = pipeline.put((stream, time_ns(), bytes(piece)), len(piece), 0)
         lost = self.loss.after(piece, kept)  # drops are counted in events, not reads
         if lost:
             pipeline.count_drops(lost)
@@ -209,6 +234,8 @@ class SocketTee:
         self.closed = True
         unread = self._unread() if self.unread is None else self.unread
         uninstall(self.source, ("readinto",))
+        if not self.other_reader and get_ident() == self.thread:  # so no read is under way
+            self.pipeline.give_ring(self.ring)
         uninstall(self.response, ("_close_conn",))
         self.recorder.emit((m.WATCH_CLOSE, (self.stream_id, unread)), 0)
         uninstall(self.raw, _TEE_METHODS)
@@ -223,7 +250,7 @@ class SocketTee:
         Only the thread that reads may look: ``peek`` takes the socket file's lock, which
         a reader blocked in ``recv`` on another thread would hold.
         """
-        if not self.last_kept or self.other_reader or threading.get_ident() != self.thread:
+        if not self.last_kept or self.other_reader or get_ident() != self.thread:
             return 0
         if self.reader.closed:
             return 0

@@ -25,6 +25,7 @@ import urllib3
 import recorder.capture.pipeline as pipeline_module
 from recorder import Recorder
 from recorder.capture.messages import FRAMING_IDENTITY
+from recorder.capture.piece_ring import PieceRing
 from recorder.capture.socket_tee import SocketTee
 from recorder.errors import KreplayError
 from tests.recorder.helpers import read_ops
@@ -366,6 +367,24 @@ class SlicedWatch(PacedWatch):
         handler.close_connection = True
 
 
+class SometimesFull:
+    """The recorder's pipeline, except that every ``every``-th watch piece finds the queue
+    full. Its ``max_bytes`` sends every piece past the tee's inlined check to ``put``."""
+
+    max_bytes = -1
+
+    def __init__(self, real: Any, every: int) -> None:
+        self._real, self._every, self._pieces = real, every, iter(range(1 << 20))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def put(self, message: Any, size: int, drops: int = 1) -> bool:
+        if len(message) == 3 and next(self._pieces) % self._every == 0:
+            return False  # a watch piece: the tee counts the events it costs
+        return bool(self._real.put(message, size, drops))
+
+
 @pytest.mark.parametrize(
     ("size", "every", "chunked"),
     [(7, 2, True), (61, 3, True), (500, 2, True), (97, 2, False), (4000, 2, True)],
@@ -380,16 +399,7 @@ def test_dropped_reads_count_the_events_they_cost(
 ) -> None:
     """Whatever the reads' boundaries: events recorded + events counted dropped = events."""
     recorder = make_recorder()
-    pipeline, pieces = recorder.pipeline, iter(range(1 << 20))
-    put = pipeline.put
-
-    def refuse_some(message: Any, size: int, drops: int = 1) -> bool:
-        if len(message) == 3 and isinstance(message[2], bytes) and next(pieces) % every == 0:
-            pipeline.count_drops(drops)
-            return False  # as a full queue answers
-        return bool(put(message, size, drops))
-
-    pipeline.put = refuse_some
+    recorder.pipeline = SometimesFull(recorder.pipeline, every)
     url = paced_server(SlicedWatch(40, size, chunked))
     api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
     seen = stream(api, lambda count, _: False, check_tee=False)
@@ -399,3 +409,32 @@ def test_dropped_reads_count_the_events_they_cost(
     assert stats["dropped"] > 0 and stats["failures"] == 0
     assert len(recorded) + stats["dropped"] == 40
     assert recorded == sorted(recorded, key=lambda item: int(item[0][3:]))  # in order
+
+
+def test_a_ring_much_smaller_than_the_stream_keeps_every_byte_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+) -> None:
+    """Socket reads wait in the stream's ring until the sender has written them: with a
+    ring of 16 KiB against a 3 MB stream, it fills (reads then get a bytes of their own),
+    wraps and starts over while the sender works, and no event is lost or garbled."""
+    monkeypatch.setattr(pipeline_module, "RING_BYTES", 16 << 10)
+    copies, refusals, copy = [0], [0], PieceRing.copy
+
+    def counted(ring: PieceRing, data: Any) -> memoryview | None:
+        view = copy(ring, data)
+        (copies if view is not None else refusals)[0] += 1
+        return view
+
+    monkeypatch.setattr(PieceRing, "copy", counted)
+    recorder = make_recorder()
+    url = paced_server(SlicedWatch(16_000, 3000, True))
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
+    seen = stream(api, lambda count, _: False)
+    stats = recorder.close()
+    assert seen == [f"cm-{index}" for index in range(16_000)]
+    assert watched(db) == names(range(16_000))
+    assert stats["dropped"] == 0 and stats["failures"] == 0
+    assert copies[0] > 0 and refusals[0] > 0
