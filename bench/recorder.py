@@ -43,6 +43,7 @@ import io
 import json
 import os
 import random
+import resource
 import socketserver
 import sqlite3
 import statistics
@@ -191,6 +192,7 @@ class Results:
         self.latencies: dict[str, dict[str, list[float]]] = {}
         self.rates: dict[str, list[float]] = {}
         self.cpu_us: dict[str, list[float]] = {}  # "read plain" -> per-round us per call
+        self.faults: dict[str, list[float]] = {}  # "raw plain" -> the process's, per event
 
     def add_calls(self, mode: str, samples: dict[str, list[float]], cpu_s: float) -> None:
         for op, values in samples.items():
@@ -198,9 +200,13 @@ class Results:
         calls = sum(len(values) for values in samples.values())
         self.cpu_us.setdefault(f"calls {mode}", []).append(cpu_s / calls * 1e6)
 
-    def add_watch(self, label: str, mode: str, rate: float, events: int, cpu_s: float) -> None:
+    def add_watch(
+        self, label: str, mode: str, rate: float, events: int, costs: tuple[float, int]
+    ) -> None:
+        """``costs``: the caller thread's CPU seconds and the process's page faults."""
         self.rates.setdefault(f"{label} {mode}", []).append(rate)
-        self.cpu_us.setdefault(f"{label} {mode}", []).append(cpu_s / events * 1e6)
+        self.cpu_us.setdefault(f"{label} {mode}", []).append(costs[0] / events * 1e6)
+        self.faults.setdefault(f"{label} {mode}", []).append(costs[1] / events)
 
 
 def sender_thread_cpu() -> float:
@@ -219,9 +225,11 @@ def measured_calls(results: Results, mode: str, api: Any, calls: int) -> None:
 
 def measured_watch(results: Results, mode: str, api: Any, events: int, deserialize: bool) -> None:
     label = "typed" if deserialize else "raw"
-    start = time.thread_time()
+    faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.thread_time()
     rate = watch_rate(api, events, deserialize)
-    results.add_watch(label, mode, rate, events, time.thread_time() - start)
+    cpu_s = time.thread_time() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    results.add_watch(label, mode, rate, events, (cpu_s, faults))
 
 
 # The six orders of the three interleaved clients, each starting with the client the one
@@ -385,6 +393,11 @@ def cpu_report(results: Results) -> None:
         )
         print(f"  {label:5} plain {plain:8.2f}  kreplay {recorded:8.2f}"
               f"  paired extra {extra:+6.2f}")  # fmt: skip
+    print("page faults of the whole process per watch event (mean of streams)")
+    for label in ("raw", "typed"):
+        plain, recorded = (statistics.fmean(results.faults[f"{label} {mode}"])
+                           for mode in ("plain", "kreplay"))  # fmt: skip
+        print(f"  {label:5} plain {plain:8.3f}  kreplay {recorded:8.3f}")
 
 
 def targets(results: Results, calls: int) -> None:
