@@ -119,7 +119,8 @@ class Pipeline:
         """Queue a message; False (and ``drops`` counted) when the queue is full. Never blocks.
 
         Threads racing at the limit can each pass the check: the queue overshoots by at
-        most one message per operator thread. (``WatchTap.read_chunked`` inlines this.)
+        most one message per operator thread. (``WatchTap.read_chunked`` and
+        ``SocketTee.readinto`` inline this.)
         """
         if (
             self.closing
@@ -247,11 +248,15 @@ class Pipeline:
             return False
         try:
             fd = proc.stdin.fileno()
-            pending: list[Any] = [part for part in parts if part]
+            pending: list[Any] = list(filter(None, parts))
             start = 0
             while start < len(pending):  # each pass writes at least one byte or raises
-                written = os.writev(fd, pending[start : start + _IOV_MAX])
-                start = advance(pending, start, written)
+                some = pending[start : start + _IOV_MAX]
+                written = os.writev(fd, some)
+                if written == sum(map(len, some)):  # a blocking pipe takes them all
+                    start += len(some)
+                else:
+                    start = advance(pending, start, written)
         except (OSError, ValueError) as error:
             self._fail(error)
             self._proc = None

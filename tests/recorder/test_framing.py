@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import marshal
+import os
 import struct
+from typing import Any
 
 import pytest
 
+import recorder.capture.pipeline as pipeline_module
 from recorder.capture import messages as m
+from recorder.capture.pipeline import Pipeline
 from recorder.errors import KreplayError
 
 
@@ -67,3 +71,37 @@ def test_a_frame_over_the_limit_is_refused_on_both_sides(monkeypatch: pytest.Mon
         m.encode_frame_parts([(1, 1, b"x" * 65)])
     with pytest.raises(KreplayError):
         m.read_frame(io.BytesIO(struct.pack(">II", 10, 60)))
+
+
+class _FakeWriter:
+    """A writer process's stdin, for ``Pipeline._write`` alone (no process)."""
+
+    class stdin:  # read as ``proc.stdin``
+        @staticmethod
+        def fileno() -> int:
+            return -7
+
+
+@pytest.mark.parametrize("take", [None, 777])
+def test_the_sender_writes_every_part_in_order_whatever_each_writev_takes(
+    monkeypatch: pytest.MonkeyPatch, take: int | None
+) -> None:
+    """More parts than one ``writev`` may carry, some empty, some views of a ring; the
+    pipe takes them all at once (blocking) or ``take`` bytes a call (interrupted)."""
+    pipeline = Pipeline.__new__(Pipeline)
+    pipeline._proc = _FakeWriter()  # type: ignore[assignment]
+    pipeline.failures = 0
+    received = bytearray()
+
+    def writev(fd: int, parts: list[Any]) -> int:
+        assert fd == -7 and 0 < len(parts) <= pipeline_module._IOV_MAX
+        data = b"".join(map(bytes, parts))[:take]
+        received.extend(data)
+        return len(data)
+
+    monkeypatch.setattr(os, "writev", writev)
+    ring = memoryview(bytearray(range(256)) * 40)
+    parts: list[Any] = [bytes([i % 256]) * (i % 37) for i in range(2500)]
+    parts[1::5] = [ring[i : i + 300] for i in range(0, 500, 1)]
+    assert pipeline._write(*parts)
+    assert bytes(received) == b"".join(map(bytes, parts)) and pipeline.failures == 0
