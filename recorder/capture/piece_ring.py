@@ -20,7 +20,10 @@ from __future__ import annotations
 import mmap
 from typing import Any
 
-RING_BYTES = 16 << 20  # 100 ms of a 160 MB/s stream, the fastest we measured
+# 100 ms of a 20 MB/s stream; past that, pieces get a bytes of their own. A 16 MiB ring,
+# which holds the benchmark's 100 MB/s streams, was 1-2 % slower than this one in the same
+# process (its copies land in memory that has left the cache), and no faster than none.
+RING_BYTES = 2 << 20
 
 
 class PieceRing:

