@@ -248,15 +248,11 @@ class Pipeline:
             return False
         try:
             fd = proc.stdin.fileno()
-            pending: list[Any] = list(filter(None, parts))
+            pending: list[Any] = [part for part in parts if part]
             start = 0
             while start < len(pending):  # each pass writes at least one byte or raises
-                some = pending[start : start + _IOV_MAX]
-                written = os.writev(fd, some)
-                if written == sum(map(len, some)):  # a blocking pipe takes them all
-                    start += len(some)
-                else:
-                    start = advance(pending, start, written)
+                written = os.writev(fd, pending[start : start + _IOV_MAX])
+                start = advance(pending, start, written)
         except (OSError, ValueError) as error:
             self._fail(error)
             self._proc = None
