@@ -120,11 +120,15 @@ def names(indexes: range | list[int]) -> list[tuple[str, str]]:
     return [(f"cm-{index}", "ADDED") for index in indexes]
 
 
-def teed(watcher: Any) -> bool:
-    """Whether the watcher's response is being read through our socket tee."""
+def tee_of(watcher: Any) -> SocketTee | None:
+    """The socket tee the watcher's response is being read through, if any."""
     raw = getattr(watcher._resp, "response", watcher._resp)
-    readinto = raw._fp.fp.raw.__dict__.get("readinto")
-    return isinstance(getattr(readinto, "__self__", None), SocketTee)
+    tee = getattr(raw._fp.fp.raw.__dict__.get("readinto"), "__self__", None)
+    return tee if isinstance(tee, SocketTee) else None
+
+
+def teed(watcher: Any) -> bool:
+    return tee_of(watcher) is not None
 
 
 def stream(api: Any, on_event: Callable[[int, Any], bool], check_tee: bool = True) -> list[str]:
@@ -450,8 +454,9 @@ def test_a_finished_streams_ring_serves_the_next_stream(
     rings: list[PieceRing] = []
 
     def note_ring(count: int, watcher: Any) -> bool:
-        raw = getattr(watcher._resp, "response", watcher._resp)
-        rings.append(raw._fp.fp.raw.__dict__["readinto"].__self__.ring)
+        tee = tee_of(watcher)
+        assert tee is not None
+        rings.append(tee.ring)
         return False
 
     for _ in range(2):
