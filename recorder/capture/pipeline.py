@@ -24,7 +24,7 @@ from typing import Any
 
 import recorder
 from recorder.capture import messages as m
-from recorder.capture.piece_ring import RING_BYTES, PieceRing
+from recorder.capture.piece_ring import KEPT_BYTES, RING_BYTES, PieceRing
 from recorder.errors import LimitExceededError
 from recorder.frames import advance
 
@@ -33,8 +33,11 @@ SEND_INTERVAL_S = 0.1  # also the most a SIGKILL of the operator can lose
 # open watch stream, which it holds back until it knows how much the client used.
 SETTLE_AFTER_S = 0.5
 # Rings kept mapped for the next watch streams: an informer's stream ends every few
-# minutes, and a new ring would fault its pages in again.
+# minutes, and a new ring would fault its pages in again. One unused for ``TRIM_AFTER_S``
+# keeps only ``KEPT_BYTES`` mapped: a burst must not stay resident in a ring nobody
+# reads into, and a stream that restarts at once must not fault its pages in again.
 _SPARE_RINGS = 4
+TRIM_AFTER_S = 5.0
 _PIPE_BYTES = 1 << 20  # fewer wake-ups of the sender while the writer drains the pipe
 _REPLY_LINE_LIMIT = 1 << 20
 # Not plain data (marshal), or a frame over the size limit.
@@ -98,7 +101,7 @@ class Pipeline:
         self._drop_lock = threading.Lock()
         self._unsent_drops = 0
         self._rings: list[weakref.ref[PieceRing]] = []  # of watch streams (SocketTee)
-        self._spare_rings: list[PieceRing] = []
+        self._spare_rings: list[tuple[PieceRing, float]] = []  # and since when
         self.closing = False
         self._wake = threading.Event()
         self._tokens = itertools.count(1)
@@ -139,7 +142,7 @@ class Pipeline:
         already, or a new one. The sender gives its space back as its pieces are sent."""
         with self._drop_lock:
             if self._spare_rings:
-                return self._spare_rings.pop()
+                return self._spare_rings.pop()[0]
         ring = PieceRing(min(RING_BYTES, self.max_bytes))
         with self._drop_lock:
             self._rings.append(weakref.ref(ring))
@@ -149,7 +152,7 @@ class Pipeline:
         """A finished stream's ring, no longer written to: the next stream's."""
         with self._drop_lock:
             if len(self._spare_rings) < _SPARE_RINGS:
-                self._spare_rings.append(ring)
+                self._spare_rings.append((ring, time.monotonic()))
 
     def count_drops(self, count: int) -> None:
         with self._drop_lock:  # the rare path; counts must not lose increments
@@ -180,8 +183,18 @@ class Pipeline:
                 settle_at = 0.0
             for ring, mark in marks:  # its pieces taken are in the pipe now, or dropped
                 ring.released = mark
+            self._trim_spares()
             if closing:
                 return
+
+    def _trim_spares(self) -> None:
+        """A finished stream's ring, unused for ``TRIM_AFTER_S`` and its pieces sent,
+        keeps its first pages only."""
+        idle_since = time.monotonic() - TRIM_AFTER_S
+        with self._drop_lock:  # take_ring hands spares out under it: no writer meanwhile
+            for ring, since in self._spare_rings:
+                if ring.written == ring.released != ring.trimmed_at and since <= idle_since:
+                    ring.trim(KEPT_BYTES)
 
     def _ring_marks(self) -> list[tuple[PieceRing, int]]:
         """Each live ring and how much of it is queued: read before ``_take``, so every

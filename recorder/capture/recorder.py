@@ -2,7 +2,7 @@
 
 Overhead: the operator's thread takes two clocks, a short call-site walk (cached per
 code object) and one lock-free append to a bounded deque. A watch stream costs one copy
-and one append per socket read (up to 8 KiB, many events in a burst), not a step per
+and one append per socket read (up to 64 KiB, many events in a burst), not a step per
 event. A sender thread wakes every 100 ms and hands frames to a writer process
 (``writev``, GIL released; watch bytes are written as they are, never copied), which
 parses, redacts and writes them, so the recorder's CPU work never competes with the

@@ -26,7 +26,7 @@ import recorder.capture.pipeline as pipeline_module
 from recorder import Recorder
 from recorder.capture.messages import FRAMING_IDENTITY
 from recorder.capture.piece_ring import PieceRing
-from recorder.capture.socket_tee import SocketTee
+from recorder.capture.socket_tee import READ_AHEAD, SocketTee
 from recorder.errors import KreplayError
 from tests.recorder.helpers import read_ops
 
@@ -161,10 +161,12 @@ def test_the_mock_api_servers_watch_is_teed_at_the_socket_file(
     assert watched(db) == [("a", "ADDED"), ("b", "ADDED"), ("c", "ADDED")]
 
 
+@pytest.mark.parametrize("events", [10, 400])  # 400: more than the socket file buffers
 def test_events_read_ahead_but_never_used_are_not_recorded(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
-) -> None:
-    url = paced_server(PacedWatch([range(10)]))
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str,
+    events: int,
+) -> None:  # fmt: skip
+    url = paced_server(PacedWatch([range(events)]))
     recorder = make_recorder()
     api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
     seen = stream(api, lambda count, _: count == 3)
@@ -422,17 +424,18 @@ def test_a_ring_much_smaller_than_the_stream_keeps_every_byte_in_order(
     db: str,
 ) -> None:
     """Socket reads wait in the stream's ring until the sender has written them: with a
-    ring of 16 KiB against a 3 MB stream, it fills (reads then get a bytes of their own),
-    wraps and starts over while the sender works, and no event is lost or garbled."""
-    monkeypatch.setattr(pipeline_module, "RING_BYTES", 16 << 10)
-    copies, refusals, copy = [0], [0], PieceRing.copy
+    ring of four reads ahead against a 3 MB stream, it fills (reads then go to the
+    client's buffer and are copied, or get a bytes of their own), wraps and starts over
+    while the sender works, and no event is lost or garbled."""
+    monkeypatch.setattr(pipeline_module, "RING_BYTES", 4 * READ_AHEAD)
+    granted, refused, space = [0], [0], PieceRing.space
 
-    def counted(ring: PieceRing, data: Any) -> memoryview | None:
-        view = copy(ring, data)
-        (copies if view is not None else refusals)[0] += 1
+    def counted(ring: PieceRing, count: int) -> memoryview | None:
+        view = space(ring, count)
+        (granted if view is not None else refused)[0] += 1
         return view
 
-    monkeypatch.setattr(PieceRing, "copy", counted)
+    monkeypatch.setattr(PieceRing, "space", counted)
     recorder = make_recorder()
     url = paced_server(SlicedWatch(16_000, 3000, True))
     api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
@@ -441,13 +444,49 @@ def test_a_ring_much_smaller_than_the_stream_keeps_every_byte_in_order(
     assert seen == [f"cm-{index}" for index in range(16_000)]
     assert watched(db) == names(range(16_000))
     assert stats["dropped"] == 0 and stats["failures"] == 0
-    assert copies[0] > 0 and refusals[0] > 0
+    assert granted[0] > 0 and refused[0] > 0
+
+
+def test_the_socket_is_read_ahead_and_handed_out_in_the_clients_sizes(
+    monkeypatch: pytest.MonkeyPatch,
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
+) -> None:
+    """A socket read takes what has arrived, up to ``READ_AHEAD``, where the client's
+    socket file asks for 8 KiB; the client gets it in the sizes it asks for."""
+    asked, kept, keep = [], [], PieceRing.keep
+
+    def noted(ring: PieceRing, count: int) -> memoryview:
+        kept.append(count)
+        return keep(ring, count)
+
+    hand_out = SocketTee._hand_out
+
+    def noted_hand_out(tee: SocketTee, buffer: Any, data: memoryview) -> int:
+        asked.append(len(buffer))
+        return hand_out(tee, buffer, data)
+
+    monkeypatch.setattr(PieceRing, "keep", noted)
+    monkeypatch.setattr(SocketTee, "_hand_out", noted_hand_out)
+    recorder = make_recorder()
+    url = paced_server(SlicedWatch(3000, READ_AHEAD * 4, True))
+    api = recorder.instrument(client.ApiClient(client.Configuration(host=url)))
+    assert stream(api, lambda count, _: False) == [f"cm-{index}" for index in range(3000)]
+    recorder.close()
+    assert watched(db) == names(range(3000))
+    assert max(kept) > max(asked) and len(asked) > 2 * len(kept)
 
 
 def test_a_finished_streams_ring_serves_the_next_stream(
-    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
+    monkeypatch: pytest.MonkeyPatch,
+    make_recorder: Callable[..., Recorder],
+    paced_server: Callable[..., str],
+    db: str,
 ) -> None:
-    """A new ring would fault its pages in again: the next watch takes the last one's."""
+    """A new ring would fault its pages in again: the next watch takes the last one's.
+    Once unused for a while, it keeps only its first pages."""
+    monkeypatch.setattr(pipeline_module, "TRIM_AFTER_S", 3600.0)
     recorder = make_recorder()
     api = recorder.instrument(client.ApiClient(client.Configuration(host=paced_server(
         SlicedWatch(3, 1000, True)))))  # fmt: skip
@@ -462,5 +501,9 @@ def test_a_finished_streams_ring_serves_the_next_stream(
     for _ in range(2):
         assert stream(api, note_ring) == ["cm-0", "cm-1", "cm-2"]
     assert len(rings) == 6 and all(ring is rings[0] for ring in rings)
+    recorder.flush()
+    assert rings[0].trimmed_at == 0  # a stream may start again at once: pages kept
+    monkeypatch.setattr(pipeline_module, "TRIM_AFTER_S", 0.0)
+    assert wait_until(lambda: rings[0].trimmed_at == rings[0].written > 0)
     recorder.close()
     assert watched(db) == names(range(3)) * 2
