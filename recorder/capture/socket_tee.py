@@ -234,18 +234,19 @@ class SocketTee:
         unrecorded (recording paused, a queue or ring full, after a gap, another thread)."""
         try:
             pipeline = self.pipeline
+            size = max(wanted, READ_AHEAD)
             if (
                 self.gap
                 or self.loss.broken
                 or not self.recorder.enabled
                 or pipeline.closing
                 or len(pipeline.queue) >= pipeline.max_items
-                or pipeline.bytes_queued - pipeline.bytes_taken + READ_AHEAD > pipeline.max_bytes
+                or pipeline.bytes_queued - pipeline.bytes_taken + size > pipeline.max_bytes
             ):
                 return None
             if get_ident() != self.thread:
                 self.other_reader = True
-            return self.ring.space(max(wanted, READ_AHEAD))
+            return self.ring.space(size)
         except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
             self.recorder.count_error(error)
             return None
