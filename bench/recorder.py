@@ -22,7 +22,10 @@ clients come in turn (``BLOCK_ORDERS``), so what a block leaves behind (the reco
 next batch, the caches' state) falls evenly on the three clients' blocks, so the sender
 thread's work cancels out of the paired ratio (its CPU is printed apart). Each watch
 stream is drained to the file before the next starts, so a recorded stream bears the
-writer process's concurrent work and a plain one none of it.
+writer process's concurrent work and a plain one none of it. The server sends each
+stream as fast as the socket takes it, so the recorder's socket reads (up to 64 KiB)
+find a backlog, and a recorded stream makes fewer system calls than a plain one, whose
+socket file reads 8 KiB at a time; the caller thread's CPU per event shows the net.
 Last, the writer process's work alone, in this process: CPU per call and per watch event
 through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
 shares the cores), for watch events both as the recorder sends them now (8 KiB socket
