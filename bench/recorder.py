@@ -28,8 +28,9 @@ find a backlog, and a recorded stream makes fewer system calls than a plain one,
 socket file reads 8 KiB at a time; the caller thread's CPU per event shows the net.
 Last, the writer process's work alone, in this process: CPU per call and per watch event
 through ``Sink.handle`` (least of three runs; steadier than the ratios when other work
-shares the cores), for watch events both as the recorder sends them now (8 KiB socket
-reads with their HTTP chunk framing) and as urllib3 yields them (the fallback tap).
+shares the cores), for watch events both as the recorder sends them now (socket reads of
+64 KiB, as it makes them with a backlog, with their HTTP chunk framing) and as urllib3
+yields them (the fallback tap).
 The payload is a Pod as an API server returns it (``--pod cluster``, the default: about
 5 KB, plain costs close to those the recorder issue states) or a trimmed one (``--pod
 small``, about 750 bytes: the client is then several times faster, the harder case); the
@@ -64,6 +65,7 @@ import vcr
 from recorder import Recorder
 from recorder.capture import messages
 from recorder.capture.sink import Sink, SinkConfig
+from recorder.capture.socket_tee import READ_AHEAD
 
 from .pod_shapes import SHAPES
 
@@ -444,9 +446,9 @@ _POD_URL = "http://127.0.0.1:1/api/v1/namespaces/default/pods/web-0"
 
 
 def socket_reads(count: int, make_pod: PodShape) -> list[bytes]:
-    """A watch stream of ``count`` events as 8 KiB socket reads of its chunked body."""
+    """A watch stream of ``count`` events as the socket tee's reads of its chunked body."""
     wire = watch_body(count, make_pod)
-    return [wire[start : start + 8192] for start in range(0, len(wire), 8192)]
+    return [wire[start : start + READ_AHEAD] for start in range(0, len(wire), READ_AHEAD)]
 
 
 def writer_frames(count: int, watch: str, make_pod: PodShape) -> list[bytes]:
