@@ -507,3 +507,25 @@ def test_a_finished_streams_ring_serves_the_next_stream(
     assert wait_until(lambda: rings[0].trimmed_at == rings[0].written > 0)
     recorder.close()
     assert watched(db) == names(range(3)) * 2
+
+
+def test_a_socket_timeout_reaches_the_client_as_it_would_unrecorded(
+    make_recorder: Callable[..., Recorder], paced_server: Callable[..., str], db: str
+) -> None:
+    """The tee reads the socket only when it holds nothing the client has not had, so a
+    read that times out raises where it would unrecorded, and what came before is kept."""
+    recorder, outcomes = make_recorder(), []
+    for record in (False, True):
+        paced = PacedWatch([range(5), range(5, 10)])  # the second batch never comes
+        api = client.ApiClient(client.Configuration(host=paced_server(paced)))
+        core = client.CoreV1Api(recorder.instrument(api) if record else api)
+        seen: list[str] = []
+        with pytest.raises(urllib3.exceptions.HTTPError) as raised:
+            for item in watch.Watch().stream(core.list_namespaced_config_map, "default",
+                                             deserialize=False, _request_timeout=0.5):  # fmt: skip
+                seen.append(item["object"]["metadata"]["name"])
+        paced.release[1].set()  # let the server's thread finish
+        outcomes.append((seen, type(raised.value)))
+    stats = recorder.close()
+    assert outcomes[0] == outcomes[1] and outcomes[0][0] == [f"cm-{i}" for i in range(5)]
+    assert watched(db) == names(range(5)) and stats["failures"] == 0
