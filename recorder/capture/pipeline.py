@@ -123,7 +123,7 @@ class Pipeline:
 
         Threads racing at the limit can each pass the check: the queue overshoots by at
         most one message per operator thread. (``WatchTap.read_chunked`` and
-        ``SocketTee.readinto`` inline this.)
+        ``SocketTee._space`` inline this.)
         """
         if (
             self.closing

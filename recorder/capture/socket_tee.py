@@ -137,6 +137,13 @@ class EventLoss:
         self.broken = False
 
 
+def _bytes_of(buffer: Any) -> memoryview:
+    """The caller's buffer as bytes: the socket file's is already a view of them."""
+    if type(buffer) is memoryview and buffer.format == "B":
+        return buffer
+    return memoryview(buffer).cast("B")  # whatever bytes-like it is
+
+
 def _would_block(_buffer: Any) -> None:
     """A socket read that finds nothing: lets ``peek`` show the buffer without reading."""
 
@@ -204,11 +211,12 @@ class SocketTee:
         if not count:
             return count
         try:
-            piece = self.ring.keep(count)
+            ring = self.ring
+            piece = ring.keep(count)
             pipeline = self.pipeline
             pipeline.queue.append((self.stream_id, time_ns(), piece))
             pipeline.bytes_queued += count
-            self.ring.reserved = self.ring.written  # after the append: see PieceRing
+            ring.reserved = ring.written  # after the append: see PieceRing
             self.loss.last = piece[-1]
             self.last_kept = True
         except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
@@ -224,9 +232,7 @@ class SocketTee:
             self.pending = None
         else:
             self.pending = data[count:]
-        if type(buffer) is not memoryview or buffer.format != "B":
-            buffer = memoryview(buffer).cast("B")  # whatever bytes-like it is
-        buffer[:count] = data[:count]
+        _bytes_of(buffer)[:count] = data[:count]
         return count
 
     def _space(self, wanted: int) -> memoryview | None:
@@ -259,7 +265,7 @@ class SocketTee:
         try:
             if get_ident() != self.thread:
                 self.other_reader = True
-            self._record(memoryview(buffer).cast("B")[:count])
+            self._record(_bytes_of(buffer)[:count])
         except Exception as error:  # noqa: BLE001 - the operator must never see our bugs
             self.recorder.count_error(error)
         return count
